@@ -1,0 +1,19 @@
+//! Attribution: which forward step and which kernel category a GPU activity belongs to.
+//!
+//! Everything here is pure (no I/O, no SQL): the importers feed rows in and get
+//! labels and categories out, so the logic can be tested on hand-built cases and
+//! property-tested against brute force.
+//!
+//! - [`label`]: parse the harness's NVTX label convention.
+//! - [`ranges`]: innermost enclosing range on a thread at a time point.
+//! - [`rules`]: ordered first-match regex categories (`conf/kernels.yaml`).
+//! - [`intervals`]: streaming interval unions for busy / overlap / idle time.
+
+pub mod intervals;
+pub mod label;
+pub mod ranges;
+pub mod rules;
+
+pub use label::Label;
+pub use ranges::ThreadRanges;
+pub use rules::Rules;

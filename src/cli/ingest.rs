@@ -1,0 +1,113 @@
+//! `trace ingest`: arguments and their resolution into an [`IngestConfig`].
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+use crate::attribute::Rules;
+use crate::ingest::{self, IngestConfig, RunMeta};
+
+/// Arguments of `trace ingest`.
+#[derive(Debug, clap::Args)]
+pub struct IngestArgs {
+    /// nsys SQLite exports or .nsys-rep reports; several files form one run
+    /// (e.g. one report per rank).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Run id (the `run=` partition); defaults to the first input's file stem.
+    #[arg(long)]
+    pub run_id: Option<String>,
+    /// Kernel category rules; defaults to conf/kernels.yaml if present, else the
+    /// built-in copy of it.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Dataset root.
+    #[arg(long, default_value = "results/parquet")]
+    pub out: PathBuf,
+    /// nsys binary for exporting .nsys-rep inputs (else $TRACE_NSYS, PATH, install dirs).
+    #[arg(long)]
+    pub nsys: Option<PathBuf>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Never draw progress bars (they are drawn only on a terminal anyway).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Model name recorded in the runs table.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Model config variant recorded in the runs table.
+    #[arg(long)]
+    pub mconf: Option<String>,
+    /// Deployment recorded in the runs table.
+    #[arg(long)]
+    pub deploy: Option<String>,
+    /// Attention backend recorded in the runs table.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Engine recorded in the runs table (sglang, hf).
+    #[arg(long)]
+    pub engine: Option<String>,
+}
+
+impl IngestArgs {
+    /// The arguments `trace demo` uses for one fixture.
+    pub fn for_demo(input: PathBuf, out: PathBuf) -> Self {
+        IngestArgs {
+            inputs: vec![input],
+            run_id: None,
+            rules: None,
+            out,
+            nsys: None,
+            threads: None,
+            quiet: false,
+            model: None,
+            mconf: None,
+            deploy: None,
+            backend: None,
+            engine: None,
+        }
+    }
+
+    /// Resolves the arguments into a config (loads the rules).
+    pub fn into_config(self) -> anyhow::Result<IngestConfig> {
+        let default_rules = PathBuf::from("conf/kernels.yaml");
+        let rules = match &self.rules {
+            Some(path) => Rules::load(path)?,
+            None if default_rules.is_file() => Rules::load(&default_rules)?,
+            None => Rules::builtin()?,
+        };
+        Ok(IngestConfig {
+            inputs: self.inputs,
+            run_id: self.run_id,
+            rules,
+            out_dir: self.out,
+            nsys: self.nsys,
+            progress: !self.quiet && std::io::stderr().is_terminal(),
+            meta: RunMeta {
+                model: self.model,
+                mconf: self.mconf,
+                deploy: self.deploy,
+                backend: self.backend,
+                engine: self.engine,
+            },
+        })
+    }
+}
+
+/// Runs `trace ingest` and prints the summary to stderr.
+pub fn run(args: IngestArgs) -> anyhow::Result<()> {
+    let threads = args.threads;
+    let config = args.into_config()?;
+    let summary = match threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .context("starting worker threads")?
+            .install(|| ingest::run(&config))?,
+        None => ingest::run(&config)?,
+    };
+    eprint!("{summary}");
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Command-line surface: clap types stay here and become plain configs
+//! ([`crate::ingest::IngestConfig`], [`crate::query::QueryConfig`]) before any work.
+//! Output goes to stdout, progress and the ingest summary to stderr.
+
+mod ingest;
+mod query;
+
+use clap::{Parser, Subcommand};
+
+pub use ingest::IngestArgs;
+pub use query::QueryArgs;
+
+/// Where does the forward pass spend its GPU time? Ingest Nsight Systems traces of
+/// LLM inference into Parquet and ask with SQL.
+#[derive(Debug, Parser)]
+#[command(name = "trace", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest nsys SQLite exports (or .nsys-rep reports) into the Parquet dataset.
+    Ingest(IngestArgs),
+    /// Run a shipped query (queries/<name>.sql) or ad-hoc SQL over the dataset.
+    Query(QueryArgs),
+    /// Ingest the shipped fixture traces and print kernels-by-phase (the README demo).
+    Demo(DemoArgs),
+}
+
+/// Arguments of `trace demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Fixture traces to ingest (one run per file).
+    #[arg(long, num_args = 1.., default_values = ["fixtures/nsys/mini.sqlite", "fixtures/nsys/tp2.sqlite"])]
+    pub traces: Vec<std::path::PathBuf>,
+    /// Dataset root to write.
+    #[arg(long, default_value = "results/parquet")]
+    pub out: std::path::PathBuf,
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Ingest(args) => ingest::run(args),
+        Command::Query(args) => query::run(args),
+        Command::Demo(args) => demo(args),
+    }
+}
+
+fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    for trace in &args.traces {
+        ingest::run(IngestArgs::for_demo(trace.clone(), args.out.clone()))?;
+    }
+    query::run(QueryArgs::for_demo("kernels-by-phase", args.out.clone()))
+}

@@ -1,0 +1,111 @@
+//! `trace query`: arguments and their resolution into a [`QueryConfig`].
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use crate::error::Error;
+use crate::query::{self, catalog, format, OutputFormat, QueryConfig, QuerySource};
+
+/// Arguments of `trace query`.
+#[derive(Debug, clap::Args)]
+pub struct QueryArgs {
+    /// Query name (queries/<name>.sql); see --list.
+    #[arg(conflicts_with_all = ["sql", "list"])]
+    pub name: Option<String>,
+    /// Ad-hoc SQL instead of a named query.
+    #[arg(long)]
+    pub sql: Option<String>,
+    /// List the available queries with their descriptions.
+    #[arg(long)]
+    pub list: bool,
+    /// Dataset root.
+    #[arg(long, default_value = "results/parquet")]
+    pub data: PathBuf,
+    /// Only this run.
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Query parameter, KEY=VALUE (repeatable).
+    #[arg(long = "param", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// Write to this file instead of stdout (required for parquet).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Directory with user queries (takes precedence over the built-in ones).
+    #[arg(long, default_value = "queries")]
+    pub queries: PathBuf,
+}
+
+fn parse_param(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {raw:?}")),
+    }
+}
+
+impl QueryArgs {
+    /// The arguments `trace demo` uses.
+    pub fn for_demo(name: &str, data: PathBuf) -> Self {
+        QueryArgs {
+            name: Some(name.to_string()),
+            sql: None,
+            list: false,
+            data,
+            run: None,
+            params: Vec::new(),
+            format: OutputFormat::Table,
+            out: None,
+            queries: PathBuf::from("queries"),
+        }
+    }
+}
+
+/// Runs `trace query`.
+pub fn run(args: QueryArgs) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    if args.list {
+        let mut out = stdout.lock();
+        for q in catalog::list(Some(&args.queries))? {
+            let params: Vec<String> = q
+                .params
+                .iter()
+                .map(|(k, d)| match d {
+                    Some(d) => format!("{k}={d}"),
+                    None => k.clone(),
+                })
+                .collect();
+            let params = if params.is_empty() { String::new() } else { format!("  [{}]", params.join(", ")) };
+            writeln!(out, "{:<22} {}{params}", q.name, q.description)?;
+        }
+        return Ok(());
+    }
+    let source = match (args.name, args.sql) {
+        (Some(name), None) => QuerySource::Named(name),
+        (None, Some(sql)) => QuerySource::Sql(sql),
+        _ => bail!(Error::Usage("give a query name, --sql \"SELECT …\", or --list".into())),
+    };
+    if args.format == OutputFormat::Parquet && args.out.is_none() {
+        bail!(Error::Usage("--format parquet needs --out FILE".into()));
+    }
+    let config = QueryConfig {
+        data_dir: args.data,
+        source,
+        run: args.run,
+        params: args.params,
+        queries_dir: Some(args.queries),
+    };
+    let result = query::execute(&config)?;
+    match &args.out {
+        Some(path) => format::write_file(args.format, &result.schema, &result.batches, path)?,
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout());
+            format::write(args.format, &result.schema, &result.batches, &mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The library's error type: a few variants that carry the context a user needs to
+//! act (which file, which table or column, what to do), never one variant per call site.
+//!
+//! Invariant: library code returns these (or `anyhow` errors wrapping them); only
+//! `main` prints an error and picks the exit code, through [`Error::exit_code`].
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in `trace`, grouped by what the user must fix.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input file is not something we can read (wrong format, truncated, corrupt).
+    #[error("{path}: {reason}")]
+    Input { path: PathBuf, reason: String },
+
+    /// The input is an nsys export but lacks a table or column that the step needs.
+    #[error("{path}: table {table}: {reason}")]
+    Schema {
+        path: PathBuf,
+        table: String,
+        reason: String,
+    },
+
+    /// A configuration file (rules, YAML) is invalid; `line` is 1-based when known.
+    #[error("{path}{}: {reason}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Config {
+        path: PathBuf,
+        line: Option<usize>,
+        reason: String,
+    },
+
+    /// The user asked for something that does not exist or does not fit (a query
+    /// name, a parameter, a run id).
+    #[error("{0}")]
+    Usage(String),
+
+    /// An external tool (nsys) is missing or failed.
+    #[error("{0}")]
+    Tool(String),
+
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// SQLite failed while reading `table` of `path`.
+    #[error("{path}: reading {table}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        table: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// Arrow / Parquet encoding failed while writing `path`.
+    #[error("{path}: writing Parquet: {reason}")]
+    Parquet { path: PathBuf, reason: String },
+
+    /// DataFusion failed to plan or run a query.
+    #[error("{context}: {reason}")]
+    Query { context: String, reason: String },
+}
+
+impl Error {
+    /// Exit code for this error: 1 for problems with the user's input, files,
+    /// configuration or tools; 2 for internal failures.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Input { .. }
+            | Error::Schema { .. }
+            | Error::Config { .. }
+            | Error::Usage(_)
+            | Error::Tool(_)
+            | Error::Io { .. }
+            | Error::Query { .. } => 1,
+            Error::Sqlite { .. } | Error::Parquet { .. } => 2,
+        }
+    }
+
+    /// Shorthand for [`Error::Io`].
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Shorthand for [`Error::Input`].
+    pub fn input(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Input {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,89 @@
+//! Ingest: turn profiler exports into the run's Parquet tables.
+//!
+//! [`probe`] looks at a file's first bytes and picks the importer (nsys SQLite, or
+//! an `.nsys-rep` exported first); [`run`] opens every input before writing
+//! anything, attributes and writes the tables through a [`Staging`] directory, and
+//! returns a [`Summary`]. Inputs of one run are processed in parallel (rayon), and
+//! every output is independent of the thread count: each input writes its own
+//! `part-<index>` files and steps are numbered per input.
+
+mod nsys;
+mod pipeline;
+mod summary;
+mod survey;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+pub use pipeline::run;
+pub use summary::Summary;
+pub use survey::Survey;
+
+use crate::attribute::Rules;
+use crate::error::{Error, Result};
+
+/// Everything `trace ingest` needs, resolved from the command line.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Input files (nsys SQLite exports or `.nsys-rep` reports).
+    pub inputs: Vec<PathBuf>,
+    /// Run id; defaults to the first input's file stem.
+    pub run_id: Option<String>,
+    /// Category rules.
+    pub rules: Rules,
+    /// Dataset root, e.g. `results/parquet`.
+    pub out_dir: PathBuf,
+    /// nsys binary to export `.nsys-rep` inputs with (found automatically if `None`).
+    pub nsys: Option<PathBuf>,
+    /// Draw progress bars on stderr.
+    pub progress: bool,
+    /// Descriptive fields for the `runs` table (set by `trace capture`).
+    pub meta: RunMeta,
+}
+
+/// Descriptive fields of a run that the trace itself does not carry.
+#[derive(Debug, Clone, Default)]
+pub struct RunMeta {
+    pub model: Option<String>,
+    pub mconf: Option<String>,
+    pub deploy: Option<String>,
+    pub backend: Option<String>,
+    pub engine: Option<String>,
+}
+
+/// What kind of file an input is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// An SQLite database (expected to be an nsys export).
+    Sqlite,
+    /// An Nsight Systems report, to be exported to SQLite first.
+    NsysRep,
+    /// JSON or gzip: a PyTorch-profiler (Kineto) chrome trace.
+    Kineto,
+}
+
+/// Identifies an input by its first bytes (and `.nsys-rep` by extension).
+pub fn probe(path: &Path) -> Result<InputKind> {
+    let mut head = [0u8; 16];
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let n = file.read(&mut head).map_err(|e| Error::io(path, e))?;
+    let head = &head[..n];
+    if head.starts_with(b"SQLite format 3\0") {
+        return Ok(InputKind::Sqlite);
+    }
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+    if extension == "nsys-rep" || extension == "qdrep" {
+        return Ok(InputKind::NsysRep);
+    }
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    if head.starts_with(&[0x1f, 0x8b]) || first == Some(&b'{') || first == Some(&b'[') {
+        return Ok(InputKind::Kineto);
+    }
+    if n == 0 {
+        return Err(Error::input(path, "file is empty"));
+    }
+    Err(Error::input(
+        path,
+        "not an Nsight Systems SQLite export or .nsys-rep report (make one with `nsys export --type sqlite REPORT.nsys-rep`)",
+    ))
+}

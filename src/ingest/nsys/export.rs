@@ -1,0 +1,145 @@
+//! Opening an nsys SQLite export safely and learning its shape.
+//!
+//! Invariants: the database is opened read-only; a file that is not SQLite, not an
+//! nsys export, or truncated yields [`Error::Input`] naming the file; a missing
+//! required column yields [`Error::Schema`] naming the table and column. Optional
+//! tables and columns are probed here once, so readers select `NULL` in their place.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+
+pub const KERNEL: &str = "CUPTI_ACTIVITY_KIND_KERNEL";
+pub const RUNTIME: &str = "CUPTI_ACTIVITY_KIND_RUNTIME";
+pub const MEMCPY: &str = "CUPTI_ACTIVITY_KIND_MEMCPY";
+pub const MEMSET: &str = "CUPTI_ACTIVITY_KIND_MEMSET";
+pub const NVTX: &str = "NVTX_EVENTS";
+pub const STRINGS: &str = "StringIds";
+
+/// An opened export: its path, tables and columns.
+#[derive(Debug)]
+pub struct NsysExport {
+    pub path: PathBuf,
+    columns: HashMap<String, HashSet<String>>,
+}
+
+impl NsysExport {
+    /// Opens `path` and checks that it is an nsys export.
+    pub fn open(path: &Path) -> Result<NsysExport> {
+        let conn = connect(path)?;
+        let tables = list_tables(&conn, path)?;
+        let is_nsys = tables.contains(STRINGS)
+            && (tables.contains("META_DATA_EXPORT")
+                || tables.contains("EXPORT_META_DATA")
+                || tables.iter().any(|t| t.starts_with("CUPTI_ACTIVITY_KIND_"))
+                || tables.contains(NVTX));
+        if !is_nsys {
+            return Err(Error::input(
+                path,
+                "SQLite database, but not an Nsight Systems export (no StringIds and META_DATA_EXPORT tables); make one with `nsys export --type sqlite REPORT.nsys-rep`",
+            ));
+        }
+        let mut columns = HashMap::new();
+        for table in tables {
+            let sql = format!("SELECT name FROM pragma_table_info('{table}')");
+            let names = query_strings(&conn, path, &table, &sql)?;
+            columns.insert(table, names.into_iter().collect());
+        }
+        Ok(NsysExport {
+            path: path.to_path_buf(),
+            columns,
+        })
+    }
+
+    /// A new read-only connection (one per pass, so passes can run in parallel).
+    pub fn connect(&self) -> Result<Connection> {
+        connect(&self.path)
+    }
+
+    /// True when the export has `table`.
+    pub fn has_table(&self, table: &str) -> bool {
+        self.columns.contains_key(table)
+    }
+
+    /// True when `table` has `column`.
+    pub fn has_column(&self, table: &str, column: &str) -> bool {
+        self.columns
+            .get(table)
+            .is_some_and(|c| c.contains(column))
+    }
+
+    /// `table.column` for a select list, or `NULL` when the column is absent.
+    pub fn column_or_null(&self, alias: &str, table: &str, column: &str) -> String {
+        if self.has_column(table, column) {
+            format!("{alias}.\"{column}\"")
+        } else {
+            "NULL".to_string()
+        }
+    }
+
+    /// Fails with a schema error unless `table` has every column in `required`.
+    pub fn require_columns(&self, table: &str, required: &[&str]) -> Result<()> {
+        for column in required {
+            if !self.has_column(table, column) {
+                return Err(Error::Schema {
+                    path: self.path.clone(),
+                    table: table.to_string(),
+                    reason: format!(
+                        "missing column {column}; this export's schema is not supported — re-export the .nsys-rep with a recent nsys (`nsys export --type sqlite`)"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps a SQLite error while reading `table` to a user-facing error.
+    pub fn sql_error(&self, table: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        let table = table.to_string();
+        move |e| sql_error(&self.path, &table, e)
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, "-", e))?;
+    // Big sorts spill to temporary files instead of growing memory without bound.
+    conn.execute_batch("PRAGMA temp_store = FILE; PRAGMA cache_size = -65536;")
+        .map_err(|e| sql_error(path, "-", e))?;
+    Ok(conn)
+}
+
+fn list_tables(conn: &Connection, path: &Path) -> Result<HashSet<String>> {
+    let sql = "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')";
+    Ok(query_strings(conn, path, "sqlite_master", sql)?
+        .into_iter()
+        .collect())
+}
+
+fn query_strings(conn: &Connection, path: &Path, table: &str, sql: &str) -> Result<Vec<String>> {
+    let error = |e| sql_error(path, table, e);
+    let mut stmt = conn.prepare(sql).map_err(error)?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(error)?;
+    rows.collect::<std::result::Result<_, _>>().map_err(error)
+}
+
+/// Corrupt, truncated or non-database files are input errors; the rest are SQLite errors.
+pub fn sql_error(path: &Path, table: &str, e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase, CannotOpen};
+    match e.sqlite_error_code() {
+        Some(DatabaseCorrupt) => Error::input(
+            path,
+            format!("the SQLite file is corrupt or truncated (while reading {table}); export it again with `nsys export --type sqlite`"),
+        ),
+        Some(NotADatabase) => Error::input(path, "not an SQLite database (and so not an nsys export)"),
+        Some(CannotOpen) => Error::input(path, format!("cannot open: {e}")),
+        _ => Error::Sqlite {
+            path: path.to_path_buf(),
+            table: table.to_string(),
+            source: e,
+        },
+    }
+}

@@ -1,0 +1,359 @@
+//! Pass 2: kernels and memops, each joined to the CUDA API call that launched it,
+//! attributed to a step, categorised, and streamed to Parquet in start order.
+//!
+//! The join is on (process, correlationId) — ids repeat across processes — and is
+//! done by SQLite (`LEFT JOIN` with an automatic index, `ORDER BY start`), which
+//! spills to temporary files, so this process holds only the per-thread step index,
+//! one Arrow batch, the name caches and one [`GpuTime`] per (step, device).
+//! Kernels of a CUDA graph replay carry the `cudaGraphLaunch`'s correlation id and
+//! so are attributed through it. A kernel whose API call is missing (windowed
+//! export, warm-up outside the capture range) is kept with a null step.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use datafusion::arrow::array::{Int32Builder, Int64Builder, StringBuilder};
+use indicatif::ProgressBar;
+use rusqlite::Row;
+
+use super::export::{NsysExport, KERNEL, MEMCPY, MEMSET, RUNTIME};
+use super::nvtx::Steps;
+use super::strings::{strip_api_version, StringCache};
+use super::{pid_of, tid_of, PROCESS_MASK};
+use crate::attribute::intervals::GpuTime;
+use crate::attribute::rules::{CategoryCache, COMMUNICATION};
+use crate::attribute::Rules;
+use crate::error::Result;
+use crate::ingest::Survey;
+use crate::model::schema::{KernelsBuilder, MemopsBuilder};
+use crate::model::TableWriter;
+
+/// Per (step, device): GPU time and counts, for the `steps` table.
+#[derive(Debug, Default, Clone)]
+pub struct StepGpu {
+    pub time: GpuTime,
+    pub graph_kernels: i64,
+}
+
+/// What the kernel pass learned, for the summary, `steps` and `runs`.
+#[derive(Debug, Default)]
+pub struct KernelStats {
+    pub kernels: u64,
+    pub labelled: u64,
+    pub kernel_ns: i64,
+    pub labelled_ns: i64,
+    /// Category → (count, summed ns).
+    pub by_category: BTreeMap<&'static str, (u64, i64)>,
+    pub devices: BTreeSet<i32>,
+    pub per_step: HashMap<(i64, i32), StepGpu>,
+}
+
+/// Memop counts per step.
+pub type MemopStats = HashMap<i64, i64>;
+
+/// Launch columns selected by [`launch_join`]: thread, API start, API name id.
+struct Launch {
+    global_tid: Option<i64>,
+    api_start: Option<i64>,
+    api_name: Option<i64>,
+}
+
+/// Select list and join clause that attach the launching API call to `alias`.
+fn launch_join(export: &NsysExport, alias: &str, table: &str, survey: &mut Survey) -> (String, String) {
+    let joinable = export.has_table(RUNTIME)
+        && export.has_column(table, "correlationId")
+        && export.has_column(RUNTIME, "correlationId")
+        && export.has_column(RUNTIME, "globalTid");
+    if !joinable {
+        survey.warn(format!(
+            "{}: {table} cannot be joined to CUDA API calls (no CUPTI_ACTIVITY_KIND_RUNTIME table or correlation ids): its rows stay unattributed",
+            export.path.display()
+        ));
+        return ("NULL, NULL, NULL".into(), String::new());
+    }
+    let same_process = if export.has_column(table, "globalPid") {
+        format!(" AND (r.globalTid & {PROCESS_MASK}) = {alias}.globalPid")
+    } else {
+        String::new()
+    };
+    (
+        "r.globalTid, r.start, r.nameId".into(),
+        format!("LEFT JOIN {RUNTIME} r ON r.correlationId = {alias}.correlationId{same_process}"),
+    )
+}
+
+fn read_launch(row: &Row, first: usize) -> rusqlite::Result<Launch> {
+    Ok(Launch {
+        global_tid: row.get(first)?,
+        api_start: row.get(first + 1)?,
+        api_name: row.get(first + 2)?,
+    })
+}
+
+/// Appends the attribution columns shared by `kernels` and `memops`.
+fn append_step(
+    steps: &Steps,
+    step: Option<i64>,
+    columns: (&mut Int64Builder, &mut StringBuilder, &mut Int32Builder, &mut Int32Builder, &mut Int32Builder),
+) {
+    let (step_col, phase, bsz, seq, iter) = columns;
+    let label = step.and_then(|s| steps.range(s)).map(|r| &r.label);
+    step_col.append_option(step);
+    phase.append_option(label.map(|l| l.phase.as_str()));
+    bsz.append_option(label.map(|l| l.bsz));
+    seq.append_option(label.map(|l| l.seq));
+    iter.append_option(label.and_then(|l| l.iter));
+}
+
+/// Reads every kernel into `out`.
+pub fn read_kernels(
+    export: &NsysExport,
+    steps: &Steps,
+    rules: &Rules,
+    out: &mut TableWriter<KernelsBuilder>,
+    survey: &mut Survey,
+    progress: &ProgressBar,
+) -> Result<KernelStats> {
+    let mut stats = KernelStats::default();
+    if !export.has_table(KERNEL) {
+        survey.warn(format!(
+            "{}: no CUPTI_ACTIVITY_KIND_KERNEL table: the capture recorded no GPU kernels (was CUDA traced with `-t cuda`, and did the profiled range run any?)",
+            export.path.display()
+        ));
+        return Ok(stats);
+    }
+    export.require_columns(KERNEL, &["start", "end", "deviceId", "streamId", "shortName", "demangledName"])?;
+    let (launch_cols, join) = launch_join(export, "k", KERNEL, survey);
+    let opt = |c: &str| export.column_or_null("k", KERNEL, c);
+    let sql = format!(
+        "SELECT k.rowid, k.start, k.\"end\", k.deviceId, k.streamId, {corr}, {gpid},
+                k.shortName, k.demangledName, {node},
+                {gx}, {gy}, {gz}, {bx}, {by}, {bz}, {regs}, {sshm}, {dshm},
+                {launch_cols}
+         FROM {KERNEL} k {join}
+         ORDER BY k.start, k.rowid",
+        corr = opt("correlationId"),
+        gpid = opt("globalPid"),
+        node = opt("graphNodeId"),
+        gx = opt("gridX"),
+        gy = opt("gridY"),
+        gz = opt("gridZ"),
+        bx = opt("blockX"),
+        by = opt("blockY"),
+        bz = opt("blockZ"),
+        regs = opt("registersPerThread"),
+        sshm = opt("staticSharedMemory"),
+        dshm = opt("dynamicSharedMemory"),
+    );
+    let conn = export.connect()?;
+    let error = export.sql_error(KERNEL);
+    let mut strings = StringCache::new(&conn, export)?;
+    let mut categories = CategoryCache::default();
+    let mut api_names: HashMap<i64, String> = HashMap::new();
+    let mut stmt = conn.prepare(&sql).map_err(&error)?;
+    let mut rows = stmt.query([]).map_err(&error)?;
+    let mut last_rowid = None;
+    while let Some(row) = rows.next().map_err(&error)? {
+        let rowid: i64 = row.get(0).map_err(&error)?;
+        if last_rowid == Some(rowid) {
+            survey.skip("kernel matched a second CUDA API call with its correlation id (kept the first)");
+            continue;
+        }
+        last_rowid = Some(rowid);
+        let start: i64 = row.get(1).map_err(&error)?;
+        let end: i64 = row.get(2).map_err(&error)?;
+        let device: i32 = row.get(3).map_err(&error)?;
+        let stream: i64 = row.get(4).map_err(&error)?;
+        let correlation: Option<i64> = row.get(5).map_err(&error)?;
+        let global_pid: Option<i64> = row.get(6).map_err(&error)?;
+        let short_id: i64 = row.get(7).map_err(&error)?;
+        let demangled_id: i64 = row.get(8).map_err(&error)?;
+        let graph_node: Option<i64> = row.get(9).map_err(&error)?;
+        let int = |i: usize| -> Result<i32> {
+            Ok(row.get::<_, Option<i32>>(i).map_err(&error)?.unwrap_or(0))
+        };
+        let launch = read_launch(row, 19).map_err(&error)?;
+
+        let category = categories.get(rules, (short_id, demangled_id), || {
+            let short = strings.get(short_id, export)?.to_string();
+            let demangled = strings.get(demangled_id, export)?.to_string();
+            Ok((short, demangled))
+        })?;
+        let step = launch
+            .global_tid
+            .zip(launch.api_start)
+            .and_then(|(tid, t)| steps.lookup(tid, t));
+        let api = match launch.api_name {
+            Some(id) => Some(api_name(&mut api_names, &mut strings, id, export)?),
+            None => None,
+        };
+
+        let dur = end - start;
+        stats.kernels += 1;
+        stats.kernel_ns += dur;
+        let entry = stats.by_category.entry(category).or_default();
+        entry.0 += 1;
+        entry.1 += dur;
+        stats.devices.insert(device);
+        if let Some(step) = step {
+            stats.labelled += 1;
+            stats.labelled_ns += dur;
+            let group = stats.per_step.entry((step, device)).or_default();
+            group.time.push(start, end, category == COMMUNICATION);
+            group.graph_kernels += i64::from(graph_node.is_some());
+        }
+
+        let pid = global_pid.or(launch.global_tid).map_or(0, pid_of);
+        let r = &mut out.rows;
+        r.device.append_value(device);
+        r.pid.append_value(pid);
+        r.tid.append_option(launch.global_tid.map(tid_of));
+        r.stream.append_value(stream);
+        r.correlation_id.append_option(correlation);
+        r.start_ns.append_value(start);
+        r.end_ns.append_value(end);
+        r.dur_ns.append_value(dur);
+        r.name.append_value(strings.get(short_id, export)?);
+        r.demangled.append_value(strings.get(demangled_id, export)?);
+        r.category.append_value(category);
+        r.launch.append_value(if graph_node.is_some() { "graph" } else { "kernel" });
+        r.api.append_option(api);
+        r.graph_node_id.append_option(graph_node);
+        r.grid_x.append_value(int(10)?);
+        r.grid_y.append_value(int(11)?);
+        r.grid_z.append_value(int(12)?);
+        r.block_x.append_value(int(13)?);
+        r.block_y.append_value(int(14)?);
+        r.block_z.append_value(int(15)?);
+        r.registers.append_value(int(16)?);
+        r.shared_static_bytes.append_value(int(17)?);
+        r.shared_dynamic_bytes.append_value(int(18)?);
+        append_step(steps, step, (&mut r.step, &mut r.phase, &mut r.bsz, &mut r.seq, &mut r.iter));
+        out.row_done()?;
+        progress.inc(1);
+    }
+    Ok(stats)
+}
+
+fn api_name(
+    cache: &mut HashMap<i64, String>,
+    strings: &mut StringCache,
+    id: i64,
+    export: &NsysExport,
+) -> Result<String> {
+    if let Some(name) = cache.get(&id) {
+        return Ok(name.clone());
+    }
+    let name = strip_api_version(strings.get(id, export)?).to_string();
+    cache.insert(id, name.clone());
+    Ok(name)
+}
+
+/// `ENUM_CUDA_MEMCPY_OPER` ids (unchanged 2022.4 → 2026.x): short code and nsys label.
+fn copy_kind(id: i64) -> (&'static str, &'static str) {
+    match id {
+        1 => ("HtoD", "Host-to-Device"),
+        2 => ("DtoH", "Device-to-Host"),
+        3 => ("HtoA", "Host-to-Array"),
+        4 => ("AtoH", "Array-to-Host"),
+        5 => ("AtoA", "Array-to-Array"),
+        6 => ("AtoD", "Array-to-Device"),
+        7 => ("DtoA", "Device-to-Array"),
+        8 => ("DtoD", "Device-to-Device"),
+        9 => ("HtoH", "Host-to-Host"),
+        10 => ("PtoP", "Peer-to-Peer"),
+        11 => ("UVM_HtoD", "Unified Host-to-Device"),
+        12 => ("UVM_DtoH", "Unified Device-to-Host"),
+        13 => ("UVM_DtoD", "Unified Device-to-Device"),
+        _ => ("Unknown", "Unknown"),
+    }
+}
+
+/// Reads memcpy then memset rows into `out`; returns memop counts per step.
+pub fn read_memops(
+    export: &NsysExport,
+    steps: &Steps,
+    out: &mut TableWriter<MemopsBuilder>,
+    survey: &mut Survey,
+    progress: &ProgressBar,
+) -> Result<MemopStats> {
+    let mut per_step = MemopStats::new();
+    for table in [MEMCPY, MEMSET] {
+        if !export.has_table(table) {
+            continue;
+        }
+        export.require_columns(table, &["start", "end", "deviceId", "streamId", "bytes"])?;
+        let (launch_cols, join) = launch_join(export, "m", table, survey);
+        let kind_col = if table == MEMCPY {
+            export.column_or_null("m", table, "copyKind")
+        } else {
+            "NULL".into()
+        };
+        let sql = format!(
+            "SELECT m.rowid, m.start, m.\"end\", m.deviceId, m.streamId, {corr}, {gpid}, m.bytes, {kind_col}, {node},
+                    {launch_cols}
+             FROM {table} m {join}
+             ORDER BY m.start, m.rowid",
+            corr = export.column_or_null("m", table, "correlationId"),
+            gpid = export.column_or_null("m", table, "globalPid"),
+            node = export.column_or_null("m", table, "graphNodeId"),
+        );
+        let conn = export.connect()?;
+        let error = export.sql_error(table);
+        let mut strings = StringCache::new(&conn, export)?;
+        let mut api_names = HashMap::new();
+        let mut stmt = conn.prepare(&sql).map_err(&error)?;
+        let mut rows = stmt.query([]).map_err(&error)?;
+        let mut last_rowid = None;
+        while let Some(row) = rows.next().map_err(&error)? {
+            let rowid: i64 = row.get(0).map_err(&error)?;
+            if last_rowid == Some(rowid) {
+                survey.skip("memop matched a second CUDA API call with its correlation id (kept the first)");
+                continue;
+            }
+            last_rowid = Some(rowid);
+            let start: i64 = row.get(1).map_err(&error)?;
+            let end: i64 = row.get(2).map_err(&error)?;
+            let global_pid: Option<i64> = row.get(6).map_err(&error)?;
+            let copy: Option<i64> = row.get(8).map_err(&error)?;
+            let graph_node: Option<i64> = row.get(9).map_err(&error)?;
+            let launch = read_launch(row, 10).map_err(&error)?;
+            let step = launch
+                .global_tid
+                .zip(launch.api_start)
+                .and_then(|(tid, t)| steps.lookup(tid, t));
+            if let Some(step) = step {
+                *per_step.entry(step).or_default() += 1;
+            }
+            let api = match launch.api_name {
+                Some(id) => Some(api_name(&mut api_names, &mut strings, id, export)?),
+                None => None,
+            };
+            let r = &mut out.rows;
+            r.device.append_value(row.get(3).map_err(&error)?);
+            r.pid.append_value(global_pid.or(launch.global_tid).map_or(0, pid_of));
+            r.tid.append_option(launch.global_tid.map(tid_of));
+            r.stream.append_value(row.get::<_, i64>(4).map_err(&error)?);
+            r.correlation_id.append_option(row.get::<_, Option<i64>>(5).map_err(&error)?);
+            r.start_ns.append_value(start);
+            r.end_ns.append_value(end);
+            r.dur_ns.append_value(end - start);
+            r.bytes.append_value(row.get::<_, i64>(7).map_err(&error)?);
+            if table == MEMCPY {
+                let (code, label) = copy_kind(copy.unwrap_or(0));
+                r.kind.append_value("memcpy");
+                r.copy_kind.append_value(code);
+                r.name.append_value(format!("[CUDA memcpy {label}]"));
+            } else {
+                r.kind.append_value("memset");
+                r.copy_kind.append_null();
+                r.name.append_value("[CUDA memset]");
+            }
+            r.launch.append_value(if graph_node.is_some() { "graph" } else { "api" });
+            r.api.append_option(api);
+            append_step(steps, step, (&mut r.step, &mut r.phase, &mut r.bsz, &mut r.seq, &mut r.iter));
+            out.row_done()?;
+            progress.inc(1);
+        }
+    }
+    Ok(per_step)
+}

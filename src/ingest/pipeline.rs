@@ -1,0 +1,289 @@
+//! The ingest pipeline for one run: resolve inputs, open them all (fail before
+//! writing anything), then per input: NVTX pass, then kernels ∥ memops, then the
+//! `steps` rows; finally the `runs` row and the atomic commit.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use super::nsys::gpu_ops::{self, KernelStats, MemopStats};
+use super::nsys::meta::{self, ExportFacts};
+use super::nsys::nvtx::{self, Steps};
+use super::nsys::NsysExport;
+use super::summary::Summary;
+use super::{probe, IngestConfig, InputKind, Survey};
+use crate::error::{Error, Result};
+use crate::model::dataset::sanitize_run_id;
+use crate::model::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder, RunsBuilder, StepsBuilder, TableBuilder};
+use crate::model::{Staging, TableWriter};
+use crate::nsys_tool;
+
+/// What one input contributed.
+struct FileOutcome {
+    kernels: KernelStats,
+    steps: u64,
+    memops: u64,
+    nvtx: u64,
+    facts: ExportFacts,
+    survey: Survey,
+}
+
+/// Ingests `cfg.inputs` as one run and returns what was written.
+pub fn run(cfg: &IngestConfig) -> Result<Summary> {
+    let started = std::time::Instant::now();
+    let sqlite_paths = resolve_inputs(cfg)?;
+    let exports = sqlite_paths
+        .iter()
+        .map(|p| NsysExport::open(p))
+        .collect::<Result<Vec<_>>>()?;
+    let run_id = match &cfg.run_id {
+        Some(id) => sanitize_run_id(id),
+        None => sanitize_run_id(&stem(&cfg.inputs[0])),
+    };
+    let staging = Staging::begin(&cfg.out_dir, &run_id)?;
+    let bars = MultiProgress::with_draw_target(if cfg.progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let outcomes = exports
+        .par_iter()
+        .enumerate()
+        .map(|(index, export)| ingest_file(index, export, cfg, &staging, &bars))
+        .collect::<Result<Vec<_>>>()?;
+    write_runs(cfg, &staging, &outcomes)?;
+    staging.commit()?;
+
+    let mut summary = Summary {
+        run_id,
+        out_dir: cfg.out_dir.clone(),
+        files: cfg.inputs.clone(),
+        elapsed: started.elapsed(),
+        ..Summary::default()
+    };
+    for outcome in outcomes {
+        let k = outcome.kernels;
+        summary.kernels += k.kernels;
+        summary.labelled += k.labelled;
+        summary.kernel_ns += k.kernel_ns;
+        summary.labelled_ns += k.labelled_ns;
+        for (category, (n, ns)) in k.by_category {
+            let entry = summary.by_category.entry(category).or_default();
+            entry.0 += n;
+            entry.1 += ns;
+        }
+        summary.steps += outcome.steps;
+        summary.memops += outcome.memops;
+        summary.nvtx += outcome.nvtx;
+        summary.survey.merge(outcome.survey);
+    }
+    Ok(summary)
+}
+
+/// Turns every input into an nsys SQLite path, exporting `.nsys-rep` reports.
+fn resolve_inputs(cfg: &IngestConfig) -> Result<Vec<PathBuf>> {
+    if cfg.inputs.is_empty() {
+        return Err(Error::Usage("no input files given".into()));
+    }
+    let mut seen = HashSet::new();
+    let mut paths = Vec::new();
+    for input in &cfg.inputs {
+        let canonical = std::fs::canonicalize(input).map_err(|e| Error::io(input, e))?;
+        if !seen.insert(canonical) {
+            return Err(Error::Usage(format!(
+                "{} is given twice; each input may appear once per run",
+                input.display()
+            )));
+        }
+        match probe(input)? {
+            InputKind::Sqlite => paths.push(input.clone()),
+            InputKind::NsysRep => paths.push(nsys_tool::export_sqlite(input, cfg.nsys.as_deref())?),
+            InputKind::Kineto => {
+                return Err(Error::input(
+                    input,
+                    "looks like a PyTorch-profiler (Kineto) JSON trace; this build ingests Nsight Systems exports only — profile with nsys, or export the .nsys-rep with `nsys export --type sqlite`",
+                ))
+            }
+        }
+    }
+    Ok(paths)
+}
+
+fn stem(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    name.split('.').next().unwrap_or_default().to_string()
+}
+
+fn bar(bars: &MultiProgress, export: &NsysExport, table: &str, what: &str) -> ProgressBar {
+    let total = if bars.is_hidden() {
+        0
+    } else {
+        export
+            .connect()
+            .ok()
+            .filter(|_| export.has_table(table))
+            .and_then(|c| c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, u64>(0)).ok())
+            .unwrap_or(0)
+    };
+    let bar = bars.add(ProgressBar::new(total));
+    let name = export.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    bar.set_prefix(format!("{name} {what}"));
+    if let Ok(style) = ProgressStyle::with_template(
+        "{prefix:>24} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows ({per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn ingest_file(
+    index: usize,
+    export: &NsysExport,
+    cfg: &IngestConfig,
+    staging: &Staging,
+    bars: &MultiProgress,
+) -> Result<FileOutcome> {
+    let mut survey = Survey::default();
+    let base = (index as i64) << 32;
+
+    let progress = bar(bars, export, "NVTX_EVENTS", "nvtx");
+    let mut nvtx_out = TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, index)?)?;
+    let steps = nvtx::read(export, &mut nvtx_out, base, &mut survey, &progress)?;
+    let nvtx = nvtx_out.finish()?;
+    progress.finish_and_clear();
+
+    let kernel_path = staging.part_path(KernelsBuilder::NAME, index)?;
+    let memop_path = staging.part_path(MemopsBuilder::NAME, index)?;
+    let (kernels, memops) = rayon::join(
+        || -> Result<(KernelStats, Survey)> {
+            let mut survey = Survey::default();
+            let progress = bar(bars, export, "CUPTI_ACTIVITY_KIND_KERNEL", "kernels");
+            let mut out = TableWriter::<KernelsBuilder>::create(&kernel_path)?;
+            let stats = gpu_ops::read_kernels(export, &steps, &cfg.rules, &mut out, &mut survey, &progress)?;
+            out.finish()?;
+            progress.finish_and_clear();
+            Ok((stats, survey))
+        },
+        || -> Result<(MemopStats, u64, Survey)> {
+            let mut survey = Survey::default();
+            let progress = bar(bars, export, "CUPTI_ACTIVITY_KIND_MEMCPY", "memops");
+            let mut out = TableWriter::<MemopsBuilder>::create(&memop_path)?;
+            let stats = gpu_ops::read_memops(export, &steps, &mut out, &mut survey, &progress)?;
+            let rows = out.finish()?;
+            progress.finish_and_clear();
+            Ok((stats, rows, survey))
+        },
+    );
+    let (kernels, kernel_survey) = kernels?;
+    let (memop_steps, memops, memop_survey) = memops?;
+    survey.merge(kernel_survey);
+    survey.merge(memop_survey);
+
+    write_steps(staging, index, &steps, &kernels, &memop_steps)?;
+    let facts = meta::read(export, &kernels.devices)?;
+    Ok(FileOutcome {
+        kernels,
+        steps: steps.ranges.len() as u64,
+        memops,
+        nvtx,
+        facts,
+        survey,
+    })
+}
+
+/// One row per (step, device it ran kernels on); a step without kernels gets one
+/// row with a null device.
+fn write_steps(
+    staging: &Staging,
+    index: usize,
+    steps: &Steps,
+    kernels: &KernelStats,
+    memops: &MemopStats,
+) -> Result<u64> {
+    let mut out = TableWriter::<StepsBuilder>::create(&staging.part_path(StepsBuilder::NAME, index)?)?;
+    let mut devices_of: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
+    for (step, device) in kernels.per_step.keys() {
+        devices_of.entry(*step).or_default().push(*device);
+    }
+    for (offset, range) in steps.ranges.iter().enumerate() {
+        let step = steps.base + offset as i64;
+        let mut devices: Vec<Option<i32>> = devices_of
+            .get(&step)
+            .map(|d| d.iter().copied().map(Some).collect())
+            .unwrap_or_else(|| vec![None]);
+        devices.sort_unstable();
+        for device in devices {
+            let gpu = device.and_then(|d| kernels.per_step.get(&(step, d))).cloned().unwrap_or_default();
+            let t = &gpu.time;
+            let r = &mut out.rows;
+            r.step.append_value(step);
+            r.phase.append_value(&range.label.phase);
+            r.bsz.append_value(range.label.bsz);
+            r.seq.append_value(range.label.seq);
+            r.iter.append_option(range.label.iter);
+            r.pid.append_value(super::nsys::pid_of(range.global_tid));
+            r.tid.append_value(super::nsys::tid_of(range.global_tid));
+            r.device.append_option(device);
+            r.cpu_start_ns.append_value(range.start);
+            r.cpu_end_ns.append_value(range.end);
+            r.cpu_dur_ns.append_value(range.end - range.start);
+            r.gpu_start_ns.append_option(t.span.map(|s| s.0));
+            r.gpu_end_ns.append_option(t.span.map(|s| s.1));
+            r.gpu_span_ns.append_option(t.span.map(|s| s.1 - s.0));
+            r.gpu_busy_ns.append_value(t.busy_ns());
+            r.gpu_idle_ns.append_value(t.idle_ns());
+            r.kernel_ns.append_value(t.summed_ns);
+            r.kernels.append_value(t.count);
+            r.graph_kernels.append_value(gpu.graph_kernels);
+            r.memops.append_value(memops.get(&step).copied().unwrap_or(0));
+            r.comm_ns.append_value(t.comm_ns());
+            r.comm_hidden_ns.append_value(t.comm_hidden_ns());
+            r.comm_exposed_ns.append_value(t.comm_exposed_ns());
+            out.row_done()?;
+        }
+    }
+    out.finish()
+}
+
+fn joined(values: impl IntoIterator<Item = String>) -> Option<String> {
+    let set: BTreeSet<String> = values.into_iter().collect();
+    (!set.is_empty()).then(|| set.into_iter().collect::<Vec<_>>().join(", "))
+}
+
+fn write_runs(cfg: &IngestConfig, staging: &Staging, outcomes: &[FileOutcome]) -> Result<()> {
+    let mut out = TableWriter::<RunsBuilder>::create(&staging.part_path(RunsBuilder::NAME, 0)?)?;
+    let facts = || outcomes.iter().map(|o| &o.facts);
+    let names: Vec<String> = cfg
+        .inputs
+        .iter()
+        .map(|p| p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
+        .collect();
+    let r = &mut out.rows;
+    r.source_files.append_value(names.join(","));
+    r.source_format.append_value("nsys-sqlite");
+    r.nsys_version.append_option(joined(facts().filter_map(|f| f.nsys_version.clone())));
+    r.schema_version.append_option(joined(facts().filter_map(|f| f.schema_version.clone())));
+    r.gpu.append_option(joined(facts().flat_map(|f| f.gpu_names.iter().cloned())));
+    r.gpus.append_value(outcomes.iter().map(|o| o.kernels.devices.len() as i32).sum());
+    let host: Vec<i32> = facts().filter_map(|f| f.host_gpus).collect();
+    r.host_gpus.append_option((!host.is_empty()).then(|| host.iter().sum()));
+    r.cuda_driver_version.append_option(joined(facts().filter_map(|f| f.cuda_driver_version.clone())));
+    r.cuda_graph_trace.append_option(joined(facts().filter_map(|f| f.cuda_graph_trace.clone())));
+    r.kernels.append_value(outcomes.iter().map(|o| o.kernels.kernels as i64).sum());
+    r.labelled_kernels.append_value(outcomes.iter().map(|o| o.kernels.labelled as i64).sum());
+    r.steps.append_value(outcomes.iter().map(|o| o.steps as i64).sum());
+    r.rules_hash.append_value(&cfg.rules.hash);
+    r.trace_version.append_value(env!("CARGO_PKG_VERSION"));
+    let m = &cfg.meta;
+    r.model.append_option(m.model.as_deref());
+    r.mconf.append_option(m.mconf.as_deref());
+    r.deploy.append_option(m.deploy.as_deref());
+    r.backend.append_option(m.backend.as_deref());
+    r.engine.append_option(m.engine.as_deref());
+    out.row_done()?;
+    out.finish().map(|_| ())
+}

@@ -1,0 +1,26 @@
+//! `trace` — where does an LLM forward pass spend its GPU time?
+//!
+//! The crate is a pipeline of stages that each read and write files, so every stage
+//! can be re-run and tested alone:
+//!
+//! ```text
+//! ingest:    nsys SQLite ──(ingest::probe picks the importer)──► rows in ns
+//!            └► attribute: per-thread label lookup (kernel ⇐ launching API call ⇐
+//!               innermost labelled NVTX range), ordered regex categories, step sums
+//!            └► model: results/parquet/<table>/run=<id>/part-*.parquet (staged, renamed)
+//! query:     DataFusion over results/parquet ─► queries/*.sql ─► table|csv|json|parquet
+//! ```
+//!
+//! Invariants shared by every stage: times are `i64` nanoseconds on the trace's own
+//! clock (columns end in `_ns`); nothing is dropped silently (skipped rows are counted
+//! by reason in [`ingest::Survey`]); nothing half-written is ever visible to a reader.
+
+pub mod attribute;
+pub mod cli;
+pub mod error;
+pub mod ingest;
+pub mod model;
+pub mod nsys_tool;
+pub mod query;
+
+pub use error::{Error, Result};

@@ -1,0 +1,29 @@
+//! `trace` binary: parse → run → exit code. The only place that prints an error.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use sgl_trace::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match sgl_trace::cli::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // A closed pipe (`trace query … | head`) is not a failure.
+            for cause in err.chain() {
+                if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+                    if io.kind() == std::io::ErrorKind::BrokenPipe {
+                        return ExitCode::SUCCESS;
+                    }
+                }
+            }
+            eprintln!("error: {err:#}");
+            let code = err
+                .chain()
+                .find_map(|c| c.downcast_ref::<sgl_trace::Error>())
+                .map_or(2, sgl_trace::Error::exit_code);
+            ExitCode::from(code)
+        }
+    }
+}

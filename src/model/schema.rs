@@ -1,0 +1,274 @@
+//! Arrow schemas and row builders for every table of the dataset.
+//!
+//! Each table is declared once with [`arrow_table!`], which generates the schema and
+//! a builder struct with one typed Arrow builder per column, so an importer appends
+//! values without per-row allocation. A row that misses a column makes
+//! [`RecordBatch::try_new`] fail with a length error, which the tests catch.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayBuilder, ArrayRef, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
+use datafusion::arrow::record_batch::RecordBatch;
+
+/// Common interface of the generated builders.
+pub trait TableBuilder: Default + Send {
+    /// Table name (the directory under `results/parquet`).
+    const NAME: &'static str;
+    /// The table's Arrow schema.
+    fn schema() -> SchemaRef;
+    /// Rows appended since the last [`TableBuilder::finish`].
+    fn len(&self) -> usize;
+    /// True when no row is pending.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Turns the pending rows into a batch and resets the builders.
+    fn finish(&mut self) -> Result<RecordBatch, ArrowError>;
+}
+
+macro_rules! arrow_type {
+    (I32) => { DataType::Int32 };
+    (I64) => { DataType::Int64 };
+    (Str) => { DataType::Utf8 };
+    (F64) => { DataType::Float64 };
+}
+
+macro_rules! builder_type {
+    (I32) => { Int32Builder };
+    (I64) => { Int64Builder };
+    (Str) => { StringBuilder };
+    (F64) => { Float64Builder };
+}
+
+macro_rules! arrow_table {
+    ($(#[$meta:meta])* $builder:ident, $table:literal { $($column:ident : $kind:ident $nullable:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Default)]
+        pub struct $builder {
+            $(pub $column: builder_type!($kind),)*
+        }
+
+        impl TableBuilder for $builder {
+            const NAME: &'static str = $table;
+
+            fn schema() -> SchemaRef {
+                Arc::new(Schema::new(vec![
+                    $(Field::new(stringify!($column), arrow_type!($kind), $nullable),)*
+                ]))
+            }
+
+            fn len(&self) -> usize {
+                // Every column has the same length when rows are complete; the
+                // first column is the cheapest to ask.
+                let lens = [$(self.$column.len(),)*];
+                lens[0]
+            }
+
+            fn finish(&mut self) -> Result<RecordBatch, ArrowError> {
+                let columns: Vec<ArrayRef> = vec![$(Arc::new(self.$column.finish()),)*];
+                RecordBatch::try_new(Self::schema(), columns)
+            }
+        }
+    };
+}
+
+arrow_table! {
+    /// `kernels`: one row per GPU kernel execution.
+    KernelsBuilder, "kernels" {
+        device: I32 false,
+        pid: I64 false,
+        tid: I64 true,
+        stream: I64 false,
+        correlation_id: I64 true,
+        start_ns: I64 false,
+        end_ns: I64 false,
+        dur_ns: I64 false,
+        name: Str false,
+        demangled: Str false,
+        category: Str false,
+        launch: Str false,
+        api: Str true,
+        graph_node_id: I64 true,
+        grid_x: I32 false,
+        grid_y: I32 false,
+        grid_z: I32 false,
+        block_x: I32 false,
+        block_y: I32 false,
+        block_z: I32 false,
+        registers: I32 false,
+        shared_static_bytes: I32 false,
+        shared_dynamic_bytes: I32 false,
+        step: I64 true,
+        phase: Str true,
+        bsz: I32 true,
+        seq: I32 true,
+        iter: I32 true,
+    }
+}
+
+arrow_table! {
+    /// `memops`: one row per memcpy or memset on the GPU.
+    MemopsBuilder, "memops" {
+        device: I32 false,
+        pid: I64 false,
+        tid: I64 true,
+        stream: I64 false,
+        correlation_id: I64 true,
+        start_ns: I64 false,
+        end_ns: I64 false,
+        dur_ns: I64 false,
+        kind: Str false,
+        copy_kind: Str true,
+        bytes: I64 false,
+        name: Str false,
+        launch: Str false,
+        api: Str true,
+        step: I64 true,
+        phase: Str true,
+        bsz: I32 true,
+        seq: I32 true,
+        iter: I32 true,
+    }
+}
+
+arrow_table! {
+    /// `steps`: one row per labelled forward step and device it ran kernels on.
+    StepsBuilder, "steps" {
+        step: I64 false,
+        phase: Str false,
+        bsz: I32 false,
+        seq: I32 false,
+        iter: I32 true,
+        pid: I64 false,
+        tid: I64 false,
+        device: I32 true,
+        cpu_start_ns: I64 false,
+        cpu_end_ns: I64 false,
+        cpu_dur_ns: I64 false,
+        gpu_start_ns: I64 true,
+        gpu_end_ns: I64 true,
+        gpu_span_ns: I64 true,
+        gpu_busy_ns: I64 false,
+        gpu_idle_ns: I64 false,
+        kernel_ns: I64 false,
+        kernels: I64 false,
+        graph_kernels: I64 false,
+        memops: I64 false,
+        comm_ns: I64 false,
+        comm_hidden_ns: I64 false,
+        comm_exposed_ns: I64 false,
+    }
+}
+
+arrow_table! {
+    /// `nvtx`: one row per NVTX range or mark.
+    NvtxBuilder, "nvtx" {
+        pid: I64 false,
+        tid: I64 false,
+        start_ns: I64 false,
+        end_ns: I64 true,
+        dur_ns: I64 true,
+        kind: Str false,
+        text: Str true,
+        domain_id: I64 true,
+        depth: I32 false,
+        step: I64 true,
+    }
+}
+
+arrow_table! {
+    /// `runs`: one row per ingested run; only the fields listed here, never the
+    /// profiled process's environment or command line.
+    RunsBuilder, "runs" {
+        source_files: Str false,
+        source_format: Str false,
+        nsys_version: Str true,
+        schema_version: Str true,
+        gpu: Str true,
+        gpus: I32 false,
+        host_gpus: I32 true,
+        cuda_driver_version: Str true,
+        cuda_graph_trace: Str true,
+        kernels: I64 false,
+        labelled_kernels: I64 false,
+        steps: I64 false,
+        rules_hash: Str false,
+        trace_version: Str false,
+        model: Str true,
+        mconf: Str true,
+        deploy: Str true,
+        backend: Str true,
+        engine: Str true,
+    }
+}
+
+arrow_table! {
+    /// `latency`: host-timed forward latency per (phase, bsz, seq, rank), from the
+    /// capture harness (CUDA events around the forward only).
+    LatencyBuilder, "latency" {
+        phase: Str false,
+        bsz: I32 false,
+        seq: I32 false,
+        rank: I32 false,
+        iters: I32 false,
+        mean_ms: F64 false,
+        p50_ms: F64 false,
+        p90_ms: F64 false,
+        min_ms: F64 false,
+        max_ms: F64 false,
+    }
+}
+
+/// The table `trace capture` writes beside the ingested ones.
+pub const LATENCY_TABLE: &str = LatencyBuilder::NAME;
+
+/// Names of all tables `trace ingest` writes.
+pub const INGEST_TABLES: &[&str] = &[
+    KernelsBuilder::NAME,
+    MemopsBuilder::NAME,
+    StepsBuilder::NAME,
+    NvtxBuilder::NAME,
+    RunsBuilder::NAME,
+];
+
+/// Schema of a table by name.
+pub fn schema_of(table: &str) -> Option<SchemaRef> {
+    Some(match table {
+        KernelsBuilder::NAME => KernelsBuilder::schema(),
+        MemopsBuilder::NAME => MemopsBuilder::schema(),
+        StepsBuilder::NAME => StepsBuilder::schema(),
+        NvtxBuilder::NAME => NvtxBuilder::schema(),
+        RunsBuilder::NAME => RunsBuilder::schema(),
+        LatencyBuilder::NAME => LatencyBuilder::schema(),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_columns_are_int64_ns() {
+        for table in INGEST_TABLES {
+            let schema = schema_of(table).unwrap();
+            for field in schema.fields() {
+                if field.name().ends_with("_ns") {
+                    assert_eq!(field.data_type(), &DataType::Int64, "{table}.{}", field.name());
+                }
+                assert_ne!(field.name(), "run", "run comes from the partition path");
+            }
+        }
+    }
+
+    #[test]
+    fn incomplete_row_is_an_error() {
+        let mut b = NvtxBuilder::default();
+        b.pid.append_value(1);
+        assert!(b.finish().is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! SQL over the dataset with DataFusion.
+//!
+//! [`session`] registers every table under the dataset root (Hive-partitioned by
+//! `run`, so the `run` column is always present), [`catalog`] finds a named query
+//! and fills its parameters, [`format`] writes results as a table, CSV, JSON or
+//! Parquet. [`execute`] is what notebooks-minded tests call; [`run`] is the CLI path.
+
+pub mod catalog;
+pub mod format;
+pub mod session;
+
+use std::path::PathBuf;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+
+pub use format::OutputFormat;
+
+use crate::error::{Error, Result};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub enum QuerySource {
+    /// A shipped or user query by name (`queries/<name>.sql`).
+    Named(String),
+    /// Ad-hoc SQL text.
+    Sql(String),
+}
+
+/// A resolved `trace query` invocation.
+#[derive(Debug, Clone)]
+pub struct QueryConfig {
+    /// Dataset root (`results/parquet`).
+    pub data_dir: PathBuf,
+    pub source: QuerySource,
+    /// Restrict every table to this run.
+    pub run: Option<String>,
+    /// `key=value` parameters for `${key}` placeholders.
+    pub params: Vec<(String, String)>,
+    /// Directory searched for `<name>.sql` before the built-in queries.
+    pub queries_dir: Option<PathBuf>,
+}
+
+/// A query's result: its schema (also when there are no rows) and batches.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryResult {
+    /// Total number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// Runs the query and returns its result.
+pub fn execute(config: &QueryConfig) -> Result<QueryResult> {
+    let (sql, origin) = match &config.source {
+        QuerySource::Named(name) => {
+            let query = catalog::find(name, config.queries_dir.as_deref())?;
+            (catalog::bind(&query, &config.params)?, query.origin)
+        }
+        QuerySource::Sql(sql) => {
+            if !config.params.is_empty() {
+                let query = catalog::Query::adhoc(sql);
+                (catalog::bind(&query, &config.params)?, "--sql".to_string())
+            } else {
+                (sql.clone(), "--sql".to_string())
+            }
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Query {
+            context: "starting the query runtime".into(),
+            reason: e.to_string(),
+        })?;
+    runtime.block_on(async {
+        let session = session::open(&config.data_dir, config.run.as_deref()).await?;
+        session.run(&sql, &origin).await
+    })
+}
