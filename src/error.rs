@@ -40,20 +40,18 @@ pub enum Error {
     Tool(String),
 
     /// Reading or writing a file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 
     /// SQLite failed while reading `table` of `path`.
-    #[error("{path}: reading {table}: {source}")]
+    #[error("{path}: reading {table}: {cause}")]
     Sqlite {
         path: PathBuf,
         table: String,
-        #[source]
-        source: rusqlite::Error,
+        cause: rusqlite::Error,
     },
 
     /// Arrow / Parquet encoding failed while writing `path`.
@@ -82,10 +80,10 @@ impl Error {
     }
 
     /// Shorthand for [`Error::Io`].
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause,
         }
     }
 

@@ -24,14 +24,20 @@ pub fn find(explicit: Option<&Path>) -> Result<PathBuf> {
         return if path.is_file() {
             Ok(path.to_path_buf())
         } else {
-            Err(Error::Tool(format!("--nsys {}: no such file", path.display())))
+            Err(Error::Tool(format!(
+                "--nsys {}: no such file",
+                path.display()
+            )))
         };
     }
     if let Some(path) = std::env::var_os("TRACE_NSYS").map(PathBuf::from) {
         return if path.is_file() {
             Ok(path)
         } else {
-            Err(Error::Tool(format!("TRACE_NSYS={}: no such file", path.display())))
+            Err(Error::Tool(format!(
+                "TRACE_NSYS={}: no such file",
+                path.display()
+            )))
         };
     }
     if let Some(path) = std::env::var_os("PATH")
@@ -59,7 +65,9 @@ fn candidates() -> Vec<PathBuf> {
         let dir = Path::new(dir);
         found.push(dir.join("nsys"));
         found.push(dir.join("bin/nsys"));
-        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
         let mut versions: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         versions.sort();
         versions.reverse();
@@ -79,7 +87,14 @@ pub fn export_sqlite(report: &Path, explicit: Option<&Path>) -> Result<PathBuf> 
     let target = report.with_extension("sqlite");
     let partial = report.with_extension("partial.sqlite");
     let output = Command::new(&nsys)
-        .args(["export", "--type", "sqlite", "--force-overwrite", "true", "--output"])
+        .args([
+            "export",
+            "--type",
+            "sqlite",
+            "--force-overwrite",
+            "true",
+            "--output",
+        ])
         .arg(&partial)
         .arg(report)
         .output()

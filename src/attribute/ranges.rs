@@ -27,11 +27,7 @@ pub struct ThreadRanges {
 impl ThreadRanges {
     /// Builds the index from `(start, end, id)` triples, in any order.
     pub fn new(mut ranges: Vec<(i64, i64, u32)>) -> Self {
-        ranges.sort_unstable_by(|a, b| {
-            a.0.cmp(&b.0)
-                .then(b.1.cmp(&a.1))
-                .then(b.2.cmp(&a.2))
-        });
+        ranges.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(b.2.cmp(&a.2)));
         let mut index = ThreadRanges {
             starts: ranges.iter().map(|r| r.0).collect(),
             ends: ranges.iter().map(|r| r.1).collect(),

@@ -71,7 +71,10 @@ impl Rules {
 
     /// The rules compiled into the binary (same text as `conf/kernels.yaml`).
     pub fn builtin() -> Result<Rules> {
-        Rules::parse(DEFAULT_RULES_YAML, Path::new("<built-in conf/kernels.yaml>"))
+        Rules::parse(
+            DEFAULT_RULES_YAML,
+            Path::new("<built-in conf/kernels.yaml>"),
+        )
     }
 
     /// Parses rules from YAML text; `origin` names the file in errors.
@@ -99,9 +102,8 @@ impl Rules {
                         ),
                     )
                 })?;
-            let regex = Regex::new(&entry.pattern).map_err(|e| {
-                config_error(line, format!("invalid pattern for {category}: {e}"))
-            })?;
+            let regex = Regex::new(&entry.pattern)
+                .map_err(|e| config_error(line, format!("invalid pattern for {category}: {e}")))?;
             rules.push((*category, regex));
         }
         Ok(Rules {
@@ -184,7 +186,10 @@ mod tests {
             ("flash_fwd_splitkv_mla_kernel", "attention"),
             ("_fwd_kernel", "attention"),
             ("_fwd_kernel_stage1", "attention"),
-            ("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16", "attention"),
+            (
+                "cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16",
+                "attention",
+            ),
             ("fused_moe_kernel", "moe"),
             ("_fwd_kernel_ep_scatter_1", "moe"),
             ("topkGatingSoftmax", "moe"),
@@ -220,27 +225,42 @@ mod tests {
         let copy = "void at::native::elementwise_kernel<128, 4, at::native::direct_copy_kernel_cuda(at::TensorIteratorBase &)>(int, T3)";
         assert_eq!(r.classify("elementwise_kernel", copy), "memory");
         let silu = "void at::native::vectorized_elementwise_kernel<8, at::native::<unnamed>::silu_kernel(at::TensorIteratorBase &)>(int)";
-        assert_eq!(r.classify("vectorized_elementwise_kernel", silu), "activation");
+        assert_eq!(
+            r.classify("vectorized_elementwise_kernel", silu),
+            "activation"
+        );
         let argmax = "void at::native::reduce_kernel<512, 1, at::native::ReduceOp<float, at::native::ArgMaxOps<float>>>(T3)";
         assert_eq!(r.classify("reduce_kernel", argmax), "sampling");
     }
 
     #[test]
     fn unknown_category_names_file_and_line() {
-        let text = "rules:\n  - {category: gemm, pattern: 'nvjet'}\n  - {category: gemmm, pattern: 'x'}\n";
-        let err = Rules::parse(text, Path::new("k.yaml")).unwrap_err().to_string();
-        assert!(err.starts_with("k.yaml:3: unknown category \"gemmm\""), "{err}");
+        let text =
+            "rules:\n  - {category: gemm, pattern: 'nvjet'}\n  - {category: gemmm, pattern: 'x'}\n";
+        let err = Rules::parse(text, Path::new("k.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("k.yaml:3: unknown category \"gemmm\""),
+            "{err}"
+        );
     }
 
     #[test]
     fn unknown_key_and_bad_regex_are_errors() {
-        let err = Rules::parse("rules:\n  - {category: gemm, patern: 'x'}\n", Path::new("k.yaml"))
-            .unwrap_err()
-            .to_string();
+        let err = Rules::parse(
+            "rules:\n  - {category: gemm, patern: 'x'}\n",
+            Path::new("k.yaml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("k.yaml:2") && err.contains("patern"), "{err}");
-        let err = Rules::parse("rules:\n  - {category: gemm, pattern: '('}\n", Path::new("k.yaml"))
-            .unwrap_err()
-            .to_string();
+        let err = Rules::parse(
+            "rules:\n  - {category: gemm, pattern: '('}\n",
+            Path::new("k.yaml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("invalid pattern"), "{err}");
     }
 

@@ -78,7 +78,11 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
                     None => k.clone(),
                 })
                 .collect();
-            let params = if params.is_empty() { String::new() } else { format!("  [{}]", params.join(", ")) };
+            let params = if params.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", params.join(", "))
+            };
             writeln!(out, "{:<22} {}{params}", q.name, q.description)?;
         }
         return Ok(());
@@ -86,7 +90,9 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     let source = match (args.name, args.sql) {
         (Some(name), None) => QuerySource::Named(name),
         (None, Some(sql)) => QuerySource::Sql(sql),
-        _ => bail!(Error::Usage("give a query name, --sql \"SELECT …\", or --list".into())),
+        _ => bail!(Error::Usage(
+            "give a query name, --sql \"SELECT …\", or --list".into()
+        )),
     };
     if args.format == OutputFormat::Parquet && args.out.is_none() {
         bail!(Error::Usage("--format parquet needs --out FILE".into()));

@@ -71,7 +71,10 @@ pub fn probe(path: &Path) -> Result<InputKind> {
     if head.starts_with(b"SQLite format 3\0") {
         return Ok(InputKind::Sqlite);
     }
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
     if extension == "nsys-rep" || extension == "qdrep" {
         return Ok(InputKind::NsysRep);
     }

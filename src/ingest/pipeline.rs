@@ -17,7 +17,9 @@ use super::summary::Summary;
 use super::{probe, IngestConfig, InputKind, Survey};
 use crate::error::{Error, Result};
 use crate::model::dataset::sanitize_run_id;
-use crate::model::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder, RunsBuilder, StepsBuilder, TableBuilder};
+use crate::model::schema::{
+    KernelsBuilder, MemopsBuilder, NvtxBuilder, RunsBuilder, StepsBuilder, TableBuilder,
+};
 use crate::model::{Staging, TableWriter};
 use crate::nsys_tool;
 
@@ -112,9 +114,17 @@ fn resolve_inputs(cfg: &IngestConfig) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
+/// File name without its trace extension (`a.b.sqlite` → `a.b`).
 fn stem(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    name.split('.').next().unwrap_or_default().to_string()
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    [".sqlite", ".nsys-rep", ".qdrep", ".db"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(&name)
+        .to_string()
 }
 
 fn bar(bars: &MultiProgress, export: &NsysExport, table: &str, what: &str) -> ProgressBar {
@@ -125,11 +135,20 @@ fn bar(bars: &MultiProgress, export: &NsysExport, table: &str, what: &str) -> Pr
             .connect()
             .ok()
             .filter(|_| export.has_table(table))
-            .and_then(|c| c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, u64>(0)).ok())
+            .and_then(|c| {
+                c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+                    r.get::<_, u64>(0)
+                })
+                .ok()
+            })
             .unwrap_or(0)
     };
     let bar = bars.add(ProgressBar::new(total));
-    let name = export.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = export
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     bar.set_prefix(format!("{name} {what}"));
     if let Ok(style) = ProgressStyle::with_template(
         "{prefix:>24} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows ({per_sec}, eta {eta})",
@@ -151,7 +170,8 @@ fn ingest_file(
     let base = (index as i64) << 32;
 
     let progress = bar(bars, export, "NVTX_EVENTS", "nvtx");
-    let mut nvtx_out = TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, index)?)?;
+    let mut nvtx_out =
+        TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, index)?)?;
     let steps = nvtx::read(export, &mut nvtx_out, base, &mut survey, &progress)?;
     let nvtx = nvtx_out.finish()?;
     progress.finish_and_clear();
@@ -163,7 +183,14 @@ fn ingest_file(
             let mut survey = Survey::default();
             let progress = bar(bars, export, "CUPTI_ACTIVITY_KIND_KERNEL", "kernels");
             let mut out = TableWriter::<KernelsBuilder>::create(&kernel_path)?;
-            let stats = gpu_ops::read_kernels(export, &steps, &cfg.rules, &mut out, &mut survey, &progress)?;
+            let stats = gpu_ops::read_kernels(
+                export,
+                &steps,
+                &cfg.rules,
+                &mut out,
+                &mut survey,
+                &progress,
+            )?;
             out.finish()?;
             progress.finish_and_clear();
             Ok((stats, survey))
@@ -204,7 +231,8 @@ fn write_steps(
     kernels: &KernelStats,
     memops: &MemopStats,
 ) -> Result<u64> {
-    let mut out = TableWriter::<StepsBuilder>::create(&staging.part_path(StepsBuilder::NAME, index)?)?;
+    let mut out =
+        TableWriter::<StepsBuilder>::create(&staging.part_path(StepsBuilder::NAME, index)?)?;
     let mut devices_of: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
     for (step, device) in kernels.per_step.keys() {
         devices_of.entry(*step).or_default().push(*device);
@@ -217,7 +245,10 @@ fn write_steps(
             .unwrap_or_else(|| vec![None]);
         devices.sort_unstable();
         for device in devices {
-            let gpu = device.and_then(|d| kernels.per_step.get(&(step, d))).cloned().unwrap_or_default();
+            let gpu = device
+                .and_then(|d| kernels.per_step.get(&(step, d)))
+                .cloned()
+                .unwrap_or_default();
             let t = &gpu.time;
             let r = &mut out.rows;
             r.step.append_value(step);
@@ -239,7 +270,8 @@ fn write_steps(
             r.kernel_ns.append_value(t.summed_ns);
             r.kernels.append_value(t.count);
             r.graph_kernels.append_value(gpu.graph_kernels);
-            r.memops.append_value(memops.get(&step).copied().unwrap_or(0));
+            r.memops
+                .append_value(memops.get(&step).copied().unwrap_or(0));
             r.comm_ns.append_value(t.comm_ns());
             r.comm_hidden_ns.append_value(t.comm_hidden_ns());
             r.comm_exposed_ns.append_value(t.comm_exposed_ns());
@@ -260,22 +292,41 @@ fn write_runs(cfg: &IngestConfig, staging: &Staging, outcomes: &[FileOutcome]) -
     let names: Vec<String> = cfg
         .inputs
         .iter()
-        .map(|p| p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default())
+        .map(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default()
+        })
         .collect();
     let r = &mut out.rows;
     r.source_files.append_value(names.join(","));
     r.source_format.append_value("nsys-sqlite");
-    r.nsys_version.append_option(joined(facts().filter_map(|f| f.nsys_version.clone())));
-    r.schema_version.append_option(joined(facts().filter_map(|f| f.schema_version.clone())));
-    r.gpu.append_option(joined(facts().flat_map(|f| f.gpu_names.iter().cloned())));
-    r.gpus.append_value(outcomes.iter().map(|o| o.kernels.devices.len() as i32).sum());
+    r.nsys_version
+        .append_option(joined(facts().filter_map(|f| f.nsys_version.clone())));
+    r.schema_version
+        .append_option(joined(facts().filter_map(|f| f.schema_version.clone())));
+    r.gpu
+        .append_option(joined(facts().flat_map(|f| f.gpu_names.iter().cloned())));
+    r.gpus.append_value(
+        outcomes
+            .iter()
+            .map(|o| o.kernels.devices.len() as i32)
+            .sum(),
+    );
     let host: Vec<i32> = facts().filter_map(|f| f.host_gpus).collect();
-    r.host_gpus.append_option((!host.is_empty()).then(|| host.iter().sum()));
-    r.cuda_driver_version.append_option(joined(facts().filter_map(|f| f.cuda_driver_version.clone())));
-    r.cuda_graph_trace.append_option(joined(facts().filter_map(|f| f.cuda_graph_trace.clone())));
-    r.kernels.append_value(outcomes.iter().map(|o| o.kernels.kernels as i64).sum());
-    r.labelled_kernels.append_value(outcomes.iter().map(|o| o.kernels.labelled as i64).sum());
-    r.steps.append_value(outcomes.iter().map(|o| o.steps as i64).sum());
+    r.host_gpus
+        .append_option((!host.is_empty()).then(|| host.iter().sum()));
+    r.cuda_driver_version.append_option(joined(
+        facts().filter_map(|f| f.cuda_driver_version.clone()),
+    ));
+    r.cuda_graph_trace
+        .append_option(joined(facts().filter_map(|f| f.cuda_graph_trace.clone())));
+    r.kernels
+        .append_value(outcomes.iter().map(|o| o.kernels.kernels as i64).sum());
+    r.labelled_kernels
+        .append_value(outcomes.iter().map(|o| o.kernels.labelled as i64).sum());
+    r.steps
+        .append_value(outcomes.iter().map(|o| o.steps as i64).sum());
     r.rules_hash.append_value(&cfg.rules.hash);
     r.trace_version.append_value(env!("CARGO_PKG_VERSION"));
     let m = &cfg.meta;

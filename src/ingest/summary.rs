@@ -33,7 +33,11 @@ fn ms(ns: i64) -> f64 {
 }
 
 fn pct(part: f64, whole: f64) -> f64 {
-    if whole > 0.0 { 100.0 * part / whole } else { 0.0 }
+    if whole > 0.0 {
+        100.0 * part / whole
+    } else {
+        0.0
+    }
 }
 
 impl fmt::Display for Summary {
@@ -61,8 +65,16 @@ impl fmt::Display for Summary {
             pct(self.labelled_ns as f64, self.kernel_ns as f64),
             self.steps
         )?;
-        writeln!(f, "  unlabelled {:>9}  (null phase: warm-up, init, graph capture)", unlabelled)?;
-        writeln!(f, "  memops    {:>10}   nvtx rows {}", self.memops, self.nvtx)?;
+        writeln!(
+            f,
+            "  unlabelled {:>9}  (null phase: warm-up, init, graph capture)",
+            unlabelled
+        )?;
+        writeln!(
+            f,
+            "  memops    {:>10}   nvtx rows {}",
+            self.memops, self.nvtx
+        )?;
         if !self.by_category.is_empty() {
             writeln!(f, "  GPU time by category:")?;
             for category in CATEGORIES {

@@ -82,9 +82,11 @@ impl Drop for Staging {
 fn unwritable(root: &Path, e: std::io::Error) -> Error {
     Error::Io {
         path: root.to_path_buf(),
-        source: std::io::Error::new(
+        cause: std::io::Error::new(
             e.kind(),
-            format!("cannot write the output directory ({e}); pass --out with a writable directory"),
+            format!(
+                "cannot write the output directory ({e}); pass --out with a writable directory"
+            ),
         ),
     }
 }
@@ -93,8 +95,18 @@ fn unwritable(root: &Path, e: std::io::Error) -> Error {
 pub fn sanitize_run_id(raw: &str) -> String {
     let id: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let id = id.trim_start_matches('.');
-    if id.is_empty() { "run".to_string() } else { id.to_string() }
+    if id.is_empty() {
+        "run".to_string()
+    } else {
+        id.to_string()
+    }
 }

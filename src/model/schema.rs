@@ -31,17 +31,33 @@ pub trait TableBuilder: Default + Send {
 }
 
 macro_rules! arrow_type {
-    (I32) => { DataType::Int32 };
-    (I64) => { DataType::Int64 };
-    (Str) => { DataType::Utf8 };
-    (F64) => { DataType::Float64 };
+    (I32) => {
+        DataType::Int32
+    };
+    (I64) => {
+        DataType::Int64
+    };
+    (Str) => {
+        DataType::Utf8
+    };
+    (F64) => {
+        DataType::Float64
+    };
 }
 
 macro_rules! builder_type {
-    (I32) => { Int32Builder };
-    (I64) => { Int64Builder };
-    (Str) => { StringBuilder };
-    (F64) => { Float64Builder };
+    (I32) => {
+        Int32Builder
+    };
+    (I64) => {
+        Int64Builder
+    };
+    (Str) => {
+        StringBuilder
+    };
+    (F64) => {
+        Float64Builder
+    };
 }
 
 macro_rules! arrow_table {
@@ -258,7 +274,12 @@ mod tests {
             let schema = schema_of(table).unwrap();
             for field in schema.fields() {
                 if field.name().ends_with("_ns") {
-                    assert_eq!(field.data_type(), &DataType::Int64, "{table}.{}", field.name());
+                    assert_eq!(
+                        field.data_type(),
+                        &DataType::Int64,
+                        "{table}.{}",
+                        field.name()
+                    );
                 }
                 assert_ne!(field.name(), "run", "run comes from the partition path");
             }

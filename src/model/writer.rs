@@ -31,13 +31,13 @@ impl<B: TableBuilder> TableWriter<B> {
     pub fn create(path: &Path) -> Result<Self> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(|e| {
-                parquet_error(path, e)
-            })?))
+            .set_compression(Compression::ZSTD(
+                ZstdLevel::try_new(1).map_err(|e| parquet_error(path, e))?,
+            ))
             .set_max_row_group_row_count(Some(1024 * 1024))
             .build();
-        let writer =
-            ArrowWriter::try_new(file, B::schema(), Some(props)).map_err(|e| parquet_error(path, e))?;
+        let writer = ArrowWriter::try_new(file, B::schema(), Some(props))
+            .map_err(|e| parquet_error(path, e))?;
         Ok(TableWriter {
             rows: B::default(),
             writer,
@@ -58,15 +58,22 @@ impl<B: TableBuilder> TableWriter<B> {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let batch = self.rows.finish().map_err(|e| parquet_error(&self.path, e))?;
+        let batch = self
+            .rows
+            .finish()
+            .map_err(|e| parquet_error(&self.path, e))?;
         self.written += batch.num_rows() as u64;
-        self.writer.write(&batch).map_err(|e| parquet_error(&self.path, e))
+        self.writer
+            .write(&batch)
+            .map_err(|e| parquet_error(&self.path, e))
     }
 
     /// Flushes pending rows, closes the file and returns the number of rows.
     pub fn finish(mut self) -> Result<u64> {
         self.flush()?;
-        self.writer.close().map_err(|e| parquet_error(&self.path, e))?;
+        self.writer
+            .close()
+            .map_err(|e| parquet_error(&self.path, e))?;
         Ok(self.written)
     }
 }

@@ -13,15 +13,24 @@ use crate::error::{Error, Result};
 
 /// The shipped queries, embedded at build time.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("categories-by-shape", include_str!("../../queries/categories-by-shape.sql")),
+    (
+        "categories-by-shape",
+        include_str!("../../queries/categories-by-shape.sql"),
+    ),
     ("idle", include_str!("../../queries/idle.sql")),
-    ("kernels-by-phase", include_str!("../../queries/kernels-by-phase.sql")),
+    (
+        "kernels-by-phase",
+        include_str!("../../queries/kernels-by-phase.sql"),
+    ),
     ("latency", include_str!("../../queries/latency.sql")),
     ("overlap", include_str!("../../queries/overlap.sql")),
     ("runs", include_str!("../../queries/runs.sql")),
     ("steps", include_str!("../../queries/steps.sql")),
     ("top-kernels", include_str!("../../queries/top-kernels.sql")),
-    ("unattributed", include_str!("../../queries/unattributed.sql")),
+    (
+        "unattributed",
+        include_str!("../../queries/unattributed.sql"),
+    ),
 ];
 
 /// A query file, parsed.
@@ -41,7 +50,11 @@ impl Query {
     pub fn parse(name: &str, sql: &str, origin: &str) -> Query {
         let mut description = String::new();
         let mut params = BTreeMap::new();
-        for line in sql.lines().map(str::trim).take_while(|l| l.starts_with("--")) {
+        for line in sql
+            .lines()
+            .map(str::trim)
+            .take_while(|l| l.starts_with("--"))
+        {
             let body = line.trim_start_matches('-').trim();
             if let Some(decl) = body.strip_prefix("param:") {
                 let (key, default) = match decl.split_once('=') {
@@ -87,9 +100,15 @@ pub fn list(dir: Option<&Path>) -> Result<Vec<Query>> {
         for entry in entries.filter_map(|e| e.ok()) {
             let path = entry.path();
             if path.extension().is_some_and(|e| e == "sql") {
-                let name = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+                let name = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().to_string())
+                    .unwrap_or_default();
                 let sql = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-                all.insert(name.clone(), Query::parse(&name, &sql, &path.display().to_string()));
+                all.insert(
+                    name.clone(),
+                    Query::parse(&name, &sql, &path.display().to_string()),
+                );
             }
         }
     }
@@ -101,10 +120,11 @@ pub fn find(name: &str, dir: Option<&Path>) -> Result<Query> {
     let all = list(dir)?;
     let names: Vec<&str> = all.iter().map(|q| q.name.as_str()).collect();
     let known = names.join(", ");
-    all.iter()
-        .find(|q| q.name == name)
-        .cloned()
-        .ok_or_else(|| Error::Usage(format!("no query named {name:?}; available: {known} (see `trace query --list`)")))
+    all.iter().find(|q| q.name == name).cloned().ok_or_else(|| {
+        Error::Usage(format!(
+            "no query named {name:?}; available: {known} (see `trace query --list`)"
+        ))
+    })
 }
 
 /// Renders a parameter value as a SQL literal: numbers as they are, text quoted.
@@ -125,7 +145,11 @@ pub fn bind(query: &Query, given: &[(String, String)]) -> Result<String> {
             return Err(Error::Usage(format!(
                 "query {} has no parameter {key:?}; its parameters: {}",
                 query.name,
-                if declared.is_empty() { "(none)".to_string() } else { declared.join(", ") }
+                if declared.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    declared.join(", ")
+                }
             )));
         }
         values.insert(key, literal(value));
@@ -153,7 +177,11 @@ mod tests {
 
     #[test]
     fn header_gives_description_and_params() {
-        let q = Query::parse("t", "-- Top kernels by time\n-- param: top = 20\n-- param: phase\nSELECT ${top}, ${phase}", "x");
+        let q = Query::parse(
+            "t",
+            "-- Top kernels by time\n-- param: top = 20\n-- param: phase\nSELECT ${top}, ${phase}",
+            "x",
+        );
         assert_eq!(q.description, "Top kernels by time");
         assert_eq!(q.params.get("top"), Some(&Some("20".to_string())));
         assert_eq!(q.params.get("phase"), Some(&None));
@@ -179,7 +207,10 @@ mod tests {
         for (name, sql) in BUILTIN {
             let q = Query::parse(name, sql, "built-in");
             assert!(!q.description.is_empty(), "{name} lacks a description line");
-            assert!(sql.to_uppercase().contains("ORDER BY"), "{name} must order its rows");
+            assert!(
+                sql.to_uppercase().contains("ORDER BY"),
+                "{name} must order its rows"
+            );
         }
     }
 }

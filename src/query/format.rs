@@ -48,7 +48,9 @@ pub fn write(
             }
         }
         OutputFormat::Csv => {
-            let mut writer = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(out);
+            let mut writer = datafusion::arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(out);
             if batches.is_empty() {
                 writer
                     .write(&RecordBatch::new_empty(schema.clone()))
@@ -61,19 +63,20 @@ pub fn write(
         OutputFormat::Json => {
             let mut writer = datafusion::arrow::json::ArrayWriter::new(&mut *out);
             let refs: Vec<&RecordBatch> = batches.iter().collect();
-            writer.write_batches(&refs).map_err(|e| encode_error("JSON", e))?;
+            writer
+                .write_batches(&refs)
+                .map_err(|e| encode_error("JSON", e))?;
+            // ArrayWriter writes `[]` for zero rows.
             writer.finish().map_err(|e| encode_error("JSON", e))?;
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                // ArrayWriter writes nothing for zero rows; an empty array is valid JSON.
-                write!(out, "[]").map_err(io)?;
-            }
             writeln!(out).map_err(io)?;
         }
         OutputFormat::Parquet => {
-            let mut writer =
-                ArrowWriter::try_new(out, schema.clone(), None).map_err(|e| encode_error("Parquet", e))?;
+            let mut writer = ArrowWriter::try_new(out, schema.clone(), None)
+                .map_err(|e| encode_error("Parquet", e))?;
             for batch in batches {
-                writer.write(batch).map_err(|e| encode_error("Parquet", e))?;
+                writer
+                    .write(batch)
+                    .map_err(|e| encode_error("Parquet", e))?;
             }
             writer.close().map_err(|e| encode_error("Parquet", e))?;
         }
@@ -82,8 +85,16 @@ pub fn write(
 }
 
 /// Writes to `path` via a temporary file in the same directory, then renames.
-pub fn write_file(format: OutputFormat, schema: &SchemaRef, batches: &[RecordBatch], path: &Path) -> Result<()> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+pub fn write_file(
+    format: OutputFormat,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    path: &Path,
+) -> Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     let partial = path.with_file_name(format!(".{name}.partial"));
     let result = (|| {
         let file = std::fs::File::create(&partial).map_err(|e| Error::io(&partial, e))?;

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -47,7 +49,12 @@ pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
             let mut known: Vec<String> = std::fs::read_dir(&runs_dir)
                 .map(|d| {
                     d.filter_map(|e| e.ok())
-                        .filter_map(|e| e.file_name().to_string_lossy().strip_prefix("run=").map(String::from))
+                        .filter_map(|e| {
+                            e.file_name()
+                                .to_string_lossy()
+                                .strip_prefix("run=")
+                                .map(String::from)
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -55,7 +62,11 @@ pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
             return Err(Error::Usage(format!(
                 "no run {run:?} in {}; runs: {}",
                 root.display(),
-                if known.is_empty() { "(none)".into() } else { known.join(", ") }
+                if known.is_empty() {
+                    "(none)".into()
+                } else {
+                    known.join(", ")
+                }
             )));
         }
     }
@@ -65,7 +76,11 @@ pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
     if let Ok(entries) = std::fs::read_dir(root) {
         for entry in entries.filter_map(|e| e.ok()) {
             let name = entry.file_name().to_string_lossy().to_string();
-            if entry.path().is_dir() && !name.starts_with('.') && !name.starts_with('_') && !names.contains(&name) {
+            if entry.path().is_dir()
+                && !name.starts_with('.')
+                && !name.starts_with('_')
+                && !names.contains(&name)
+            {
                 names.push(name);
             }
         }
@@ -81,7 +96,9 @@ async fn register(ctx: &SessionContext, root: &Path, name: &str, run: Option<&st
     let dir = root.join(name);
     let has_data = dir.is_dir()
         && std::fs::read_dir(&dir)
-            .map(|mut d| d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("run="))))
+            .map(|mut d| {
+                d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("run=")))
+            })
             .unwrap_or(false);
     let internal = format!("__all_{name}");
     let known = schema_of(name);
@@ -98,8 +115,11 @@ async fn register(ctx: &SessionContext, root: &Path, name: &str, run: Option<&st
                 .await
                 .map_err(|e| query_error(format!("reading the schema of {}", dir.display()), e))?,
         };
-        let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(schema);
-        let table = ListingTable::try_new(config).map_err(|e| query_error(format!("table {name}"), e))?;
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(schema);
+        let table =
+            ListingTable::try_new(config).map_err(|e| query_error(format!("table {name}"), e))?;
         ctx.register_table(internal.as_str(), Arc::new(table))
             .map_err(|e| query_error(format!("table {name}"), e))?;
     } else if let Some(schema) = known {
@@ -117,9 +137,11 @@ async fn register(ctx: &SessionContext, root: &Path, name: &str, run: Option<&st
         Some(run) => format!(" WHERE run = '{}'", run.replace('\'', "''")),
         None => String::new(),
     };
-    ctx.sql(&format!("CREATE VIEW \"{name}\" AS SELECT * FROM \"{internal}\"{filter}"))
-        .await
-        .map_err(|e| query_error(format!("table {name}"), e))?;
+    ctx.sql(&format!(
+        "CREATE VIEW \"{name}\" AS SELECT * FROM \"{internal}\"{filter}"
+    ))
+    .await
+    .map_err(|e| query_error(format!("table {name}"), e))?;
     Ok(())
 }
 
@@ -149,7 +171,12 @@ impl Session {
         let mut lines = vec!["available tables:".to_string()];
         for name in &self.tables {
             if let Ok(table) = self.ctx.table(name.as_str()).await {
-                let columns: Vec<String> = table.schema().fields().iter().map(|f| f.name().clone()).collect();
+                let columns: Vec<String> = table
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
                 lines.push(format!("  {name}({})", columns.join(", ")));
             }
         }

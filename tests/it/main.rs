@@ -1,1 +1,14 @@
+//! The one integration-test binary: real fixture traces in `fixtures/`, synthetic
+//! SQLite exports built in code for edge cases, and the `trace` binary itself.
 
+mod common;
+mod synthetic;
+
+mod bad_input;
+mod cli;
+mod exactness;
+mod invariants;
+mod privacy;
+mod query;
+mod schema_doc;
+mod schema_versions;

@@ -66,9 +66,7 @@ impl NsysExport {
 
     /// True when `table` has `column`.
     pub fn has_column(&self, table: &str, column: &str) -> bool {
-        self.columns
-            .get(table)
-            .is_some_and(|c| c.contains(column))
+        self.columns.get(table).is_some_and(|c| c.contains(column))
     }
 
     /// `table.column` for a select list, or `NULL` when the column is absent.
@@ -105,10 +103,11 @@ impl NsysExport {
 
 fn connect(path: &Path) -> Result<Connection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, "-", e))?;
+    let conn = Connection::open_with_flags(path, flags)
+        .map_err(|e| sql_error(path, "the database header", e))?;
     // Big sorts spill to temporary files instead of growing memory without bound.
     conn.execute_batch("PRAGMA temp_store = FILE; PRAGMA cache_size = -65536;")
-        .map_err(|e| sql_error(path, "-", e))?;
+        .map_err(|e| sql_error(path, "the database header", e))?;
     Ok(conn)
 }
 
@@ -122,13 +121,15 @@ fn list_tables(conn: &Connection, path: &Path) -> Result<HashSet<String>> {
 fn query_strings(conn: &Connection, path: &Path, table: &str, sql: &str) -> Result<Vec<String>> {
     let error = |e| sql_error(path, table, e);
     let mut stmt = conn.prepare(sql).map_err(error)?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(error)?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .map_err(error)?;
     rows.collect::<std::result::Result<_, _>>().map_err(error)
 }
 
 /// Corrupt, truncated or non-database files are input errors; the rest are SQLite errors.
 pub fn sql_error(path: &Path, table: &str, e: rusqlite::Error) -> Error {
-    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase, CannotOpen};
+    use rusqlite::ErrorCode::{CannotOpen, DatabaseCorrupt, NotADatabase};
     match e.sqlite_error_code() {
         Some(DatabaseCorrupt) => Error::input(
             path,
@@ -139,7 +140,7 @@ pub fn sql_error(path: &Path, table: &str, e: rusqlite::Error) -> Error {
         _ => Error::Sqlite {
             path: path.to_path_buf(),
             table: table.to_string(),
-            source: e,
+            cause: e,
         },
     }
 }

@@ -58,7 +58,12 @@ struct Launch {
 }
 
 /// Select list and join clause that attach the launching API call to `alias`.
-fn launch_join(export: &NsysExport, alias: &str, table: &str, survey: &mut Survey) -> (String, String) {
+fn launch_join(
+    export: &NsysExport,
+    alias: &str,
+    table: &str,
+    survey: &mut Survey,
+) -> (String, String) {
     let joinable = export.has_table(RUNTIME)
         && export.has_column(table, "correlationId")
         && export.has_column(RUNTIME, "correlationId")
@@ -93,7 +98,13 @@ fn read_launch(row: &Row, first: usize) -> rusqlite::Result<Launch> {
 fn append_step(
     steps: &Steps,
     step: Option<i64>,
-    columns: (&mut Int64Builder, &mut StringBuilder, &mut Int32Builder, &mut Int32Builder, &mut Int32Builder),
+    columns: (
+        &mut Int64Builder,
+        &mut StringBuilder,
+        &mut Int32Builder,
+        &mut Int32Builder,
+        &mut Int32Builder,
+    ),
 ) {
     let (step_col, phase, bsz, seq, iter) = columns;
     let label = step.and_then(|s| steps.range(s)).map(|r| &r.label);
@@ -121,7 +132,17 @@ pub fn read_kernels(
         ));
         return Ok(stats);
     }
-    export.require_columns(KERNEL, &["start", "end", "deviceId", "streamId", "shortName", "demangledName"])?;
+    export.require_columns(
+        KERNEL,
+        &[
+            "start",
+            "end",
+            "deviceId",
+            "streamId",
+            "shortName",
+            "demangledName",
+        ],
+    )?;
     let (launch_cols, join) = launch_join(export, "k", KERNEL, survey);
     let opt = |c: &str| export.column_or_null("k", KERNEL, c);
     let sql = format!(
@@ -155,7 +176,9 @@ pub fn read_kernels(
     while let Some(row) = rows.next().map_err(&error)? {
         let rowid: i64 = row.get(0).map_err(&error)?;
         if last_rowid == Some(rowid) {
-            survey.skip("kernel matched a second CUDA API call with its correlation id (kept the first)");
+            survey.skip(
+                "kernel matched a second CUDA API call with its correlation id (kept the first)",
+            );
             continue;
         }
         last_rowid = Some(rowid);
@@ -215,7 +238,11 @@ pub fn read_kernels(
         r.name.append_value(strings.get(short_id, export)?);
         r.demangled.append_value(strings.get(demangled_id, export)?);
         r.category.append_value(category);
-        r.launch.append_value(if graph_node.is_some() { "graph" } else { "kernel" });
+        r.launch.append_value(if graph_node.is_some() {
+            "graph"
+        } else {
+            "kernel"
+        });
         r.api.append_option(api);
         r.graph_node_id.append_option(graph_node);
         r.grid_x.append_value(int(10)?);
@@ -227,7 +254,17 @@ pub fn read_kernels(
         r.registers.append_value(int(16)?);
         r.shared_static_bytes.append_value(int(17)?);
         r.shared_dynamic_bytes.append_value(int(18)?);
-        append_step(steps, step, (&mut r.step, &mut r.phase, &mut r.bsz, &mut r.seq, &mut r.iter));
+        append_step(
+            steps,
+            step,
+            (
+                &mut r.step,
+                &mut r.phase,
+                &mut r.bsz,
+                &mut r.seq,
+                &mut r.iter,
+            ),
+        );
         out.row_done()?;
         progress.inc(1);
     }
@@ -307,7 +344,9 @@ pub fn read_memops(
         while let Some(row) = rows.next().map_err(&error)? {
             let rowid: i64 = row.get(0).map_err(&error)?;
             if last_rowid == Some(rowid) {
-                survey.skip("memop matched a second CUDA API call with its correlation id (kept the first)");
+                survey.skip(
+                    "memop matched a second CUDA API call with its correlation id (kept the first)",
+                );
                 continue;
             }
             last_rowid = Some(rowid);
@@ -330,10 +369,12 @@ pub fn read_memops(
             };
             let r = &mut out.rows;
             r.device.append_value(row.get(3).map_err(&error)?);
-            r.pid.append_value(global_pid.or(launch.global_tid).map_or(0, pid_of));
+            r.pid
+                .append_value(global_pid.or(launch.global_tid).map_or(0, pid_of));
             r.tid.append_option(launch.global_tid.map(tid_of));
             r.stream.append_value(row.get::<_, i64>(4).map_err(&error)?);
-            r.correlation_id.append_option(row.get::<_, Option<i64>>(5).map_err(&error)?);
+            r.correlation_id
+                .append_option(row.get::<_, Option<i64>>(5).map_err(&error)?);
             r.start_ns.append_value(start);
             r.end_ns.append_value(end);
             r.dur_ns.append_value(end - start);
@@ -348,9 +389,20 @@ pub fn read_memops(
                 r.copy_kind.append_null();
                 r.name.append_value("[CUDA memset]");
             }
-            r.launch.append_value(if graph_node.is_some() { "graph" } else { "api" });
+            r.launch
+                .append_value(if graph_node.is_some() { "graph" } else { "api" });
             r.api.append_option(api);
-            append_step(steps, step, (&mut r.step, &mut r.phase, &mut r.bsz, &mut r.seq, &mut r.iter));
+            append_step(
+                steps,
+                step,
+                (
+                    &mut r.step,
+                    &mut r.phase,
+                    &mut r.bsz,
+                    &mut r.seq,
+                    &mut r.iter,
+                ),
+            );
             out.row_done()?;
             progress.inc(1);
         }

@@ -49,13 +49,19 @@ pub fn read(export: &NsysExport, devices: &BTreeSet<i32>) -> Result<ExportFacts>
             facts.schema_version = value(&conn, export, table, "EXPORT_SCHEMA_VERSION")?;
         }
     }
-    for key in ["CUDA_GRAPH_TRACE_OPTIONS:MODE", "PROCESS_0:CUDA_GRAPH_TRACE_OPTIONS:MODE"] {
+    for key in [
+        "CUDA_GRAPH_TRACE_OPTIONS:MODE",
+        "PROCESS_0:CUDA_GRAPH_TRACE_OPTIONS:MODE",
+    ] {
         if facts.cuda_graph_trace.is_none() {
             facts.cuda_graph_trace = value(&conn, export, "META_DATA_CAPTURE", key)?;
         }
     }
-    if export.has_table("TARGET_INFO_SYSTEM_ENV") && export.has_column("TARGET_INFO_SYSTEM_ENV", "name") {
-        facts.cuda_driver_version = value(&conn, export, "TARGET_INFO_SYSTEM_ENV", "CudaDriverVersion")?;
+    if export.has_table("TARGET_INFO_SYSTEM_ENV")
+        && export.has_column("TARGET_INFO_SYSTEM_ENV", "name")
+    {
+        facts.cuda_driver_version =
+            value(&conn, export, "TARGET_INFO_SYSTEM_ENV", "CudaDriverVersion")?;
     }
     if export.has_table("TARGET_INFO_GPU") && export.has_column("TARGET_INFO_GPU", "name") {
         let error = export.sql_error("TARGET_INFO_GPU");
@@ -63,7 +69,9 @@ pub fn read(export: &NsysExport, devices: &BTreeSet<i32>) -> Result<ExportFacts>
             .prepare("SELECT id, name FROM TARGET_INFO_GPU")
             .map_err(&error)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?)))
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+            })
             .map_err(&error)?;
         let mut all = Vec::new();
         for row in rows {

@@ -40,6 +40,9 @@ mod tests {
         // 0x0001_00006F_000000: VM 1, PID 111 (nsys_schema.md §2).
         assert_eq!(pid_of(281_476_838_981_632), 111);
         assert_eq!(tid_of(0x1000001000001), 1);
-        assert_eq!(0x0001_0000_6F00_0123_i64 & PROCESS_MASK, 0x0001_0000_6F00_0000);
+        assert_eq!(
+            0x0001_0000_6F00_0123_i64 & PROCESS_MASK,
+            0x0001_0000_6F00_0000
+        );
     }
 }

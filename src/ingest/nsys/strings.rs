@@ -34,8 +34,10 @@ impl<'c> StringCache<'c> {
                 .query_row([id], |r| r.get(0))
                 .optional()
                 .map_err(export.sql_error(STRINGS))?;
-            self.values
-                .insert(id, value.unwrap_or_else(|| format!("<unknown string {id}>")));
+            self.values.insert(
+                id,
+                value.unwrap_or_else(|| format!("<unknown string {id}>")),
+            );
         }
         Ok(self.values.get(&id).map(String::as_str).unwrap_or_default())
     }
@@ -45,7 +47,11 @@ impl<'c> StringCache<'c> {
 /// driver APIs do not. Strips it.
 pub fn strip_api_version(name: &str) -> &str {
     match name.rsplit_once("_v") {
-        Some((base, digits)) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => base,
+        Some((base, digits))
+            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            base
+        }
         _ => name,
     }
 }
@@ -56,8 +62,14 @@ mod tests {
 
     #[test]
     fn strips_only_numeric_version_suffixes() {
-        assert_eq!(strip_api_version("cudaLaunchKernel_v7000"), "cudaLaunchKernel");
-        assert_eq!(strip_api_version("cudaGraphLaunch_v10000"), "cudaGraphLaunch");
+        assert_eq!(
+            strip_api_version("cudaLaunchKernel_v7000"),
+            "cudaLaunchKernel"
+        );
+        assert_eq!(
+            strip_api_version("cudaGraphLaunch_v10000"),
+            "cudaGraphLaunch"
+        );
         assert_eq!(strip_api_version("cuLaunchKernelEx"), "cuLaunchKernelEx");
         assert_eq!(strip_api_version("cuGetProcAddress_v2"), "cuGetProcAddress");
         assert_eq!(strip_api_version("my_var"), "my_var");

@@ -1,0 +1,91 @@
+//! Shared helpers: fixture paths, ingesting into a temp dir, reading tables back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use datafusion::arrow::array::{RecordBatch, RecordBatchReader};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use sgl_trace::attribute::Rules;
+use sgl_trace::ingest::{self, IngestConfig, RunMeta, Summary};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("fixtures").join(rel)
+}
+
+pub fn config(inputs: Vec<PathBuf>, out: &Path) -> IngestConfig {
+    IngestConfig {
+        inputs,
+        run_id: None,
+        rules: Rules::load(&root().join("conf/kernels.yaml")).unwrap(),
+        out_dir: out.to_path_buf(),
+        nsys: None,
+        progress: false,
+        meta: RunMeta::default(),
+    }
+}
+
+pub fn ingest(inputs: &[PathBuf], out: &Path) -> Summary {
+    ingest::run(&config(inputs.to_vec(), out)).unwrap()
+}
+
+/// All rows of `table` for `run`, concatenated into one batch.
+pub fn read_table(out: &Path, table: &str, run: &str) -> RecordBatch {
+    let dir = out.join(table).join(format!("run={run}"));
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    parts.sort();
+    let mut batches = Vec::new();
+    let mut schema = None;
+    for part in parts {
+        let file = std::fs::File::open(&part).unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        schema = Some(reader.schema());
+        for batch in reader {
+            batches.push(batch.unwrap());
+        }
+    }
+    concat_batches(&schema.unwrap(), &batches).unwrap()
+}
+
+pub fn trace() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trace"));
+    cmd.current_dir(root());
+    cmd
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(files_under(&path));
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
