@@ -7,8 +7,11 @@
 //! every output is independent of the thread count: each input writes its own
 //! `part-<index>` files and steps are numbered per input.
 
+mod kineto;
 mod nsys;
 mod pipeline;
+mod stats;
+mod steps;
 mod summary;
 mod survey;
 

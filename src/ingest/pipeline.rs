@@ -9,12 +9,14 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use super::nsys::gpu_ops::{self, KernelStats, MemopStats};
+use super::nsys::gpu_ops;
 use super::nsys::meta::{self, ExportFacts};
-use super::nsys::nvtx::{self, Steps};
+use super::nsys::nvtx;
 use super::nsys::NsysExport;
+use super::stats::{KernelStats, MemopStats};
+use super::steps::Steps;
 use super::summary::Summary;
-use super::{probe, IngestConfig, InputKind, Survey};
+use super::{kineto, probe, IngestConfig, InputKind, Survey};
 use crate::error::{Error, Result};
 use crate::model::dataset::sanitize_run_id;
 use crate::model::schema::{
@@ -23,8 +25,17 @@ use crate::model::schema::{
 use crate::model::{Staging, TableWriter};
 use crate::nsys_tool;
 
+/// One input, opened and checked.
+enum Source {
+    Nsys(NsysExport),
+    Kineto(PathBuf),
+}
+
 /// What one input contributed.
 struct FileOutcome {
+    format: &'static str,
+    rank: Option<i64>,
+    trace_id: Option<String>,
     kernels: KernelStats,
     steps: u64,
     memops: u64,
@@ -36,10 +47,12 @@ struct FileOutcome {
 /// Ingests `cfg.inputs` as one run and returns what was written.
 pub fn run(cfg: &IngestConfig) -> Result<Summary> {
     let started = std::time::Instant::now();
-    let sqlite_paths = resolve_inputs(cfg)?;
-    let exports = sqlite_paths
-        .iter()
-        .map(|p| NsysExport::open(p))
+    let sources = resolve_inputs(cfg)?
+        .into_iter()
+        .map(|(path, kind)| match kind {
+            InputKind::Kineto => Ok(Source::Kineto(path)),
+            _ => NsysExport::open(&path).map(Source::Nsys),
+        })
         .collect::<Result<Vec<_>>>()?;
     let run_id = match &cfg.run_id {
         Some(id) => sanitize_run_id(id),
@@ -51,11 +64,16 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
     } else {
         ProgressDrawTarget::hidden()
     });
-    let outcomes = exports
+    let outcomes = sources
         .par_iter()
         .enumerate()
-        .map(|(index, export)| ingest_file(index, export, cfg, &staging, &bars))
+        .map(|(index, source)| match source {
+            Source::Nsys(export) => ingest_file(index, export, cfg, &staging, &bars),
+            Source::Kineto(path) => ingest_kineto(index, path, cfg, &staging, &bars),
+        })
         .collect::<Result<Vec<_>>>()?;
+    let mut run_survey = Survey::default();
+    check_duplicates(&outcomes, &cfg.inputs, &mut run_survey);
     write_runs(cfg, &staging, &outcomes)?;
     staging.commit()?;
 
@@ -82,11 +100,46 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
         summary.nvtx += outcome.nvtx;
         summary.survey.merge(outcome.survey);
     }
+    summary.survey.merge(run_survey);
     Ok(summary)
 }
 
-/// Turns every input into an nsys SQLite path, exporting `.nsys-rep` reports.
-fn resolve_inputs(cfg: &IngestConfig) -> Result<Vec<PathBuf>> {
+/// Warns about inputs that look like the same capture twice (same Kineto trace id,
+/// or the same rank).
+fn check_duplicates(outcomes: &[FileOutcome], inputs: &[PathBuf], survey: &mut Survey) {
+    let mut trace_ids: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut ranks: BTreeMap<i64, usize> = BTreeMap::new();
+    for (index, outcome) in outcomes.iter().enumerate() {
+        let name = |i: usize| {
+            inputs
+                .get(i)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        if let Some(id) = outcome.trace_id.as_deref() {
+            if let Some(first) = trace_ids.insert(id, index) {
+                survey.warn(format!(
+                    "{} and {} are the same trace (trace id {id}): its kernels are counted twice",
+                    name(first),
+                    name(index)
+                ));
+            }
+        }
+        if let Some(rank) = outcome.rank {
+            if let Some(first) = ranks.insert(rank, index) {
+                survey.warn(format!(
+                    "{} and {} both claim rank {rank}",
+                    name(first),
+                    name(index)
+                ));
+            }
+        }
+    }
+}
+
+/// Resolves every input to an nsys SQLite path (exporting `.nsys-rep` reports) or
+/// a Kineto trace.
+fn resolve_inputs(cfg: &IngestConfig) -> Result<Vec<(PathBuf, InputKind)>> {
     if cfg.inputs.is_empty() {
         return Err(Error::Usage("no input files given".into()));
     }
@@ -101,14 +154,11 @@ fn resolve_inputs(cfg: &IngestConfig) -> Result<Vec<PathBuf>> {
             )));
         }
         match probe(input)? {
-            InputKind::Sqlite => paths.push(input.clone()),
-            InputKind::NsysRep => paths.push(nsys_tool::export_sqlite(input, cfg.nsys.as_deref())?),
-            InputKind::Kineto => {
-                return Err(Error::input(
-                    input,
-                    "looks like a PyTorch-profiler (Kineto) JSON trace; this build ingests Nsight Systems exports only — profile with nsys, or export the .nsys-rep with `nsys export --type sqlite`",
-                ))
-            }
+            InputKind::NsysRep => paths.push((
+                nsys_tool::export_sqlite(input, cfg.nsys.as_deref())?,
+                InputKind::Sqlite,
+            )),
+            kind => paths.push((input.clone(), kind)),
         }
     }
     Ok(paths)
@@ -120,7 +170,7 @@ fn stem(path: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    [".sqlite", ".nsys-rep", ".qdrep", ".db"]
+    [".sqlite", ".nsys-rep", ".qdrep", ".db", ".json.gz", ".json"]
         .iter()
         .find_map(|ext| name.strip_suffix(ext))
         .unwrap_or(&name)
@@ -213,11 +263,76 @@ fn ingest_file(
     write_steps(staging, index, &steps, &kernels, &memop_steps)?;
     let facts = meta::read(export, &kernels.devices)?;
     Ok(FileOutcome {
+        format: "nsys-sqlite",
+        rank: None,
+        trace_id: None,
         kernels,
         steps: steps.ranges.len() as u64,
         memops,
         nvtx,
         facts,
+        survey,
+    })
+}
+
+fn ingest_kineto(
+    index: usize,
+    path: &Path,
+    cfg: &IngestConfig,
+    staging: &Staging,
+    bars: &MultiProgress,
+) -> Result<FileOutcome> {
+    let mut survey = Survey::default();
+    let progress = bars.add(ProgressBar::new_spinner());
+    progress.set_prefix(
+        path.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+    );
+    if let Ok(style) = ProgressStyle::with_template(
+        "{prefix:>24} [{elapsed_precise}] {spinner} {human_pos} events ({per_sec})",
+    ) {
+        progress.set_style(style);
+    }
+    let mut kernels =
+        TableWriter::<KernelsBuilder>::create(&staging.part_path(KernelsBuilder::NAME, index)?)?;
+    let mut memops =
+        TableWriter::<MemopsBuilder>::create(&staging.part_path(MemopsBuilder::NAME, index)?)?;
+    let mut nvtx =
+        TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, index)?)?;
+    let outputs = kineto::Outputs {
+        kernels: &mut kernels,
+        memops: &mut memops,
+        nvtx: &mut nvtx,
+    };
+    let imported = kineto::import(
+        path,
+        (index as i64) << 32,
+        &cfg.rules,
+        outputs,
+        &mut survey,
+        &progress,
+    )?;
+    kernels.finish()?;
+    memops.finish()?;
+    nvtx.finish()?;
+    progress.finish_and_clear();
+    write_steps(
+        staging,
+        index,
+        &imported.steps,
+        &imported.kernels,
+        &imported.memops,
+    )?;
+    Ok(FileOutcome {
+        format: "kineto",
+        rank: imported.rank,
+        trace_id: imported.trace_id,
+        steps: imported.steps.ranges.len() as u64,
+        kernels: imported.kernels,
+        memops: imported.memop_rows,
+        nvtx: imported.nvtx_rows,
+        facts: imported.facts,
         survey,
     })
 }
@@ -256,8 +371,8 @@ fn write_steps(
             r.bsz.append_value(range.label.bsz);
             r.seq.append_value(range.label.seq);
             r.iter.append_option(range.label.iter);
-            r.pid.append_value(super::nsys::pid_of(range.global_tid));
-            r.tid.append_value(super::nsys::tid_of(range.global_tid));
+            r.pid.append_value(super::nsys::pid_of(range.thread));
+            r.tid.append_value(super::nsys::tid_of(range.thread));
             r.device.append_option(device);
             r.cpu_start_ns.append_value(range.start);
             r.cpu_end_ns.append_value(range.end);
@@ -300,7 +415,8 @@ fn write_runs(cfg: &IngestConfig, staging: &Staging, outcomes: &[FileOutcome]) -
         .collect();
     let r = &mut out.rows;
     r.source_files.append_value(names.join(","));
-    r.source_format.append_value("nsys-sqlite");
+    r.source_format
+        .append_value(joined(outcomes.iter().map(|o| o.format.to_string())).unwrap_or_default());
     r.nsys_version
         .append_option(joined(facts().filter_map(|f| f.nsys_version.clone())));
     r.schema_version

@@ -71,12 +71,33 @@ fn each_bad_input_gets_a_clear_error_and_no_output() {
     );
     assert!(e.contains("empty"), "{e}");
 
-    std::fs::write(d.join("trace.json"), "{\"traceEvents\": [").unwrap();
+    std::fs::write(d.join("trace.json"), r#"{"traceEvents": [{"ph": "X""#).unwrap();
     let e = ingest_fails(
         &[d.join("trace.json").to_str().unwrap(), "--out", out_s],
         None,
     );
-    assert!(e.contains("Kineto"), "{e}");
+    assert!(
+        e.contains("trace.json") && e.contains("truncated JSON"),
+        "{e}"
+    );
+
+    std::fs::write(d.join("other.json"), r#"{"rows": [1, 2]}"#).unwrap();
+    let e = ingest_fails(
+        &[d.join("other.json").to_str().unwrap(), "--out", out_s],
+        None,
+    );
+    assert!(
+        e.contains("not a PyTorch-profiler (Kineto) chrome trace"),
+        "{e}"
+    );
+
+    let gz = std::fs::read(fixture("kineto/tp2_rank0.kineto.json.gz")).unwrap();
+    std::fs::write(d.join("cut.json.gz"), &gz[..gz.len() / 2]).unwrap();
+    let e = ingest_fails(
+        &[d.join("cut.json.gz").to_str().unwrap(), "--out", out_s],
+        None,
+    );
+    assert!(e.contains("cut.json.gz"), "{e}");
 
     std::fs::write(d.join("a-file"), "").unwrap();
     let mini = fixture("nsys/mini.sqlite");

@@ -8,6 +8,7 @@ mod bad_input;
 mod cli;
 mod exactness;
 mod invariants;
+mod kineto;
 mod privacy;
 mod query;
 mod schema_doc;

@@ -9,46 +9,23 @@
 //! so are attributed through it. A kernel whose API call is missing (windowed
 //! export, warm-up outside the capture range) is kept with a null step.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use datafusion::arrow::array::{Int32Builder, Int64Builder, StringBuilder};
 use indicatif::ProgressBar;
 use rusqlite::Row;
 
 use super::export::{NsysExport, KERNEL, MEMCPY, MEMSET, RUNTIME};
-use super::nvtx::Steps;
 use super::strings::{strip_api_version, StringCache};
 use super::{pid_of, tid_of, PROCESS_MASK};
-use crate::attribute::intervals::GpuTime;
-use crate::attribute::rules::{CategoryCache, COMMUNICATION};
+use crate::attribute::rules::CategoryCache;
 use crate::attribute::Rules;
 use crate::error::Result;
+use crate::ingest::stats::{KernelStats, MemopStats};
+use crate::ingest::steps::Steps;
 use crate::ingest::Survey;
 use crate::model::schema::{KernelsBuilder, MemopsBuilder};
 use crate::model::TableWriter;
-
-/// Per (step, device): GPU time and counts, for the `steps` table.
-#[derive(Debug, Default, Clone)]
-pub struct StepGpu {
-    pub time: GpuTime,
-    pub graph_kernels: i64,
-}
-
-/// What the kernel pass learned, for the summary, `steps` and `runs`.
-#[derive(Debug, Default)]
-pub struct KernelStats {
-    pub kernels: u64,
-    pub labelled: u64,
-    pub kernel_ns: i64,
-    pub labelled_ns: i64,
-    /// Category → (count, summed ns).
-    pub by_category: BTreeMap<&'static str, (u64, i64)>,
-    pub devices: BTreeSet<i32>,
-    pub per_step: HashMap<(i64, i32), StepGpu>,
-}
-
-/// Memop counts per step.
-pub type MemopStats = HashMap<i64, i64>;
 
 /// Launch columns selected by [`launch_join`]: thread, API start, API name id.
 struct Launch {
@@ -94,10 +71,12 @@ fn read_launch(row: &Row, first: usize) -> rusqlite::Result<Launch> {
     })
 }
 
-/// Appends the attribution columns shared by `kernels` and `memops`.
-fn append_step(
+/// Appends the attribution columns shared by `kernels` and `memops`;
+/// `fallback_phase` fills `phase` of unlabelled rows (Kineto stage markers).
+pub fn append_step(
     steps: &Steps,
     step: Option<i64>,
+    fallback_phase: Option<&str>,
     columns: (
         &mut Int64Builder,
         &mut StringBuilder,
@@ -109,7 +88,7 @@ fn append_step(
     let (step_col, phase, bsz, seq, iter) = columns;
     let label = step.and_then(|s| steps.range(s)).map(|r| &r.label);
     step_col.append_option(step);
-    phase.append_option(label.map(|l| l.phase.as_str()));
+    phase.append_option(label.map(|l| l.phase.as_str()).or(fallback_phase));
     bsz.append_option(label.map(|l| l.bsz));
     seq.append_option(label.map(|l| l.seq));
     iter.append_option(label.and_then(|l| l.iter));
@@ -211,19 +190,7 @@ pub fn read_kernels(
         };
 
         let dur = end - start;
-        stats.kernels += 1;
-        stats.kernel_ns += dur;
-        let entry = stats.by_category.entry(category).or_default();
-        entry.0 += 1;
-        entry.1 += dur;
-        stats.devices.insert(device);
-        if let Some(step) = step {
-            stats.labelled += 1;
-            stats.labelled_ns += dur;
-            let group = stats.per_step.entry((step, device)).or_default();
-            group.time.push(start, end, category == COMMUNICATION);
-            group.graph_kernels += i64::from(graph_node.is_some());
-        }
+        stats.record(category, step, device, (start, end), graph_node.is_some());
 
         let pid = global_pid.or(launch.global_tid).map_or(0, pid_of);
         let r = &mut out.rows;
@@ -257,6 +224,7 @@ pub fn read_kernels(
         append_step(
             steps,
             step,
+            None,
             (
                 &mut r.step,
                 &mut r.phase,
@@ -395,6 +363,7 @@ pub fn read_memops(
             append_step(
                 steps,
                 step,
+                None,
                 (
                     &mut r.step,
                     &mut r.phase,

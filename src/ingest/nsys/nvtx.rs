@@ -7,50 +7,16 @@
 //! Message text is `coalesce(StringIds[textId], text)`: registered strings win,
 //! inline text otherwise (both occur, also within one export).
 
-use std::collections::HashMap;
-
 use indicatif::ProgressBar;
 
 use super::export::{NsysExport, NVTX, STRINGS};
 use super::{pid_of, tid_of};
-use crate::attribute::{Label, ThreadRanges};
+use crate::attribute::Label;
 use crate::error::Result;
+use crate::ingest::steps::{StepRange, Steps};
 use crate::ingest::Survey;
 use crate::model::schema::NvtxBuilder;
 use crate::model::TableWriter;
-
-/// One labelled step range (a CPU-side NVTX range).
-#[derive(Debug, Clone)]
-pub struct StepRange {
-    pub label: Label,
-    pub global_tid: i64,
-    pub start: i64,
-    pub end: i64,
-}
-
-/// The labelled ranges of one export, indexed per thread.
-#[derive(Debug, Default)]
-pub struct Steps {
-    /// Step id of `ranges[0]`; ids are `base + index`.
-    pub base: i64,
-    pub ranges: Vec<StepRange>,
-    by_thread: HashMap<i64, ThreadRanges>,
-}
-
-impl Steps {
-    /// Step id of the innermost labelled range on `global_tid` enclosing time `t`.
-    pub fn lookup(&self, global_tid: i64, t: i64) -> Option<i64> {
-        let index = self.by_thread.get(&global_tid)?.innermost_at(t)?;
-        Some(self.base + i64::from(index))
-    }
-
-    /// The range of a step id returned by [`Steps::lookup`].
-    pub fn range(&self, step: i64) -> Option<&StepRange> {
-        usize::try_from(step - self.base)
-            .ok()
-            .and_then(|i| self.ranges.get(i))
-    }
-}
 
 /// Name of an NVTX event type id (ids are stable across nsys 2022.1 → 2026.x).
 fn kind_of(event_type: i64) -> &'static str {
@@ -75,16 +41,13 @@ pub fn read(
     survey: &mut Survey,
     progress: &ProgressBar,
 ) -> Result<Steps> {
-    let mut steps = Steps {
-        base,
-        ..Steps::default()
-    };
+    let mut ranges: Vec<StepRange> = Vec::new();
     if !export.has_table(NVTX) {
         survey.warn(format!(
             "{}: no NVTX_EVENTS table: the capture has no NVTX ranges, so no kernel can be attributed to a step (profile with `-t cuda,nvtx`)",
             export.path.display()
         ));
-        return Ok(steps);
+        return Ok(Steps::new(base, ranges));
     }
     export.require_columns(NVTX, &["start", "eventType"])?;
     let text = match (
@@ -116,7 +79,6 @@ pub fn read(
 
     let mut thread: Option<i64> = None;
     let mut open_ends: Vec<i64> = Vec::new();
-    let mut per_thread: HashMap<i64, Vec<(i64, i64, u32)>> = HashMap::new();
     while let Some(row) = rows.next().map_err(&error)? {
         let global_tid: i64 = row.get::<_, Option<i64>>(0).map_err(&error)?.unwrap_or(0);
         let start: i64 = row.get(1).map_err(&error)?;
@@ -145,18 +107,13 @@ pub fn read(
         };
         let step = match (label, end) {
             (Some(label), Some(end)) => {
-                let index = steps.ranges.len() as u32;
-                steps.ranges.push(StepRange {
+                ranges.push(StepRange {
                     label,
-                    global_tid,
+                    thread: global_tid,
                     start,
                     end,
                 });
-                per_thread
-                    .entry(global_tid)
-                    .or_default()
-                    .push((start, end, index));
-                Some(base + i64::from(index))
+                Some(base + ranges.len() as i64 - 1)
             }
             (Some(_), None) => {
                 survey.skip("labelled NVTX range without an end (never popped), not a step");
@@ -179,9 +136,5 @@ pub fn read(
         out.row_done()?;
         progress.inc(1);
     }
-    steps.by_thread = per_thread
-        .into_iter()
-        .map(|(tid, ranges)| (tid, ThreadRanges::new(ranges)))
-        .collect();
-    Ok(steps)
+    Ok(Steps::new(base, ranges))
 }

@@ -1,0 +1,153 @@
+//! PyTorch-profiler (Kineto) traces fill the same tables as nsys exports.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{Int32Type, Int64Type};
+
+use crate::common::{fixture, ingest, read_table};
+
+/// (phase, bsz, seq) → (kernels, summed ns) over labelled kernels.
+fn by_shape(kernels: &RecordBatch) -> BTreeMap<(String, i32, i32), (u64, i64)> {
+    let phase = kernels.column_by_name("phase").unwrap().as_string::<i32>();
+    let bsz = kernels
+        .column_by_name("bsz")
+        .unwrap()
+        .as_primitive::<Int32Type>();
+    let seq = kernels
+        .column_by_name("seq")
+        .unwrap()
+        .as_primitive::<Int32Type>();
+    let dur = kernels
+        .column_by_name("dur_ns")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    let mut out = BTreeMap::new();
+    for i in 0..kernels.num_rows() {
+        if phase.is_null(i) {
+            continue;
+        }
+        let e = out
+            .entry((phase.value(i).to_string(), bsz.value(i), seq.value(i)))
+            .or_insert((0, 0));
+        e.0 += 1;
+        e.1 += dur.value(i);
+    }
+    out
+}
+
+#[test]
+fn kineto_and_nsys_captures_of_one_workload_agree() {
+    let out = tempfile::tempdir().unwrap();
+    let k = ingest(&[fixture("kineto/mini.kineto.json.gz")], out.path());
+    let n = ingest(&[fixture("nsys/mini.sqlite")], out.path());
+    assert_eq!((k.kernels, k.labelled), (n.kernels, n.labelled));
+    let kineto = by_shape(&read_table(out.path(), "kernels", "mini.kineto"));
+    let nsys = by_shape(&read_table(out.path(), "kernels", "mini"));
+    assert_eq!(kineto.len(), 8);
+    assert_eq!(kineto[&("prefill".to_string(), 1, 128)].0, 783);
+    for (shape, (count, ns)) in &nsys {
+        let (k_count, k_ns) = kineto[shape];
+        assert_eq!(k_count, *count, "{shape:?}");
+        let diff = (k_ns - ns).abs() as f64 / *ns as f64;
+        assert!(diff < 0.02, "{shape:?}: kineto {k_ns} ns vs nsys {ns} ns");
+    }
+    // Categories come from the same rules: identical counts per category.
+    let cats = |s: &sgl_trace::ingest::Summary| {
+        s.by_category
+            .iter()
+            .map(|(c, (n, _))| (*c, *n))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(cats(&k), cats(&n));
+    // Decode steps replayed from a CUDA graph are attributed through cudaGraphLaunch.
+    let steps = read_table(out.path(), "steps", "mini.kineto");
+    let graph = steps
+        .column_by_name("graph_kernels")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    assert_eq!(graph.values().iter().sum::<i64>(), 672);
+}
+
+#[test]
+fn tensor_parallel_ranks_make_one_run() {
+    let out = tempfile::tempdir().unwrap();
+    let s = ingest(
+        &[
+            fixture("kineto/tp2_rank0.kineto.json.gz"),
+            fixture("kineto/tp2_rank1.kineto.json.gz"),
+        ],
+        out.path(),
+    );
+    assert!(s.survey.warnings.is_empty(), "{:?}", s.survey.warnings);
+    assert_eq!(s.labelled, 1104);
+    assert_eq!(s.by_category["communication"].0, 256);
+    let runs = read_table(out.path(), "runs", "tp2_rank0.kineto");
+    assert_eq!(
+        runs.column_by_name("gpus")
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .value(0),
+        2
+    );
+    assert_eq!(
+        runs.column_by_name("source_format")
+            .unwrap()
+            .as_string::<i32>()
+            .value(0),
+        "kineto"
+    );
+    let kernels = read_table(out.path(), "kernels", "tp2_rank0.kineto");
+    let name = kernels.column_by_name("name").unwrap().as_string::<i32>();
+    let category = kernels
+        .column_by_name("category")
+        .unwrap()
+        .as_string::<i32>();
+    let nccl: Vec<usize> = (0..kernels.num_rows())
+        .filter(|&i| name.value(i).starts_with("ncclDevKernel_AllReduce"))
+        .collect();
+    assert_eq!(nccl.len(), 256);
+    assert!(nccl.iter().all(|&i| category.value(i) == "communication"));
+}
+
+#[test]
+fn the_same_trace_twice_is_flagged() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("again.json.gz");
+    std::fs::copy(fixture("kineto/tp2_rank0.kineto.json.gz"), &copy).unwrap();
+    let s = ingest(
+        &[fixture("kineto/tp2_rank0.kineto.json.gz"), copy],
+        &dir.path().join("out"),
+    );
+    assert!(
+        s.survey.warnings.iter().any(|w| w.contains("same trace")),
+        "{:?}",
+        s.survey.warnings
+    );
+    assert!(
+        s.survey.warnings.iter().any(|w| w.contains("rank 0")),
+        "{:?}",
+        s.survey.warnings
+    );
+}
+
+#[test]
+fn a_trace_without_kernels_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cpu.json");
+    std::fs::write(
+        &path,
+        r#"{"schemaVersion": 1, "traceEvents": [{"ph": "X", "cat": "user_annotation", "name": "prefill|bsz=1|seq=8|iter=0", "pid": 5, "tid": 5, "ts": 10.0, "dur": 5.0}]}"#,
+    )
+    .unwrap();
+    let s = ingest(&[path], &dir.path().join("out"));
+    assert_eq!((s.kernels, s.steps), (0, 1));
+    assert!(
+        s.survey
+            .warnings
+            .iter()
+            .any(|w| w.contains("no GPU kernels")),
+        "{:?}",
+        s.survey.warnings
+    );
+}
