@@ -15,6 +15,7 @@
 //! clock (columns end in `_ns`); nothing is dropped silently (skipped rows are counted
 //! by reason in [`ingest::Survey`]); nothing half-written is ever visible to a reader.
 
+pub mod arch;
 pub mod attribute;
 pub mod cli;
 pub mod error;

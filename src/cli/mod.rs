@@ -3,6 +3,7 @@
 //! Output goes to stdout, progress and the ingest summary to stderr.
 
 mod ingest;
+mod model;
 mod query;
 
 use clap::{Parser, Subcommand};
@@ -25,6 +26,9 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Run a shipped query (queries/<name>.sql) or ad-hoc SQL over the dataset.
     Query(QueryArgs),
+    /// Parameters and FLOPs of a model config (model_conf/<model>/config_<mconf>.json).
+    #[command(subcommand)]
+    Model(model::ModelCommand),
     /// Ingest the shipped fixture traces and print kernels-by-phase (the README demo).
     Demo(DemoArgs),
 }
@@ -45,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Ingest(args) => ingest::run(args),
         Command::Query(args) => query::run(args),
+        Command::Model(command) => model::run(command),
         Command::Demo(args) => demo(args),
     }
 }

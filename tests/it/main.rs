@@ -9,6 +9,7 @@ mod cli;
 mod exactness;
 mod invariants;
 mod kineto;
+mod model_accounting;
 mod privacy;
 mod query;
 mod schema_doc;

@@ -1,0 +1,173 @@
+//! Forward FLOPs and bytes read for one (phase, batch, sequence) shape.
+//!
+//! Matmul FLOPs only, 2 per multiply-accumulate. Prefill: `bsz` sequences of `seq`
+//! new tokens, no cached prefix, causal attention counted as
+//! `2·B·S²·h·d_h` per layer (the unmasked convention would be `4·B·S²·h·d_h`), LM head
+//! on the last token of each sequence. Decode: one new token per sequence attending
+//! to a context of `seq` tokens. MLA runs non-absorbed in prefill and absorbed in
+//! decode (SGLang's defaults), unless told otherwise.
+
+use super::config::{Arch, Attention};
+use super::params::{self, attention_block};
+
+/// Forward phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Prefill,
+    Decode,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Prefill => "prefill",
+            Phase::Decode => "decode",
+        }
+    }
+}
+
+/// MLA computation path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MlaPath {
+    /// Up-project the latent KV to full heads (MHA over `nope+rope`).
+    Mha,
+    /// Absorb `W_UK`/`W_UV` into the query/output (MQA over the latent).
+    Absorbed,
+}
+
+/// One forward shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Shape {
+    pub phase: Phase,
+    pub bsz: u64,
+    pub seq: u64,
+}
+
+/// FLOPs and bytes of one forward.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FlopCount {
+    pub shape: Shape,
+    /// (component, FLOPs), in a fixed order (a JSON object in output).
+    #[serde(serialize_with = "super::components_as_map")]
+    pub components: Vec<(&'static str, u64)>,
+    pub total: u64,
+    /// Weight bytes read (embedding rows excluded; routed experts actually hit).
+    pub weight_bytes: u64,
+    /// KV-cache bytes read by attention (BF16 cache).
+    pub kv_bytes: u64,
+    pub attention_convention: &'static str,
+    pub mla_path: Option<MlaPath>,
+}
+
+const KV_CACHE_BYTES: u64 = 2;
+
+/// FLOPs of `arch` for `shape`; `mla` overrides the MLA path.
+pub fn count(arch: &Arch, shape: Shape, mla: Option<MlaPath>) -> FlopCount {
+    let d = arch.hidden;
+    let (b, s) = (shape.bsz, shape.seq);
+    let prefill = shape.phase == Phase::Prefill;
+    let tokens = if prefill { b * s } else { b };
+    let layers = arch.layers;
+    // (query, key) pairs each sequence's attention evaluates; causal prefill ~ S²/2.
+    let pairs = if prefill { b * s * s / 2 } else { b * s };
+    let kv_tokens_read = b * s;
+
+    let (projection, scores, kv_elements, mla_path) = match arch.attention {
+        Attention::Gqa {
+            heads,
+            kv_heads,
+            head_dim,
+            ..
+        } => {
+            let (weights, _) = attention_block(arch);
+            let scores = 2 * 2 * pairs * heads * head_dim; // QKᵀ + PV
+            (2 * tokens * weights, scores, 2 * kv_heads * head_dim, None)
+        }
+        Attention::Mla {
+            heads,
+            q_lora,
+            kv_lora,
+            nope,
+            rope,
+            v,
+        } => {
+            let path = mla.unwrap_or(if prefill {
+                MlaPath::Mha
+            } else {
+                MlaPath::Absorbed
+            });
+            let q = match q_lora {
+                Some(r) => d * r + r * heads * (nope + rope),
+                None => d * heads * (nope + rope),
+            };
+            let shared = q + d * (kv_lora + rope) + heads * v * d;
+            let (extra, scores) = match path {
+                // kv_b up-projects every KV token; scores over nope+rope, PV over v.
+                MlaPath::Mha => (
+                    2 * kv_tokens_read * kv_lora * heads * (nope + v),
+                    2 * pairs * heads * (nope + rope) + 2 * pairs * heads * v,
+                ),
+                // W_UK on the query, W_UV on the output; MQA over the latent.
+                MlaPath::Absorbed => (
+                    2 * tokens * heads * kv_lora * (nope + v),
+                    2 * pairs * heads * (kv_lora + rope) + 2 * pairs * heads * kv_lora,
+                ),
+            };
+            (
+                2 * tokens * shared + extra,
+                scores,
+                kv_lora + rope,
+                Some(path),
+            )
+        }
+    };
+
+    let moe_layers = arch.moe_layer_count();
+    let (experts, shared, router, experts_read) = match &arch.moe {
+        Some(m) => (
+            moe_layers * 2 * tokens * m.top_k * params::expert(arch),
+            moe_layers * 2 * tokens * 3 * d * m.shared_ff,
+            moe_layers * 2 * tokens * d * m.experts,
+            moe_layers * m.experts.min(tokens * m.top_k) * params::expert(arch),
+        ),
+        None => (0, 0, 0, 0),
+    };
+    let components = vec![
+        ("attention_proj", layers * projection),
+        ("attention_scores", layers * scores),
+        (
+            "dense_mlp",
+            arch.dense_layer_count() * 2 * tokens * 3 * d * arch.dense_ff,
+        ),
+        ("experts", experts),
+        ("shared_experts", shared),
+        ("router", router),
+        ("lm_head", 2 * b * d * arch.vocab),
+    ];
+    let total = components.iter().map(|(_, n)| n).sum();
+
+    let p = params::count(arch);
+    let all_experts = p
+        .components
+        .iter()
+        .find(|(c, _)| *c == "experts")
+        .map_or(0, |(_, n)| *n);
+    let embedding = p
+        .components
+        .iter()
+        .find(|(c, _)| *c == "embedding")
+        .map_or(0, |(_, n)| *n);
+    let weight_bytes = (p.total - all_experts - embedding + experts_read) * arch.weight_bytes;
+    let kv_bytes = layers * kv_tokens_read * kv_elements * KV_CACHE_BYTES;
+    FlopCount {
+        shape,
+        components,
+        total,
+        weight_bytes,
+        kv_bytes,
+        attention_convention: "causal: prefill QK^T+PV = 2*S^2*h*d_h per layer and sequence (unmasked would be 4*S^2*h*d_h)",
+        mla_path,
+    }
+}

@@ -1,0 +1,161 @@
+//! `trace model params|flops`: model accounting from `model_conf/`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::arch::config::{config_path, Arch};
+use crate::arch::flops::{self, MlaPath, Phase, Shape};
+use crate::arch::params;
+
+/// Output format of `trace model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelFormat {
+    Table,
+    Json,
+}
+
+/// Which config to read.
+#[derive(Debug, clap::Args)]
+pub struct ModelSelect {
+    /// Model directory name under --model-dir (e.g. qwen3_moe).
+    #[arg(long)]
+    pub model: String,
+    /// Config variant: reads config_<mconf>.json (e.g. full, 2l).
+    #[arg(long, default_value = "full")]
+    pub mconf: String,
+    /// Where model configs live.
+    #[arg(long, default_value = "model_conf")]
+    pub model_dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = ModelFormat::Table)]
+    pub format: ModelFormat,
+}
+
+impl ModelSelect {
+    fn load(&self) -> anyhow::Result<Arch> {
+        Ok(Arch::load(&config_path(
+            &self.model_dir,
+            &self.model,
+            &self.mconf,
+        ))?)
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ModelCommand {
+    /// Parameters by component, and active parameters per token for MoE.
+    Params(ModelSelect),
+    /// Forward FLOPs by component for one shape, and bytes read.
+    Flops {
+        #[command(flatten)]
+        select: ModelSelect,
+        #[arg(long, value_enum)]
+        phase: Phase,
+        #[arg(long)]
+        bsz: u64,
+        /// Prefill: new tokens per sequence. Decode: context length.
+        #[arg(long)]
+        seq: u64,
+        /// MLA path (default: mha for prefill, absorbed for decode).
+        #[arg(long, value_enum)]
+        mla: Option<MlaPath>,
+    },
+}
+
+fn billions(n: u64) -> String {
+    format!("{:.3} B", n as f64 / 1e9)
+}
+
+/// Runs `trace model …`.
+pub fn run(command: ModelCommand) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        ModelCommand::Params(select) => {
+            let arch = select.load()?;
+            let count = params::count(&arch);
+            match select.format {
+                ModelFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&count)?)?,
+                ModelFormat::Table => {
+                    writeln!(
+                        out,
+                        "{} ({}, {} layers)",
+                        select.model, arch.model_type, arch.layers
+                    )?;
+                    for (name, n) in &count.components {
+                        let share = 100.0 * *n as f64 / count.total as f64;
+                        writeln!(
+                            out,
+                            "  {name:<16} {n:>16}  {:>11}  {share:5.1}%",
+                            billions(*n)
+                        )?;
+                    }
+                    writeln!(
+                        out,
+                        "  {:<16} {:>16}  {:>11}",
+                        "total",
+                        count.total,
+                        billions(count.total)
+                    )?;
+                    if arch.moe.is_some() {
+                        writeln!(
+                            out,
+                            "  {:<16} {:>16}  {:>11}  (per token)",
+                            "active",
+                            count.active,
+                            billions(count.active)
+                        )?;
+                    }
+                }
+            }
+        }
+        ModelCommand::Flops {
+            select,
+            phase,
+            bsz,
+            seq,
+            mla,
+        } => {
+            let arch = select.load()?;
+            let count = flops::count(&arch, Shape { phase, bsz, seq }, mla);
+            match select.format {
+                ModelFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&count)?)?,
+                ModelFormat::Table => {
+                    writeln!(
+                        out,
+                        "{} {} bsz={bsz} seq={seq}",
+                        select.model,
+                        phase.as_str()
+                    )?;
+                    for (name, n) in &count.components {
+                        let share = 100.0 * *n as f64 / count.total.max(1) as f64;
+                        writeln!(
+                            out,
+                            "  {name:<18} {:>14.4} GFLOP  {share:5.1}%",
+                            *n as f64 / 1e9
+                        )?;
+                    }
+                    writeln!(
+                        out,
+                        "  {:<18} {:>14.4} GFLOP",
+                        "total",
+                        count.total as f64 / 1e9
+                    )?;
+                    writeln!(
+                        out,
+                        "  weights read       {:>14.4} GB",
+                        count.weight_bytes as f64 / 1e9
+                    )?;
+                    writeln!(
+                        out,
+                        "  KV cache read      {:>14.4} GB",
+                        count.kv_bytes as f64 / 1e9
+                    )?;
+                    writeln!(out, "  convention: {}", count.attention_convention)?;
+                    if let Some(path) = count.mla_path {
+                        writeln!(out, "  MLA path: {path:?}")?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
