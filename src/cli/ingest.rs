@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::arch::config::{config_path, Arch};
 use crate::attribute::Rules;
 use crate::ingest::{self, IngestConfig, RunMeta};
 
@@ -34,12 +35,16 @@ pub struct IngestArgs {
     /// Never draw progress bars (they are drawn only on a terminal anyway).
     #[arg(long)]
     pub quiet: bool,
-    /// Model name recorded in the runs table.
+    /// Model name recorded in the runs table; with --mconf and a config at
+    /// <model-dir>/<model>/config_<mconf>.json, also writes the model_flops table.
     #[arg(long)]
     pub model: Option<String>,
-    /// Model config variant recorded in the runs table.
+    /// Model config variant (config_<mconf>.json).
     #[arg(long)]
     pub mconf: Option<String>,
+    /// Where model configs live.
+    #[arg(long, default_value = "model_conf")]
+    pub model_dir: PathBuf,
     /// Deployment recorded in the runs table.
     #[arg(long)]
     pub deploy: Option<String>,
@@ -64,6 +69,7 @@ impl IngestArgs {
             quiet: false,
             model: None,
             mconf: None,
+            model_dir: PathBuf::from("model_conf"),
             deploy: None,
             backend: None,
             engine: None,
@@ -78,7 +84,23 @@ impl IngestArgs {
             None if default_rules.is_file() => Rules::load(&default_rules)?,
             None => Rules::builtin()?,
         };
+        let arch = match (&self.model, &self.mconf) {
+            (Some(model), Some(mconf)) => {
+                let path = config_path(&self.model_dir, model, mconf);
+                if path.is_file() {
+                    Some(Arch::load(&path)?)
+                } else {
+                    eprintln!(
+                        "note: no model config at {}; model_flops is not written",
+                        path.display()
+                    );
+                    None
+                }
+            }
+            _ => None,
+        };
         Ok(IngestConfig {
+            arch,
             inputs: self.inputs,
             run_id: self.run_id,
             rules,

@@ -42,6 +42,8 @@ pub struct IngestConfig {
     pub progress: bool,
     /// Descriptive fields for the `runs` table (set by `trace capture`).
     pub meta: RunMeta,
+    /// The model's architecture, when known: writes the `model_flops` table.
+    pub arch: Option<crate::arch::Arch>,
 }
 
 /// Descriptive fields of a run that the trace itself does not carry.

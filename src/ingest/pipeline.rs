@@ -17,10 +17,13 @@ use super::stats::{KernelStats, MemopStats};
 use super::steps::Steps;
 use super::summary::Summary;
 use super::{kineto, probe, IngestConfig, InputKind, Survey};
+use crate::arch::flops::{self, Phase, Shape};
+use crate::arch::{peaks, Arch};
 use crate::error::{Error, Result};
 use crate::model::dataset::sanitize_run_id;
 use crate::model::schema::{
-    KernelsBuilder, MemopsBuilder, NvtxBuilder, RunsBuilder, StepsBuilder, TableBuilder,
+    KernelsBuilder, MemopsBuilder, ModelFlopsBuilder, NvtxBuilder, RunsBuilder, StepsBuilder,
+    TableBuilder,
 };
 use crate::model::{Staging, TableWriter};
 use crate::nsys_tool;
@@ -34,6 +37,8 @@ enum Source {
 /// What one input contributed.
 struct FileOutcome {
     format: &'static str,
+    /// Distinct (phase, bsz, seq) of the labelled steps.
+    shapes: BTreeSet<(String, i32, i32)>,
     rank: Option<i64>,
     trace_id: Option<String>,
     kernels: KernelStats,
@@ -75,6 +80,9 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
     let mut run_survey = Survey::default();
     check_duplicates(&outcomes, &cfg.inputs, &mut run_survey);
     write_runs(cfg, &staging, &outcomes)?;
+    if let Some(arch) = &cfg.arch {
+        write_model_flops(cfg, arch, &staging, &outcomes)?;
+    }
     staging.commit()?;
 
     let mut summary = Summary {
@@ -263,6 +271,7 @@ fn ingest_file(
     write_steps(staging, index, &steps, &kernels, &memop_steps)?;
     let facts = meta::read(export, &kernels.devices)?;
     Ok(FileOutcome {
+        shapes: shapes_of(&steps),
         format: "nsys-sqlite",
         rank: None,
         trace_id: None,
@@ -325,6 +334,7 @@ fn ingest_kineto(
         &imported.memops,
     )?;
     Ok(FileOutcome {
+        shapes: shapes_of(&imported.steps),
         format: "kineto",
         rank: imported.rank,
         trace_id: imported.trace_id,
@@ -335,6 +345,14 @@ fn ingest_kineto(
         facts: imported.facts,
         survey,
     })
+}
+
+fn shapes_of(steps: &Steps) -> BTreeSet<(String, i32, i32)> {
+    steps
+        .ranges
+        .iter()
+        .map(|r| (r.label.phase.clone(), r.label.bsz, r.label.seq))
+        .collect()
 }
 
 /// One row per (step, device it ran kernels on); a step without kernels gets one
@@ -394,6 +412,76 @@ fn write_steps(
         }
     }
     out.finish()
+}
+
+/// `model_flops`: one row per distinct (phase, bsz, seq) among the run's steps.
+fn write_model_flops(
+    cfg: &IngestConfig,
+    arch: &Arch,
+    staging: &Staging,
+    outcomes: &[FileOutcome],
+) -> Result<()> {
+    let shapes: BTreeSet<(String, i32, i32)> = outcomes
+        .iter()
+        .flat_map(|o| o.shapes.iter().cloned())
+        .collect();
+    let gpu = joined(
+        outcomes
+            .iter()
+            .flat_map(|o| o.facts.gpu_names.iter().cloned()),
+    );
+    let peak = gpu.as_deref().and_then(peaks::for_gpu);
+    let mut out =
+        TableWriter::<ModelFlopsBuilder>::create(&staging.part_path(ModelFlopsBuilder::NAME, 0)?)?;
+    for (phase_name, bsz, seq) in shapes {
+        let phase = match phase_name.as_str() {
+            "prefill" => Phase::Prefill,
+            "decode" => Phase::Decode,
+            _ => continue,
+        };
+        let count = flops::count(
+            arch,
+            Shape {
+                phase,
+                bsz: bsz as u64,
+                seq: seq as u64,
+            },
+            None,
+        );
+        let part = |names: &[&str]| -> i64 {
+            count
+                .components
+                .iter()
+                .filter(|(c, _)| names.contains(c))
+                .map(|(_, n)| *n as i64)
+                .sum()
+        };
+        let r = &mut out.rows;
+        r.model
+            .append_value(cfg.meta.model.as_deref().unwrap_or_default());
+        r.mconf
+            .append_value(cfg.meta.mconf.as_deref().unwrap_or_default());
+        r.phase.append_value(&phase_name);
+        r.bsz.append_value(bsz);
+        r.seq.append_value(seq);
+        r.flops.append_value(count.total as i64);
+        r.attention_flops
+            .append_value(part(&["attention_proj", "attention_scores"]));
+        r.mlp_flops
+            .append_value(part(&["dense_mlp", "experts", "shared_experts", "router"]));
+        r.lm_head_flops.append_value(part(&["lm_head"]));
+        r.weight_bytes.append_value(count.weight_bytes as i64);
+        r.kv_bytes.append_value(count.kv_bytes as i64);
+        let fp8 = arch.weight_bytes == 1;
+        r.dtype.append_value(if fp8 { "fp8" } else { "bf16" });
+        r.gpu.append_option(gpu.as_deref());
+        r.peak_flops
+            .append_option(peak.map(|p| 1e12 * if fp8 { p.fp8_tflops } else { p.bf16_tflops }));
+        r.peak_bytes_per_s
+            .append_option(peak.map(|p| 1e12 * p.memory_tb_s));
+        out.row_done()?;
+    }
+    out.finish().map(|_| ())
 }
 
 fn joined(values: impl IntoIterator<Item = String>) -> Option<String> {

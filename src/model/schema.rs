@@ -242,6 +242,31 @@ arrow_table! {
 /// The table `trace capture` writes beside the ingested ones.
 pub const LATENCY_TABLE: &str = LatencyBuilder::NAME;
 
+arrow_table! {
+    /// `model_flops`: forward FLOPs and bytes read per (phase, bsz, seq) of the run,
+    /// from the model config (written when ingest knows the model).
+    ModelFlopsBuilder, "model_flops" {
+        model: Str false,
+        mconf: Str false,
+        phase: Str false,
+        bsz: I32 false,
+        seq: I32 false,
+        flops: I64 false,
+        attention_flops: I64 false,
+        mlp_flops: I64 false,
+        lm_head_flops: I64 false,
+        weight_bytes: I64 false,
+        kv_bytes: I64 false,
+        dtype: Str false,
+        gpu: Str true,
+        peak_flops: F64 true,
+        peak_bytes_per_s: F64 true,
+    }
+}
+
+/// The table ingest writes when it knows the model.
+pub const MODEL_FLOPS_TABLE: &str = ModelFlopsBuilder::NAME;
+
 /// Names of all tables `trace ingest` writes.
 pub const INGEST_TABLES: &[&str] = &[
     KernelsBuilder::NAME,
@@ -260,6 +285,7 @@ pub fn schema_of(table: &str) -> Option<SchemaRef> {
         NvtxBuilder::NAME => NvtxBuilder::schema(),
         RunsBuilder::NAME => RunsBuilder::schema(),
         LatencyBuilder::NAME => LatencyBuilder::schema(),
+        ModelFlopsBuilder::NAME => ModelFlopsBuilder::schema(),
         _ => return None,
     })
 }

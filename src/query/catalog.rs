@@ -23,6 +23,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../queries/kernels-by-phase.sql"),
     ),
     ("latency", include_str!("../../queries/latency.sql")),
+    ("mfu", include_str!("../../queries/mfu.sql")),
     ("overlap", include_str!("../../queries/overlap.sql")),
     ("runs", include_str!("../../queries/runs.sql")),
     ("steps", include_str!("../../queries/steps.sql")),

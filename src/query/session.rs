@@ -19,7 +19,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::QueryResult;
 use crate::error::{Error, Result};
-use crate::model::schema::{schema_of, INGEST_TABLES, LATENCY_TABLE};
+use crate::model::schema::{schema_of, INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
 
 /// A session with the dataset's tables registered.
 pub struct Session {
@@ -73,6 +73,7 @@ pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
     let mut names: Vec<String> = INGEST_TABLES.iter().map(|t| t.to_string()).collect();
     names.push(LATENCY_TABLE.to_string());
+    names.push(MODEL_FLOPS_TABLE.to_string());
     if let Ok(entries) = std::fs::read_dir(root) {
         for entry in entries.filter_map(|e| e.ok()) {
             let name = entry.file_name().to_string_lossy().to_string();

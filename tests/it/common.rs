@@ -26,6 +26,7 @@ pub fn config(inputs: Vec<PathBuf>, out: &Path) -> IngestConfig {
         nsys: None,
         progress: false,
         meta: RunMeta::default(),
+        arch: None,
     }
 }
 

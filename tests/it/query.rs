@@ -11,7 +11,9 @@ use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sgl_trace::query::{self, format, OutputFormat, QueryConfig, QueryResult, QuerySource};
 
-use crate::common::{fixture, ingest};
+use sgl_trace::arch::Arch;
+
+use crate::common::{config, fixture, ingest, root};
 
 /// mini, mini_range and tp2 ingested once for the whole test binary.
 fn dataset() -> &'static Path {
@@ -20,13 +22,17 @@ fn dataset() -> &'static Path {
         let dir =
             Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("dataset-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        for file in [
-            "nsys/mini.sqlite",
-            "nsys/mini_range.sqlite",
-            "nsys/tp2.sqlite",
-        ] {
+        for file in ["nsys/mini.sqlite", "nsys/tp2.sqlite"] {
             ingest(&[fixture(file)], &dir);
         }
+        // mini_range with a model attached, to exercise model_flops and the mfu query
+        // (the traced workload is a small MoE, not this exact config: the mechanics
+        // are under test here, the numbers are checked in model_accounting).
+        let mut cfg = config(vec![fixture("nsys/mini_range.sqlite")], &dir);
+        cfg.meta.model = Some("qwen3_moe".into());
+        cfg.meta.mconf = Some("2l".into());
+        cfg.arch = Some(Arch::load(&root().join("model_conf/qwen3_moe/config_2l.json")).unwrap());
+        sgl_trace::ingest::run(&cfg).unwrap();
         dir
     })
 }
@@ -110,6 +116,35 @@ fn categories_by_shape_adds_up() {
         let total: f64 = row[col("total_ms")].parse().unwrap();
         assert!((parts - total).abs() < 1e-3, "{row:?}");
     }
+}
+
+#[test]
+fn mfu_is_model_flops_over_time_gpus_and_peak() {
+    let rows = cells(&one_batch(&named("mfu")));
+    assert_eq!(rows.len(), 8, "{rows:?}");
+    let check = run(
+        QuerySource::Sql(
+            "SELECT m.flops, m.peak_flops, s.span FROM model_flops m JOIN (SELECT phase, bsz, seq, avg(gpu_span_ns) AS span FROM steps WHERE run = 'mini_range' GROUP BY phase, bsz, seq) s ON s.phase = m.phase AND s.bsz = m.bsz AND s.seq = m.seq WHERE m.phase = 'decode' AND m.bsz = 4 AND m.seq = 512".into(),
+        ),
+        None,
+        &[],
+    )
+    .unwrap();
+    let row = &cells(&one_batch(&check))[0];
+    let (flops, peak, span): (f64, f64, f64) = (
+        row[0].parse().unwrap(),
+        row[1].parse().unwrap(),
+        row[2].parse().unwrap(),
+    );
+    assert_eq!(peak, 989.4e12, "H100 SXM BF16 dense");
+    let want = 100.0 * flops / (span / 1e9 * 1.0 * peak);
+    let got: f64 = rows
+        .iter()
+        .find(|r| r[3] == "decode" && r[4] == "4" && r[5] == "512")
+        .unwrap()[13]
+        .parse()
+        .unwrap();
+    assert!((got - want).abs() < 1e-3, "{got} vs {want}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `docs/SCHEMA.md` documents every column of every table, in that table's section.
 
-use sgl_trace::model::schema::{schema_of, INGEST_TABLES, LATENCY_TABLE};
+use sgl_trace::model::schema::{schema_of, INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
 
 use crate::common::root;
 
@@ -9,6 +9,7 @@ fn schema_doc_covers_every_column() {
     let doc = std::fs::read_to_string(root().join("docs/SCHEMA.md")).unwrap();
     let mut tables: Vec<&str> = INGEST_TABLES.to_vec();
     tables.push(LATENCY_TABLE);
+    tables.push(MODEL_FLOPS_TABLE);
     for table in tables {
         let heading = format!("## `{table}`");
         let start = doc
