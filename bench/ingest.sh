@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Ingest throughput and peak memory on N× replicas of a real trace.
 #
-#   bench/ingest.sh [SOURCE.sqlite] [FACTORS]     (defaults: fixtures/nsys/mini.sqlite, "5 10 20")
+#   bench/ingest.sh [SOURCE.sqlite] [FACTORS]     (defaults: fixtures/nsys/mini.sqlite, "20 100 200 400": 19 MB to 384 MB)
 #
 # Builds the release binary, makes replicas with scale_trace.py (../shared/tools, or
 # $SCALE_TRACE), and prints one row per (size, threads): wall time, rows/s, MB/s, peak
 # RSS; plus the floor — the time SQLite alone needs to read the columns ingest reads
-# (same join, same order) — and, when `nsys` is on PATH, `nsys stats --report
-# nvtx_gpu_proj_sum` on the same file as the baseline users compare with.
+# (same join, same order) — and, when nsys is found ($NSYS or PATH), `nsys stats
+# --report nvtx_gpu_proj_sum` on the same file, the baseline users compare with.
 # Then it times `trace query categories-by-shape` on the largest replica.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src="${1:-fixtures/nsys/mini.sqlite}"
-factors="${2:-5 10 20}"
+factors="${2:-20 100 200 400}"
 scale="${SCALE_TRACE:-../shared/tools/scale_trace.py}"
 work="bench/out"
 mkdir -p "$work"
+# The baseline: $NSYS, else nsys on PATH (Debian's non-free nsight-systems-target runs
+# `nsys stats` on SQLite without a GPU).
+nsys="${NSYS:-$(command -v nsys || true)}"
 
 cargo build --release --quiet
 bin="${CARGO_TARGET_DIR:-target}/release/trace"
@@ -46,8 +49,8 @@ for n in $factors; do
   done
   read -r secs kb < <(measure python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone())" "$input" "$floor_sql")
   printf "%-18s %8s %10s %8s %8.2f %12s %8.1f %9.0f\n" "x$n sqlite-floor" "$mb" "$kernels" 1 "$secs" - "$(echo "$mb / $secs" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
-  if command -v nsys > /dev/null; then
-    read -r secs kb < <(measure nsys stats --report nvtx_gpu_proj_sum --format csv --force-export=false "$input")
+  if [ -n "$nsys" ]; then
+    read -r secs kb < <(measure "$nsys" stats --report nvtx_gpu_proj_sum --format csv --force-export=false "$input")
     printf "%-18s %8s %10s %8s %8.2f %12s %8.1f %9.0f\n" "x$n nsys-stats" "$mb" "$kernels" - "$secs" - "$(echo "$mb / $secs" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
   fi
   last="$input"

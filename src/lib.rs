@@ -17,6 +17,7 @@
 
 pub mod arch;
 pub mod attribute;
+pub mod capture;
 pub mod cli;
 pub mod error;
 pub mod ingest;

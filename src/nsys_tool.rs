@@ -81,22 +81,21 @@ fn candidates() -> Vec<PathBuf> {
 }
 
 /// Exports `report` to `<report without .nsys-rep>.sqlite` beside it and returns
-/// that path. The export goes to a temporary name first and is renamed on success.
+/// that path.
 pub fn export_sqlite(report: &Path, explicit: Option<&Path>) -> Result<PathBuf> {
     let nsys = find(explicit)?;
     let target = report.with_extension("sqlite");
-    let partial = report.with_extension("partial.sqlite");
-    let output = Command::new(&nsys)
-        .args([
-            "export",
-            "--type",
-            "sqlite",
-            "--force-overwrite",
-            "true",
-            "--output",
-        ])
-        .arg(&partial)
-        .arg(report)
+    export_to(&nsys, report, &target)?;
+    Ok(target)
+}
+
+/// `nsys export --type sqlite` of `report` into `target`, through a temporary name
+/// renamed on success (nothing half-written is left at `target`).
+pub fn export_to(nsys: &Path, report: &Path, target: &Path) -> Result<()> {
+    let partial = target.with_extension("partial.sqlite");
+    let argv = crate::capture::command::nsys_export_argv(nsys, report, &partial);
+    let output = Command::new(&argv[0])
+        .args(&argv[1..])
         .output()
         .map_err(|e| Error::Tool(format!("running {}: {e}", nsys.display())))?;
     if !output.status.success() || !partial.is_file() {
@@ -109,6 +108,52 @@ pub fn export_sqlite(report: &Path, explicit: Option<&Path>) -> Result<PathBuf> 
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    std::fs::rename(&partial, &target).map_err(|e| Error::io(&target, e))?;
-    Ok(target)
+    std::fs::rename(&partial, target).map_err(|e| Error::io(target, e))
+}
+
+/// The `.nsys-rep` of a finished `nsys profile -o <base>`. When nsys left only a
+/// `.qdstrm` (the copy bundled with Nsight Compute does), converts it with the
+/// QdstrmImporter found beside that nsys.
+pub fn finish_report(nsys: &Path, base: &Path) -> Result<PathBuf> {
+    let rep = base.with_extension("nsys-rep");
+    if rep.is_file() {
+        return Ok(rep);
+    }
+    let qdstrm = base.with_extension("qdstrm");
+    if !qdstrm.is_file() {
+        return Err(Error::Tool(format!(
+            "nsys wrote no report at {} (nor a .qdstrm): did the profiled range start (cudaProfilerStart)? see the run log",
+            rep.display()
+        )));
+    }
+    let importer = nsys
+        .ancestors()
+        .skip(1)
+        .take(3)
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path().join("QdstrmImporter")))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            Error::Tool(format!(
+                "nsys left {} but no QdstrmImporter was found near {}; convert it with Nsight Systems' QdstrmImporter (host package)",
+                qdstrm.display(),
+                nsys.display()
+            ))
+        })?;
+    let output = Command::new(&importer)
+        .arg("-i")
+        .arg(&qdstrm)
+        .output()
+        .map_err(|e| Error::Tool(format!("running {}: {e}", importer.display())))?;
+    if !output.status.success() || !rep.is_file() {
+        return Err(Error::Tool(format!(
+            "{} failed on {} ({}): {} (it needs libdw.so.1: install libdw1 or put it on LD_LIBRARY_PATH)",
+            importer.display(),
+            qdstrm.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(rep)
 }

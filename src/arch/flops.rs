@@ -87,22 +87,18 @@ pub fn count(arch: &Arch, shape: Shape, mla: Option<MlaPath>) -> FlopCount {
         }
         Attention::Mla {
             heads,
-            q_lora,
             kv_lora,
             nope,
             rope,
             v,
+            ..
         } => {
             let path = mla.unwrap_or(if prefill {
                 MlaPath::Mha
             } else {
                 MlaPath::Absorbed
             });
-            let q = match q_lora {
-                Some(r) => d * r + r * heads * (nope + rope),
-                None => d * heads * (nope + rope),
-            };
-            let shared = q + d * (kv_lora + rope) + heads * v * d;
+            let (shared, _) = params::mla_weights(arch);
             let (extra, scores) = match path {
                 // kv_b up-projects every KV token; scores over nope+rope, PV over v.
                 MlaPath::Mha => (

@@ -27,6 +27,21 @@ pub fn attention_block(arch: &Arch) -> (u64, u64) {
             (weights + biases, if qk_norm { 2 * head_dim } else { 0 })
         }
         Attention::Mla {
+            q_lora, kv_lora, ..
+        } => {
+            let (per_token, kv_up) = mla_weights(arch);
+            (per_token + kv_up, q_lora.unwrap_or(0) + kv_lora)
+        }
+    }
+}
+
+/// MLA projection weights: (those applied once per query token — the q path,
+/// kv_a and o — and kv_b, the latent up-projection whose use depends on the path).
+/// (0, 0) for GQA models.
+pub fn mla_weights(arch: &Arch) -> (u64, u64) {
+    let d = arch.hidden;
+    match arch.attention {
+        Attention::Mla {
             heads,
             q_lora,
             kv_lora,
@@ -38,9 +53,12 @@ pub fn attention_block(arch: &Arch) -> (u64, u64) {
                 Some(r) => d * r + r * heads * (nope + rope),
                 None => d * heads * (nope + rope),
             };
-            let weights = q + d * (kv_lora + rope) + kv_lora * heads * (nope + v) + heads * v * d;
-            (weights, q_lora.unwrap_or(0) + kv_lora)
+            (
+                q + d * (kv_lora + rope) + heads * v * d,
+                kv_lora * heads * (nope + v),
+            )
         }
+        Attention::Gqa { .. } => (0, 0),
     }
 }
 

@@ -2,6 +2,7 @@
 //! ([`crate::ingest::IngestConfig`], [`crate::query::QueryConfig`]) before any work.
 //! Output goes to stdout, progress and the ingest summary to stderr.
 
+mod capture;
 mod ingest;
 mod model;
 mod query;
@@ -22,6 +23,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the model over the bsz × seq grid (SGLang or HF), optionally under Nsight Systems.
+    Capture(capture::CaptureArgs),
     /// Ingest nsys SQLite exports (or .nsys-rep reports) into the Parquet dataset.
     Ingest(IngestArgs),
     /// Run a shipped query (queries/<name>.sql) or ad-hoc SQL over the dataset.
@@ -47,6 +50,7 @@ pub struct DemoArgs {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Capture(args) => capture::run(args),
         Command::Ingest(args) => ingest::run(args),
         Command::Query(args) => query::run(args),
         Command::Model(command) => model::run(command),

@@ -19,7 +19,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub use pipeline::run;
-pub use summary::Summary;
+pub use summary::{ShapeCount, Summary};
 pub use survey::Survey;
 
 use crate::attribute::Rules;

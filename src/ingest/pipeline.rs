@@ -16,7 +16,7 @@ use super::nsys::NsysExport;
 use super::stats::{KernelStats, MemopStats};
 use super::steps::Steps;
 use super::summary::Summary;
-use super::{kineto, probe, IngestConfig, InputKind, Survey};
+use super::{kineto, probe, IngestConfig, InputKind, ShapeCount, Survey};
 use crate::arch::flops::{self, Phase, Shape};
 use crate::arch::{peaks, Arch};
 use crate::error::{Error, Result};
@@ -37,8 +37,8 @@ enum Source {
 /// What one input contributed.
 struct FileOutcome {
     format: &'static str,
-    /// Distinct (phase, bsz, seq) of the labelled steps.
-    shapes: BTreeSet<(String, i32, i32)>,
+    /// Per (phase, bsz, seq) of the labelled steps: step counts.
+    shapes: BTreeMap<(String, i32, i32), ShapeCount>,
     rank: Option<i64>,
     trace_id: Option<String>,
     kernels: KernelStats,
@@ -107,6 +107,11 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
         summary.memops += outcome.memops;
         summary.nvtx += outcome.nvtx;
         summary.survey.merge(outcome.survey);
+        for (shape, count) in outcome.shapes {
+            let entry = summary.shapes.entry(shape).or_default();
+            entry.steps += count.steps;
+            entry.steps_without_kernels += count.steps_without_kernels;
+        }
     }
     summary.survey.merge(run_survey);
     Ok(summary)
@@ -271,7 +276,7 @@ fn ingest_file(
     write_steps(staging, index, &steps, &kernels, &memop_steps)?;
     let facts = meta::read(export, &kernels.devices)?;
     Ok(FileOutcome {
-        shapes: shapes_of(&steps),
+        shapes: shapes_of(&steps, &kernels),
         format: "nsys-sqlite",
         rank: None,
         trace_id: None,
@@ -334,7 +339,7 @@ fn ingest_kineto(
         &imported.memops,
     )?;
     Ok(FileOutcome {
-        shapes: shapes_of(&imported.steps),
+        shapes: shapes_of(&imported.steps, &imported.kernels),
         format: "kineto",
         rank: imported.rank,
         trace_id: imported.trace_id,
@@ -347,12 +352,23 @@ fn ingest_kineto(
     })
 }
 
-fn shapes_of(steps: &Steps) -> BTreeSet<(String, i32, i32)> {
-    steps
-        .ranges
-        .iter()
-        .map(|r| (r.label.phase.clone(), r.label.bsz, r.label.seq))
-        .collect()
+fn shapes_of(steps: &Steps, kernels: &KernelStats) -> BTreeMap<(String, i32, i32), ShapeCount> {
+    let mut with_kernels: BTreeSet<i64> = BTreeSet::new();
+    for ((step, _), gpu) in &kernels.per_step {
+        if gpu.time.count > 0 {
+            with_kernels.insert(*step);
+        }
+    }
+    let mut shapes: BTreeMap<(String, i32, i32), ShapeCount> = BTreeMap::new();
+    for (offset, r) in steps.ranges.iter().enumerate() {
+        let entry = shapes
+            .entry((r.label.phase.clone(), r.label.bsz, r.label.seq))
+            .or_default();
+        entry.steps += 1;
+        entry.steps_without_kernels +=
+            u64::from(!with_kernels.contains(&(steps.base + offset as i64)));
+    }
+    shapes
 }
 
 /// One row per (step, device it ran kernels on); a step without kernels gets one
@@ -423,7 +439,7 @@ fn write_model_flops(
 ) -> Result<()> {
     let shapes: BTreeSet<(String, i32, i32)> = outcomes
         .iter()
-        .flat_map(|o| o.shapes.iter().cloned())
+        .flat_map(|o| o.shapes.keys().cloned())
         .collect();
     let gpu = joined(
         outcomes

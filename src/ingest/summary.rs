@@ -26,6 +26,15 @@ pub struct Summary {
     pub nvtx: u64,
     pub survey: Survey,
     pub elapsed: Duration,
+    /// Per (phase, bsz, seq): labelled steps, and how many of them ran no kernel.
+    pub shapes: BTreeMap<(String, i32, i32), ShapeCount>,
+}
+
+/// Steps of one shape.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeCount {
+    pub steps: u64,
+    pub steps_without_kernels: u64,
 }
 
 fn ms(ns: i64) -> f64 {

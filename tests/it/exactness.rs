@@ -28,7 +28,7 @@ fn oracle(file: &str) -> Groups {
           SELECT dur, (SELECT t FROM lab WHERE lab.globalTid = k.tid AND lab.start <= k.rs AND lab."end" >= k.rs
                        ORDER BY lab.start DESC, lab."end" ASC LIMIT 1) AS t
           FROM k)
-        SELECT coalesce(substr(t, 1, instr(t, '|iter') - 1), ''), count(*), sum(dur) FROM a GROUP BY 1"#;
+        SELECT coalesce(replace(substr(t, 1, instr(t, '|iter') - 1), 'trace:', ''), ''), count(*), sum(dur) FROM a GROUP BY 1"#;
     let mut stmt = conn.prepare(sql).unwrap();
     stmt.query_map([], |r| {
         Ok((
@@ -245,4 +245,18 @@ fn tp2_overlap_matches_brute_force_intervals() {
         checked_comm += (comm_ns > 0) as usize;
     }
     assert_eq!(checked_comm, 48, "every tp2 step all-reduces");
+}
+
+#[test]
+fn hf_capture_made_by_trace_capture_attributes_every_step() {
+    // fixtures/nsys/hf_capture.sqlite: `trace capture --engine hf` of the 2-layer
+    // Qwen3-MoE config on an H100, grid 1,4;128,512, 3 iterations, --profile both;
+    // labels carry the `trace:` prefix.
+    let steps = check("nsys/hf_capture.sqlite", "hf_capture", 4788, 2400, 8);
+    assert_eq!(steps.num_rows(), 24);
+    let kernels = steps
+        .column_by_name("kernels")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    assert!(kernels.values().iter().all(|&k| k > 0));
 }

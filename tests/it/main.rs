@@ -5,6 +5,7 @@ mod common;
 mod synthetic;
 
 mod bad_input;
+mod capture;
 mod cli;
 mod exactness;
 mod invariants;

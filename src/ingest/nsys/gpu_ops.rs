@@ -144,23 +144,10 @@ pub fn read_kernels(
         sshm = opt("staticSharedMemory"),
         dshm = opt("dynamicSharedMemory"),
     );
-    let conn = export.connect()?;
     let error = export.sql_error(KERNEL);
-    let mut strings = StringCache::new(&conn, export)?;
     let mut categories = CategoryCache::default();
-    let mut api_names: HashMap<i64, String> = HashMap::new();
-    let mut stmt = conn.prepare(&sql).map_err(&error)?;
-    let mut rows = stmt.query([]).map_err(&error)?;
-    let mut last_rowid = None;
-    while let Some(row) = rows.next().map_err(&error)? {
-        let rowid: i64 = row.get(0).map_err(&error)?;
-        if last_rowid == Some(rowid) {
-            survey.skip(
-                "kernel matched a second CUDA API call with its correlation id (kept the first)",
-            );
-            continue;
-        }
-        last_rowid = Some(rowid);
+    for_each_activity(export, KERNEL, &sql, "kernel", survey, |row, names| {
+        let strings = &mut names.strings;
         let start: i64 = row.get(1).map_err(&error)?;
         let end: i64 = row.get(2).map_err(&error)?;
         let device: i32 = row.get(3).map_err(&error)?;
@@ -184,10 +171,8 @@ pub fn read_kernels(
             .global_tid
             .zip(launch.api_start)
             .and_then(|(tid, t)| steps.lookup(tid, t));
-        let api = match launch.api_name {
-            Some(id) => Some(api_name(&mut api_names, &mut strings, id, export)?),
-            None => None,
-        };
+        let api = names.api(launch.api_name, export)?;
+        let strings = &mut names.strings;
 
         let dur = end - start;
         stats.record(category, step, device, (start, end), graph_node.is_some());
@@ -235,22 +220,62 @@ pub fn read_kernels(
         );
         out.row_done()?;
         progress.inc(1);
-    }
+        Ok(())
+    })?;
     Ok(stats)
 }
 
-fn api_name(
-    cache: &mut HashMap<i64, String>,
-    strings: &mut StringCache,
-    id: i64,
-    export: &NsysExport,
-) -> Result<String> {
-    if let Some(name) = cache.get(&id) {
-        return Ok(name.clone());
+/// Name lookups of one pass: `StringIds` and version-stripped API names.
+struct Names<'c> {
+    strings: StringCache<'c>,
+    apis: HashMap<i64, String>,
+}
+
+impl Names<'_> {
+    /// The launching API's name without its CUPTI version suffix.
+    fn api(&mut self, id: Option<i64>, export: &NsysExport) -> Result<Option<String>> {
+        let Some(id) = id else { return Ok(None) };
+        if let Some(name) = self.apis.get(&id) {
+            return Ok(Some(name.clone()));
+        }
+        let name = strip_api_version(self.strings.get(id, export)?).to_string();
+        self.apis.insert(id, name.clone());
+        Ok(Some(name))
     }
-    let name = strip_api_version(strings.get(id, export)?).to_string();
-    cache.insert(id, name.clone());
-    Ok(name)
+}
+
+/// Runs `sql` (first column: the activity's rowid) and calls `on_row` once per
+/// GPU activity of `table`. The LEFT JOIN repeats an activity whose correlation id
+/// matches several API calls; only the first match is kept, the rest counted.
+fn for_each_activity(
+    export: &NsysExport,
+    table: &str,
+    sql: &str,
+    what: &str,
+    survey: &mut Survey,
+    mut on_row: impl FnMut(&Row, &mut Names) -> Result<()>,
+) -> Result<()> {
+    let conn = export.connect()?;
+    let error = export.sql_error(table);
+    let mut names = Names {
+        strings: StringCache::new(&conn, export)?,
+        apis: HashMap::new(),
+    };
+    let mut stmt = conn.prepare(sql).map_err(&error)?;
+    let mut rows = stmt.query([]).map_err(&error)?;
+    let mut last_rowid = None;
+    let duplicate =
+        format!("{what} matched a second CUDA API call with its correlation id (kept the first)");
+    while let Some(row) = rows.next().map_err(&error)? {
+        let rowid: i64 = row.get(0).map_err(&error)?;
+        if last_rowid == Some(rowid) {
+            survey.skip(&duplicate);
+            continue;
+        }
+        last_rowid = Some(rowid);
+        on_row(row, &mut names)?;
+    }
+    Ok(())
 }
 
 /// `ENUM_CUDA_MEMCPY_OPER` ids (unchanged 2022.4 → 2026.x): short code and nsys label.
@@ -302,22 +327,8 @@ pub fn read_memops(
             gpid = export.column_or_null("m", table, "globalPid"),
             node = export.column_or_null("m", table, "graphNodeId"),
         );
-        let conn = export.connect()?;
         let error = export.sql_error(table);
-        let mut strings = StringCache::new(&conn, export)?;
-        let mut api_names = HashMap::new();
-        let mut stmt = conn.prepare(&sql).map_err(&error)?;
-        let mut rows = stmt.query([]).map_err(&error)?;
-        let mut last_rowid = None;
-        while let Some(row) = rows.next().map_err(&error)? {
-            let rowid: i64 = row.get(0).map_err(&error)?;
-            if last_rowid == Some(rowid) {
-                survey.skip(
-                    "memop matched a second CUDA API call with its correlation id (kept the first)",
-                );
-                continue;
-            }
-            last_rowid = Some(rowid);
+        for_each_activity(export, table, &sql, "memop", survey, |row, names| {
             let start: i64 = row.get(1).map_err(&error)?;
             let end: i64 = row.get(2).map_err(&error)?;
             let global_pid: Option<i64> = row.get(6).map_err(&error)?;
@@ -331,10 +342,7 @@ pub fn read_memops(
             if let Some(step) = step {
                 *per_step.entry(step).or_default() += 1;
             }
-            let api = match launch.api_name {
-                Some(id) => Some(api_name(&mut api_names, &mut strings, id, export)?),
-                None => None,
-            };
+            let api = names.api(launch.api_name, export)?;
             let r = &mut out.rows;
             r.device.append_value(row.get(3).map_err(&error)?);
             r.pid
@@ -374,7 +382,8 @@ pub fn read_memops(
             );
             out.row_done()?;
             progress.inc(1);
-        }
+            Ok(())
+        })?;
     }
     Ok(per_step)
 }

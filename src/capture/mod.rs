@@ -1,0 +1,543 @@
+//! `trace capture`: the seed's benchmark workflow, rebuilt.
+//!
+//! conf YAMLs + model_conf + grid → SGLang server arguments ([`compose`]) → the
+//! harness (embedded `python/trace_harness.py`, written into the run directory) run
+//! over the grid, optionally under `nsys profile` ([`command`], [`runner`]) →
+//! `latency` table, `benchmark.csv` with `--save`, and for profiled runs the report
+//! exported to SQLite, ingested, and validated ([`results`]).
+//!
+//! Layout (seed-compatible): `results/raw_output/<run>.log`,
+//! `results/<model>_profile/<run>/` (model/config.json, harness, server args,
+//! latency.jsonl, report.nsys-rep, report.sqlite), `results/csv/benchmark.csv`,
+//! `results/parquet/`.
+
+pub mod command;
+pub mod compose;
+pub mod grid;
+pub mod results;
+pub mod runner;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use command::{nsys_export_argv, nsys_profile_argv, shell_words, HarnessCommand, Profile};
+use compose::Composed;
+use grid::Point;
+use results::RunLabels;
+
+use crate::arch::config::config_path;
+use crate::arch::Arch;
+use crate::attribute::Rules;
+use crate::error::{Error, Result};
+use crate::ingest::{self, IngestConfig, RunMeta};
+use crate::nsys_tool;
+
+/// The harness, compiled into the binary.
+pub const HARNESS: &str = include_str!("../../python/trace_harness.py");
+
+/// Everything `trace capture` needs, resolved from the command line.
+#[derive(Debug, Clone)]
+pub struct CaptureConfig {
+    pub model: String,
+    pub mconf: String,
+    pub base: String,
+    pub deploy: String,
+    pub backend: String,
+    pub optional: Option<String>,
+    pub profile: Option<Profile>,
+    pub save: bool,
+    pub ip: Option<String>,
+    pub rank: u32,
+    pub port: u16,
+    pub grid: Option<String>,
+    pub engine: String,
+    pub warmup: Option<u32>,
+    pub iters: Option<u32>,
+    pub dry_run: bool,
+    pub nsys: Option<PathBuf>,
+    pub python: PathBuf,
+    pub conf_dir: PathBuf,
+    pub model_dir: PathBuf,
+    pub results_dir: PathBuf,
+    pub rules: Rules,
+    pub progress: bool,
+}
+
+/// What a capture did.
+#[derive(Debug, Clone)]
+pub struct CaptureOutcome {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub latency_rows: usize,
+    pub ingest: Option<ingest::Summary>,
+    pub dry_run: bool,
+}
+
+fn config_file(dir: &Path, name: &str, what: &str) -> Result<PathBuf> {
+    let path = dir.join(format!("{name}.yaml"));
+    if path.is_file() {
+        return Ok(path);
+    }
+    let mut known: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .strip_suffix(".yaml")
+                        .map(String::from)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    known.sort();
+    Err(Error::Usage(format!(
+        "no {what} config {}; available: {}",
+        path.display(),
+        if known.is_empty() {
+            "(none)".into()
+        } else {
+            known.join(", ")
+        }
+    )))
+}
+
+/// UTC timestamp `YYYYMMDDTHHMMSS` for run ids.
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// A composed, checked plan for one capture.
+pub struct Plan {
+    pub composed: Composed,
+    pub points: Vec<Point>,
+    pub profile: Option<Profile>,
+    pub warmup: u32,
+    pub iters: u32,
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub harness: HarnessCommand,
+    pub model_config: PathBuf,
+    pub tp_size: u32,
+}
+
+/// Composes configs, grid and commands without running anything.
+pub fn plan(cfg: &CaptureConfig) -> Result<Plan> {
+    let conf = &cfg.conf_dir;
+    let mut files = vec![
+        config_file(conf, &cfg.base, "base")?,
+        config_file(&conf.join("deploy"), &cfg.deploy, "deploy")?,
+        config_file(&conf.join("backend"), &cfg.backend, "backend")?,
+    ];
+    if let Some(optional) = &cfg.optional {
+        files.push(config_file(&conf.join("optional"), optional, "optional")?);
+    }
+    let mut composed = Composed::load(&files)?;
+    let model_config = config_path(&cfg.model_dir, &cfg.model, &cfg.mconf);
+    if !model_config.is_file() {
+        return Err(Error::Usage(format!(
+            "no model config {}: add model_conf/{}/config_{}.json (see model_conf/README.md)",
+            model_config.display(),
+            cfg.model,
+            cfg.mconf
+        )));
+    }
+    let grid_origin = PathBuf::from(if cfg.grid.is_some() {
+        "--grid"
+    } else {
+        "conf/grid.csv"
+    });
+    let grid_text = match &cfg.grid {
+        Some(spec) => spec.replace('|', "\n"),
+        None => {
+            let path = conf.join("grid.csv");
+            std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?
+        }
+    };
+    let points = grid::parse(&grid_text, &grid_origin)?;
+    let profile = match cfg.profile {
+        Some(p) => Some(p),
+        None => match composed.get("profile_phase").and_then(|v| v.as_str()) {
+            None => None,
+            Some(value) => Some(Profile::parse(value).ok_or_else(|| {
+                Error::Usage(format!(
+                    "profile_phase: {value:?} is not prefill, decode or both"
+                ))
+            })?),
+        },
+    };
+    let warmup = match cfg.warmup {
+        Some(n) => n,
+        None => composed.get_u32("warmup", 2)?,
+    };
+    let iters = match cfg.iters {
+        Some(n) => n,
+        None => composed.get_u32("iters", 5)?,
+    };
+    if iters == 0 {
+        return Err(Error::Usage("iters must be at least 1".into()));
+    }
+    let tp_size = composed.get_u32("tp_size", 1)?;
+    if cfg.engine == "hf" && tp_size > 1 {
+        return Err(Error::Usage(format!(
+            "the hf engine runs on one GPU, but deploy {} sets tp_size {tp_size}; use --deploy tp1 or --engine sglang",
+            cfg.deploy
+        )));
+    }
+    let run_id = format!(
+        "{}-{}-{}-{}-{}-{}",
+        cfg.model,
+        cfg.mconf,
+        cfg.deploy,
+        cfg.backend,
+        cfg.engine,
+        timestamp()
+    );
+    let run_dir = cfg
+        .results_dir
+        .join(format!("{}_profile", cfg.model))
+        .join(&run_id);
+    let model_dir = run_dir.join("model");
+    let origin = Path::new("trace capture");
+    composed.set(
+        "model",
+        serde_yaml::Value::String(model_dir.display().to_string()),
+        origin,
+        None,
+    );
+    if let Some(ip) = &cfg.ip {
+        composed.set(
+            "dist_init_addr",
+            serde_yaml::Value::String(format!("{ip}:{}", cfg.port)),
+            origin,
+            None,
+        );
+        composed.set(
+            "node_rank",
+            serde_yaml::Value::Number(cfg.rank.into()),
+            origin,
+            None,
+        );
+    }
+    let harness = HarnessCommand {
+        python: cfg.python.clone(),
+        script: run_dir.join("trace_harness.py"),
+        engine: cfg.engine.clone(),
+        model_dir,
+        grid_spec: grid::to_spec(&points),
+        warmup,
+        iters,
+        profile,
+        latency_out: run_dir.join("latency.jsonl"),
+        server_args_file: run_dir.join("server_args.json"),
+    };
+    Ok(Plan {
+        composed,
+        points,
+        profile,
+        warmup,
+        iters,
+        run_id,
+        run_dir,
+        harness,
+        model_config,
+        tp_size,
+    })
+}
+
+/// Prints what a capture would do.
+pub fn describe(
+    cfg: &CaptureConfig,
+    plan: &Plan,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    writeln!(out, "# run {}", plan.run_id)?;
+    writeln!(out, "# composed configuration (key = value  <- file:line)")?;
+    for e in &plan.composed.entries {
+        let value = serde_json::to_string(&e.value).unwrap_or_default();
+        let line = e.line.map(|l| format!(":{l}")).unwrap_or_default();
+        writeln!(
+            out,
+            "#   {} = {value}  <- {}{line}",
+            e.key,
+            e.file.display()
+        )?;
+    }
+    writeln!(out, "# SGLang server arguments")?;
+    writeln!(out, "{}", shell_words(&plan.composed.sglang_flags()))?;
+    let points: Vec<String> = plan
+        .points
+        .iter()
+        .map(|p| format!("{}x{}", p.bsz, p.seq))
+        .collect();
+    writeln!(out, "# grid (bsz x seq): {}", points.join(" "))?;
+    writeln!(
+        out,
+        "# warmup {} iters {} profile {}",
+        plan.warmup,
+        plan.iters,
+        plan.profile.map_or("none", Profile::as_str)
+    )?;
+    let harness = plan.harness.argv();
+    match plan.profile {
+        Some(_) => {
+            let nsys = cfg.nsys.clone().unwrap_or_else(|| PathBuf::from("nsys"));
+            let report = plan.run_dir.join("report");
+            writeln!(
+                out,
+                "{}",
+                shell_words(&nsys_profile_argv(&nsys, &report, &harness))
+            )?;
+            let rep = plan.run_dir.join("report.nsys-rep");
+            writeln!(
+                out,
+                "{}",
+                shell_words(&nsys_export_argv(
+                    &nsys,
+                    &rep,
+                    &plan.run_dir.join("report.sqlite")
+                ))
+            )?;
+        }
+        None => writeln!(out, "{}", shell_words(&harness))?,
+    }
+    Ok(())
+}
+
+/// Runs a capture.
+pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureOutcome> {
+    let plan = plan(cfg)?;
+    let io = |e: std::io::Error| Error::io("<stdout>", e);
+    if cfg.dry_run {
+        describe(cfg, &plan, out).map_err(io)?;
+        return Ok(CaptureOutcome {
+            run_id: plan.run_id,
+            run_dir: plan.run_dir,
+            latency_rows: 0,
+            ingest: None,
+            dry_run: true,
+        });
+    }
+    let nsys = match plan.profile {
+        Some(_) => Some(nsys_tool::find(cfg.nsys.as_deref())?),
+        None => None,
+    };
+    check_python(&cfg.python)?;
+
+    let model_dir = &plan.harness.model_dir;
+    std::fs::create_dir_all(model_dir).map_err(|e| Error::io(model_dir, e))?;
+    let copy = |from: &Path, to: &Path| {
+        std::fs::copy(from, to)
+            .map(|_| ())
+            .map_err(|e| Error::io(to, e))
+    };
+    copy(&plan.model_config, &model_dir.join("config.json"))?;
+    if let Some(source_dir) = plan.model_config.parent() {
+        for extra in [
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "generation_config.json",
+        ] {
+            if source_dir.join(extra).is_file() {
+                copy(&source_dir.join(extra), &model_dir.join(extra))?;
+            }
+        }
+    }
+    let write =
+        |path: &Path, text: &str| std::fs::write(path, text).map_err(|e| Error::io(path, e));
+    write(&plan.harness.script, HARNESS)?;
+    let flags = serde_json::to_string_pretty(&plan.composed.sglang_flags()).unwrap_or_default();
+    write(&plan.harness.server_args_file, &flags)?;
+    let raw = cfg.results_dir.join("raw_output");
+    std::fs::create_dir_all(&raw).map_err(|e| Error::io(&raw, e))?;
+    let log = raw.join(format!("{}.log", plan.run_id));
+
+    let report = plan.run_dir.join("report");
+    let argv = match &nsys {
+        Some(nsys) => nsys_profile_argv(nsys, &report, &plan.harness.argv()),
+        None => plan.harness.argv(),
+    };
+    write(&log, &format!("$ {}\n", shell_words(&argv)))?;
+    eprintln!(
+        "capture {}: {} grid point(s), log {}",
+        plan.run_id,
+        plan.points.len(),
+        log.display()
+    );
+    let started = Instant::now();
+    let progress = progress_bar(cfg.progress);
+    let status = runner::run_logged(
+        &argv,
+        &log,
+        &[("PYTHONUNBUFFERED".into(), "1".into())],
+        |event| report_event(&progress, event, started),
+    )?;
+    progress.finish_and_clear();
+    if runner::interrupted() {
+        return Err(Error::Tool(format!(
+            "interrupted after {:.0} s; the harness stopped and nsys wrote what it had ({}); log {}",
+            started.elapsed().as_secs_f64(),
+            plan.run_dir.display(),
+            log.display()
+        )));
+    }
+    if !status.success() {
+        return Err(Error::Tool(format!(
+            "the capture failed ({status}); last lines of {}:\n{}",
+            log.display(),
+            runner::tail(&log, 15)
+        )));
+    }
+
+    let rows = results::read_latency(&plan.harness.latency_out)?;
+    let parquet = cfg.results_dir.join("parquet");
+    results::write_latency_table(&parquet, &plan.run_id, &rows)?;
+    let arch = Arch::load(&plan.model_config).ok();
+    let mut summary = None;
+    if let Some(nsys) = &nsys {
+        let rep = nsys_tool::finish_report(nsys, &report)?;
+        let sqlite = plan.run_dir.join("report.sqlite");
+        nsys_tool::export_to(nsys, &rep, &sqlite)?;
+        let ingest_cfg = IngestConfig {
+            inputs: vec![sqlite.clone()],
+            run_id: Some(plan.run_id.clone()),
+            rules: cfg.rules.clone(),
+            out_dir: parquet.clone(),
+            nsys: Some(nsys.clone()),
+            progress: cfg.progress,
+            meta: RunMeta {
+                model: Some(cfg.model.clone()),
+                mconf: Some(cfg.mconf.clone()),
+                deploy: Some(cfg.deploy.clone()),
+                backend: Some(cfg.backend.clone()),
+                engine: Some(cfg.engine.clone()),
+            },
+            arch: arch.clone(),
+        };
+        let ingested = ingest::run(&ingest_cfg)?;
+        if let Some(profile) = plan.profile {
+            results::validate(&ingested, &plan.points, profile.phases(), &sqlite)?;
+        }
+        summary = Some(ingested);
+    }
+    if cfg.save {
+        let labels = RunLabels {
+            model: cfg.model.clone(),
+            mconf: cfg.mconf.clone(),
+            base: cfg.base.clone(),
+            deploy: cfg.deploy.clone(),
+            backend: cfg.backend.clone(),
+            engine: cfg.engine.clone(),
+            run_id: plan.run_id.clone(),
+        };
+        let gpu_name = harness_gpu(&log);
+        let csv = cfg.results_dir.join("csv").join("benchmark.csv");
+        results::append_csv(
+            &csv,
+            &labels,
+            &rows,
+            arch.as_ref(),
+            gpu_name.as_deref(),
+            plan.tp_size,
+        )?;
+    }
+    Ok(CaptureOutcome {
+        run_id: plan.run_id,
+        run_dir: plan.run_dir,
+        latency_rows: rows.len(),
+        ingest: summary,
+        dry_run: false,
+    })
+}
+
+/// The GPU name the harness reported in its `env` event.
+fn harness_gpu(log: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .filter_map(|l| l.strip_prefix("TRACE "))
+        .filter_map(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+        .find(|v| v["event"] == "env")
+        .and_then(|v| v["gpu"].as_str().map(String::from))
+}
+
+fn check_python(python: &Path) -> Result<()> {
+    let ok = std::process::Command::new(python)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Tool(format!(
+            "cannot run Python ({}); install Python 3 with PyTorch (and SGLang or transformers), or pass --python /path/to/python",
+            python.display()
+        )))
+    }
+}
+
+fn progress_bar(show: bool) -> indicatif::ProgressBar {
+    let bar = if show {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("[{elapsed_precise}] {wide_bar} {pos}/{len} {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn report_event(bar: &indicatif::ProgressBar, event: &serde_json::Value, started: Instant) {
+    let kind = event["event"].as_str().unwrap_or_default();
+    let text = match kind {
+        "env" => format!(
+            "GPU {} ×{}, torch {}",
+            event["gpu"], event["gpus"], event["torch"]
+        ),
+        "warmup" | "block" => {
+            let (i, n) = (
+                event["index"].as_u64().unwrap_or(0),
+                event["total"].as_u64().unwrap_or(0),
+            );
+            if kind == "block" {
+                bar.set_length(n);
+                bar.set_position(i.saturating_sub(1));
+            }
+            let phase = event["phase"].as_str().unwrap_or("warm-up");
+            format!(
+                "{kind} {i}/{n}: {phase} bsz={} seq={}",
+                event["bsz"], event["seq"]
+            )
+        }
+        "done" => "harness done".into(),
+        other => other.to_string(),
+    };
+    if bar.is_hidden() {
+        eprintln!("[{:>7.1} s] {text}", started.elapsed().as_secs_f64());
+    } else {
+        bar.set_message(text);
+    }
+}

@@ -1,0 +1,329 @@
+//! What a capture produces besides the trace: the harness's latency lines as the
+//! `latency` table, the seed-compatible `results/csv/benchmark.csv` rows (`--save`),
+//! and the post-capture validation (DESIGN.md §5).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::grid::Point;
+use crate::arch::flops::{self, Phase, Shape};
+use crate::arch::{peaks, Arch};
+use crate::error::{Error, Result};
+use crate::ingest::Summary;
+use crate::model::schema::LatencyBuilder;
+use crate::model::{Staging, TableWriter};
+
+/// One line of the harness's `latency.jsonl`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct LatencyRow {
+    pub phase: String,
+    pub bsz: u32,
+    pub seq: u32,
+    pub rank: u32,
+    pub iters: u32,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Reads `latency.jsonl`; a malformed line is an error naming file and line.
+pub fn read_latency(path: &Path) -> Result<Vec<LatencyRow>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| Error::Input {
+                path: path.to_path_buf(),
+                reason: format!("line {}: {e}", i + 1),
+            })
+        })
+        .collect()
+}
+
+/// Writes the `latency` table of `run_id` under `out_dir` (staged, then committed).
+pub fn write_latency_table(out_dir: &Path, run_id: &str, rows: &[LatencyRow]) -> Result<()> {
+    let staging = Staging::begin(out_dir, run_id)?;
+    let mut out = TableWriter::<LatencyBuilder>::create(&staging.part_path("latency", 0)?)?;
+    for row in rows {
+        let r = &mut out.rows;
+        r.phase.append_value(&row.phase);
+        r.bsz.append_value(row.bsz as i32);
+        r.seq.append_value(row.seq as i32);
+        r.rank.append_value(row.rank as i32);
+        r.iters.append_value(row.iters as i32);
+        r.mean_ms.append_value(row.mean_ms);
+        r.p50_ms.append_value(row.p50_ms);
+        r.p90_ms.append_value(row.p90_ms);
+        r.min_ms.append_value(row.min_ms);
+        r.max_ms.append_value(row.max_ms);
+        out.row_done()?;
+    }
+    out.finish()?;
+    staging.commit()
+}
+
+/// The descriptive columns of a `benchmark.csv` row.
+#[derive(Debug, Clone)]
+pub struct RunLabels {
+    pub model: String,
+    pub mconf: String,
+    pub base: String,
+    pub deploy: String,
+    pub backend: String,
+    pub engine: String,
+    pub run_id: String,
+}
+
+pub const CSV_HEADER: &str =
+    "run_id,model,mconf,base,deploy,backend,engine,phase,bsz,seq_len,rank,iters,latency_ms,p50_ms,p90_ms,min_ms,max_ms,gpu,gpus,tflops,mfu_pct";
+
+/// Appends rank-0 rows to `csv` (header written when the file is new). MFU uses the
+/// model config when given and the GPU model when its peak is known.
+pub fn append_csv(
+    csv: &Path,
+    labels: &RunLabels,
+    rows: &[LatencyRow],
+    arch: Option<&Arch>,
+    gpu: Option<&str>,
+    gpus: u32,
+) -> Result<()> {
+    if let Some(dir) = csv.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let new = !csv.exists();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(csv)
+        .map_err(|e| Error::io(csv, e))?;
+    let mut text = String::new();
+    if new {
+        text.push_str(CSV_HEADER);
+        text.push('\n');
+    }
+    let peak = gpu.and_then(peaks::for_gpu);
+    for row in rows.iter().filter(|r| r.rank == 0) {
+        let phase = match row.phase.as_str() {
+            "prefill" => Phase::Prefill,
+            _ => Phase::Decode,
+        };
+        let model_flops = arch.map(|a| {
+            flops::count(
+                a,
+                Shape {
+                    phase,
+                    bsz: row.bsz.into(),
+                    seq: row.seq.into(),
+                },
+                None,
+            )
+            .total
+        });
+        let tflops = model_flops.map(|f| f as f64 / 1e12);
+        let mfu = match (model_flops, peak, arch) {
+            (Some(f), Some(p), Some(a)) => {
+                let peak = if a.weight_bytes == 1 {
+                    p.fp8_tflops
+                } else {
+                    p.bf16_tflops
+                } * 1e12;
+                Some(100.0 * f as f64 / (row.mean_ms / 1e3 * f64::from(gpus.max(1)) * peak))
+            }
+            _ => None,
+        };
+        let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
+        text.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{},{}\n",
+            labels.run_id,
+            labels.model,
+            labels.mconf,
+            labels.base,
+            labels.deploy,
+            labels.backend,
+            labels.engine,
+            row.phase,
+            row.bsz,
+            row.seq,
+            row.rank,
+            row.iters,
+            row.mean_ms,
+            row.p50_ms,
+            row.p90_ms,
+            row.min_ms,
+            row.max_ms,
+            gpu.unwrap_or_default().replace(',', " "),
+            gpus,
+            opt(tflops),
+            opt(mfu),
+        ));
+    }
+    file.write_all(text.as_bytes())
+        .map_err(|e| Error::io(csv, e))
+}
+
+/// Post-capture checks: kernels were recorded, every requested (phase, point) has
+/// labelled steps, and no step (a CUDA-graph decode replay in particular) is empty.
+pub fn validate(summary: &Summary, points: &[Point], phases: &[&str], report: &Path) -> Result<()> {
+    let fail = |reason: String| {
+        Err(Error::Input {
+            path: report.to_path_buf(),
+            reason,
+        })
+    };
+    if summary.kernels == 0 {
+        return fail("the capture recorded no GPU kernels: did the profiled range run (cudaProfilerStart reached?), and was CUDA traced?".into());
+    }
+    let mut missing = Vec::new();
+    let mut empty: BTreeMap<String, u64> = BTreeMap::new();
+    for phase in phases {
+        for p in points {
+            match summary
+                .shapes
+                .get(&(phase.to_string(), p.bsz as i32, p.seq as i32))
+            {
+                None => missing.push(format!("{phase} bsz={} seq={}", p.bsz, p.seq)),
+                Some(c) if c.steps_without_kernels > 0 => {
+                    *empty.entry(phase.to_string()).or_default() += c.steps_without_kernels;
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return fail(format!(
+            "no labelled steps for {} of the requested grid points: {} (was the capture range cut short? see the run log)",
+            missing.len(),
+            missing.join(", ")
+        ));
+    }
+    if let Some((phase, n)) = empty.into_iter().next() {
+        return fail(format!(
+            "{n} {phase} step(s) have no kernels: graph-replayed steps need `--cuda-graph-trace=node`, and the kernels must launch inside the labelled range"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::ShapeCount;
+
+    fn summary(shapes: &[(&str, i32, i32, u64, u64)]) -> Summary {
+        let mut s = Summary {
+            kernels: 10,
+            ..Summary::default()
+        };
+        for (phase, b, q, steps, empty) in shapes {
+            s.shapes.insert(
+                (phase.to_string(), *b, *q),
+                ShapeCount {
+                    steps: *steps,
+                    steps_without_kernels: *empty,
+                },
+            );
+        }
+        s
+    }
+
+    #[test]
+    fn validation_names_what_is_missing() {
+        let points = [Point { bsz: 1, seq: 128 }, Point { bsz: 4, seq: 128 }];
+        let both = ["prefill", "decode"];
+        let ok = summary(&[
+            ("prefill", 1, 128, 3, 0),
+            ("prefill", 4, 128, 3, 0),
+            ("decode", 1, 128, 3, 0),
+            ("decode", 4, 128, 3, 0),
+        ]);
+        assert!(validate(&ok, &points, &both, Path::new("r.sqlite")).is_ok());
+        let err = validate(
+            &summary(&[("prefill", 1, 128, 3, 0)]),
+            &points,
+            &["prefill"],
+            Path::new("r.sqlite"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("prefill bsz=4 seq=128"), "{err}");
+        let err = validate(
+            &summary(&[("decode", 1, 128, 3, 3), ("decode", 4, 128, 3, 0)]),
+            &points,
+            &["decode"],
+            Path::new("r"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("3 decode step(s) have no kernels"), "{err}");
+        let mut none = ok.clone();
+        none.kernels = 0;
+        assert!(validate(&none, &points, &both, Path::new("r"))
+            .unwrap_err()
+            .to_string()
+            .contains("no GPU kernels"));
+    }
+
+    #[test]
+    fn latency_lines_and_csv_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latency.jsonl");
+        std::fs::write(&path, "{\"phase\":\"decode\",\"bsz\":1,\"seq\":128,\"rank\":0,\"iters\":2,\"mean_ms\":1.5,\"p50_ms\":1.5,\"p90_ms\":1.9,\"min_ms\":1.0,\"max_ms\":2.0,\"samples_ms\":[1.0,2.0]}\n").unwrap();
+        let rows = read_latency(&path).unwrap();
+        assert_eq!(rows[0].mean_ms, 1.5);
+        let labels = RunLabels {
+            model: "llama3".into(),
+            mconf: "2l".into(),
+            base: "base".into(),
+            deploy: "tp1".into(),
+            backend: "fa3".into(),
+            engine: "hf".into(),
+            run_id: "r1".into(),
+        };
+        let arch = Arch::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("model_conf/llama3/config_2l.json"),
+        )
+        .unwrap();
+        let csv = dir.path().join("csv/benchmark.csv");
+        append_csv(
+            &csv,
+            &labels,
+            &rows,
+            Some(&arch),
+            Some("NVIDIA H100 80GB HBM3"),
+            1,
+        )
+        .unwrap();
+        append_csv(&csv, &labels, &rows, None, None, 1).unwrap();
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "one header, two rows");
+        assert_eq!(lines[0], CSV_HEADER);
+        let f = flops::count(
+            &arch,
+            Shape {
+                phase: Phase::Decode,
+                bsz: 1,
+                seq: 128,
+            },
+            None,
+        )
+        .total as f64;
+        let mfu: f64 = lines[1].rsplit(',').next().unwrap().parse().unwrap();
+        assert!(
+            (mfu - 100.0 * f / (1.5e-3 * 989.4e12)).abs() < 1e-6,
+            "{mfu}"
+        );
+        assert!(lines[2].ends_with(",,"), "no model, no MFU: {}", lines[2]);
+        std::fs::write(&path, "{\"phase\": 1}\n").unwrap();
+        assert!(read_latency(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("line 1"));
+    }
+}

@@ -1,0 +1,136 @@
+//! `trace capture`: the seed's `scripts/run.sh` flags, plus grid, engine, warm-up,
+//! iterations, dry run and nsys location.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::attribute::Rules;
+use crate::capture::command::Profile;
+use crate::capture::{self, CaptureConfig};
+
+/// Arguments of `trace capture`.
+#[derive(Debug, clap::Args)]
+pub struct CaptureArgs {
+    /// Model directory under model_conf/ (e.g. qwen3_moe).
+    #[arg(long)]
+    pub model: String,
+    /// Model config variant: model_conf/<model>/config_<mconf>.json.
+    #[arg(long, default_value = "full")]
+    pub mconf: String,
+    /// Deployment: conf/deploy/<deploy>.yaml (tp1, tp8, tp8ep8, tp8ep8dp8, tp16ep16, …).
+    #[arg(long, default_value = "tp1")]
+    pub deploy: String,
+    /// Base config: conf/<base>.yaml.
+    #[arg(long, default_value = "base")]
+    pub base: String,
+    /// Attention backend: conf/backend/<backend>.yaml (fa3, flashinfer, triton).
+    #[arg(long, default_value = "fa3")]
+    pub backend: String,
+    /// Optional extra arguments: conf/optional/<optional>.yaml.
+    #[arg(long, default_value = "default")]
+    pub optional: String,
+    /// Append results to results/csv/benchmark.csv.
+    #[arg(long)]
+    pub save: bool,
+    /// Profile these phases under Nsight Systems.
+    #[arg(long, value_enum)]
+    pub profile: Option<Profile>,
+    /// Multi-node: the master node's address (sets dist_init_addr).
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Multi-node: this node's rank (0 = master).
+    #[arg(long, default_value_t = 0)]
+    pub rank: u32,
+    /// Multi-node: the port of dist_init_addr.
+    #[arg(long, default_value_t = 30000)]
+    pub port: u16,
+    /// Grid as `bsz,…;seq,…` (lines separated by `|`); default conf/grid.csv.
+    #[arg(long)]
+    pub grid: Option<String>,
+    /// Engine: sglang (ModelRunner as bench_one_batch builds it) or hf (transformers, random weights).
+    #[arg(long, default_value = "sglang", value_parser = ["sglang", "hf"])]
+    pub engine: String,
+    /// Untimed forwards per shape (overrides `warmup` in the YAML).
+    #[arg(long)]
+    pub warmup: Option<u32>,
+    /// Timed forwards per shape and phase (overrides `iters` in the YAML).
+    #[arg(long)]
+    pub iters: Option<u32>,
+    /// Print the composed arguments and the exact commands; run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// nsys binary (else $TRACE_NSYS, PATH, install dirs).
+    #[arg(long)]
+    pub nsys: Option<PathBuf>,
+    /// Python interpreter that has PyTorch (and SGLang or transformers).
+    #[arg(long, default_value = "python3")]
+    pub python: PathBuf,
+    /// Config directory.
+    #[arg(long, default_value = "conf")]
+    pub conf: PathBuf,
+    /// Model config directory.
+    #[arg(long, default_value = "model_conf")]
+    pub model_dir: PathBuf,
+    /// Results directory (raw_output/, csv/, <model>_profile/, parquet/).
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+}
+
+/// Runs `trace capture`.
+pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
+    let rules_path = args.conf.join("kernels.yaml");
+    let rules = if rules_path.is_file() {
+        Rules::load(&rules_path)?
+    } else {
+        Rules::builtin()?
+    };
+    let config = CaptureConfig {
+        model: args.model,
+        mconf: args.mconf,
+        base: args.base,
+        deploy: args.deploy,
+        backend: args.backend,
+        optional: Some(args.optional).filter(|o| {
+            args.conf
+                .join("optional")
+                .join(format!("{o}.yaml"))
+                .is_file()
+                || o != "default"
+        }),
+        profile: args.profile,
+        save: args.save,
+        ip: args.ip,
+        rank: args.rank,
+        port: args.port,
+        grid: args.grid,
+        engine: args.engine,
+        warmup: args.warmup,
+        iters: args.iters,
+        dry_run: args.dry_run,
+        nsys: args.nsys,
+        python: args.python,
+        conf_dir: args.conf,
+        model_dir: args.model_dir,
+        results_dir: args.results,
+        rules,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let outcome = capture::run(&config, &mut stdout)?;
+    if !outcome.dry_run {
+        eprintln!(
+            "capture {}: {} latency row(s) → {}",
+            outcome.run_id,
+            outcome.latency_rows,
+            outcome.run_dir.display()
+        );
+        if let Some(summary) = &outcome.ingest {
+            eprint!("{summary}");
+            eprintln!(
+                "next: trace query categories-by-shape --run {}",
+                outcome.run_id
+            );
+        }
+    }
+    Ok(())
+}
