@@ -20,9 +20,13 @@ mkdir -p "$work"
 # `nsys stats` on SQLite without a GPU).
 nsys="${NSYS:-$(command -v nsys || true)}"
 
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/trace"
-[ -x "$bin" ] || bin="$HOME/.cache/trace-target/release/trace"
+# $TRACE_BIN: a release binary built beforehand (skips the build).
+bin="${TRACE_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release --quiet
+  bin="${CARGO_TARGET_DIR:-target}/release/trace"
+  [ -x "$bin" ] || bin="$HOME/.cache/trace-target/release/trace"
+fi
 
 # measure CMD... -> prints "seconds peak_kb"
 measure() {
@@ -31,7 +35,7 @@ measure() {
   cat "$work/time.txt"
 }
 
-floor_sql='SELECT count(*), sum(k.start), sum(k.shortName), sum(r.globalTid), sum(r.start) FROM CUPTI_ACTIVITY_KIND_KERNEL k LEFT JOIN CUPTI_ACTIVITY_KIND_RUNTIME r ON r.correlationId = k.correlationId AND (r.globalTid & -16777216) = k.globalPid ORDER BY k.start'
+floor_sql='SELECT count(*), total(k.start), total(k.shortName), total(r.globalTid), total(r.start) FROM CUPTI_ACTIVITY_KIND_KERNEL k LEFT JOIN CUPTI_ACTIVITY_KIND_RUNTIME r ON r.correlationId = k.correlationId AND (r.globalTid & -16777216) = k.globalPid ORDER BY k.start'
 
 printf "%-18s %8s %10s %8s %8s %12s %8s %9s\n" input MB kernels threads "time_s" "rows/s" "MB/s" "peak_MB"
 last=""

@@ -10,9 +10,13 @@ src="${1:-fixtures/kineto/mini.kineto.json.gz}"
 n="${2:-40}"
 work="bench/out"
 mkdir -p "$work"
-cargo build --release --quiet
-bin="${CARGO_TARGET_DIR:-target}/release/trace"
-[ -x "$bin" ] || bin="$HOME/.cache/trace-target/release/trace"
+# $TRACE_BIN: a release binary built beforehand (skips the build).
+bin="${TRACE_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release --quiet
+  bin="${CARGO_TARGET_DIR:-target}/release/trace"
+  [ -x "$bin" ] || bin="$HOME/.cache/trace-target/release/trace"
+fi
 big="$work/kineto_x$n.json"
 [ -f "$big" ] || python3 bench/scale_kineto.py "$src" "$big" "$n"
 [ -f "$big.gz" ] || gzip -1 -k "$big"

@@ -1,4 +1,4 @@
--- Per phase, bsz and seq: mean GPU ms per step (per GPU) by category group, and each group's share
+-- Per phase, bsz and seq: mean GPU ms per step (a step runs on one GPU per rank) by category group, and each group's share
 -- Groups: pointwise = norm+rotary+activation+quantization; memory = memory+kv_cache; elementwise = elementwise+compiled+sampling
 WITH k AS (
   SELECT run, phase, bsz, seq, category, dur_ns, step, device
@@ -6,7 +6,7 @@ WITH k AS (
 ),
 shape AS (
   SELECT run, phase, bsz, seq,
-         count(DISTINCT (step, device)) AS steps,
+         count(DISTINCT step) AS steps,
          sum(dur_ns) AS total_ns,
          sum(CASE WHEN category = 'attention' THEN dur_ns ELSE 0 END) AS attention_ns,
          sum(CASE WHEN category = 'moe' THEN dur_ns ELSE 0 END) AS moe_ns,

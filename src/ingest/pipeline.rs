@@ -9,7 +9,7 @@ use std::time::Duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use super::nsys::gpu_ops;
+use super::nsys::gpu_ops::{self, KernelOrder};
 use super::nsys::meta::{self, ExportFacts};
 use super::nsys::nvtx;
 use super::nsys::NsysExport;
@@ -245,16 +245,32 @@ fn ingest_file(
         || -> Result<(KernelStats, Survey)> {
             let mut survey = Survey::default();
             let progress = bar(bars, export, "CUPTI_ACTIVITY_KIND_KERNEL", "kernels");
-            let mut out = TableWriter::<KernelsBuilder>::create(&kernel_path)?;
-            let stats = gpu_ops::read_kernels(
-                export,
-                &steps,
-                &cfg.rules,
-                &mut out,
-                &mut survey,
-                &progress,
-            )?;
-            out.finish()?;
+            let read = |order, survey: &mut Survey| -> Result<Option<KernelStats>> {
+                let mut out = TableWriter::<KernelsBuilder>::create(&kernel_path)?;
+                let stats = gpu_ops::read_kernels(
+                    export, &steps, &cfg.rules, order, &mut out, survey, &progress,
+                )?;
+                if stats.is_some() {
+                    out.finish()?;
+                }
+                Ok(stats)
+            };
+            // nsys exports kernels sorted by start: read them as stored and sort
+            // only when that turns out to be false.
+            let stats = match read(KernelOrder::AsStored, &mut survey)? {
+                Some(stats) => stats,
+                None => {
+                    progress.set_position(0);
+                    let mut retry = Survey::default();
+                    let stats =
+                        read(KernelOrder::ByStart, &mut retry)?.ok_or_else(|| Error::Parquet {
+                            path: kernel_path.clone(),
+                            reason: "kernels sorted by SQLite came back out of order".into(),
+                        })?;
+                    survey = retry;
+                    stats
+                }
+            };
             progress.finish_and_clear();
             Ok((stats, survey))
         },

@@ -75,6 +75,10 @@ fn old_layout_and_registered_strings_attribute_the_same() {
             nvtx: Nvtx::TextId,
             ..Synth::default()
         },
+        Synth {
+            shuffled: true,
+            ..Synth::default()
+        },
     ] {
         let (dir, summary) = synthetic(s);
         assert_eq!(

@@ -39,6 +39,8 @@ pub struct Synth {
     pub runtime: bool,
     /// Plant a secret in META_DATA_CAPTURE (environment, arguments) and host facts.
     pub secret: bool,
+    /// Store kernel rows out of start order (nsys exports them sorted).
+    pub shuffled: bool,
 }
 
 impl Default for Synth {
@@ -51,6 +53,7 @@ impl Default for Synth {
             kernels: true,
             runtime: true,
             secret: false,
+            shuffled: false,
         }
     }
 }
@@ -118,6 +121,19 @@ pub fn build(path: &Path, s: Synth) {
             ""
         };
         let green_value = if s.green_context { "NULL," } else { "" };
+        let mut rows = vec![
+            format!("(1300, 1400, 0, 1, {green_value} 7, 1, {GLOBAL_PID}, 1, 1, NULL, 1, 0, 32, 8, 1, 1, 128, 1, 1, 0, 0, 0, 0, 1, 0, NULL, 0)"),
+            format!("(3200, 3300, 0, 1, {green_value} 7, 2, {GLOBAL_PID}, 2, 2, NULL, 1, 0, 32, 8, 1, 1, 128, 1, 1, 0, 0, 0, 0, 2, 0, 71, 0)"),
+            format!("(3250, 3400, 0, 1, {green_value} 8, 2, {GLOBAL_PID}, 3, 3, NULL, 1, 0, 32, 8, 1, 1, 128, 1, 1, 0, 0, 0, 0, 3, 0, 72, 0)"),
+            format!("(5100, 5200, 0, 1, {green_value} 7, 3, {GLOBAL_PID}, 5, 4, NULL, 1, 0, 32, 8, 1, 1, 128, 1, 1, 0, 0, 0, 0, 4, 0, NULL, 0)"),
+        ];
+        if s.shuffled {
+            rows.reverse();
+        }
+        let rows = format!(
+            "INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL VALUES {}",
+            rows.join(", ")
+        );
         c.execute_batch(&format!(
             "CREATE TABLE CUPTI_ACTIVITY_KIND_KERNEL (start INTEGER NOT NULL, end INTEGER NOT NULL, deviceId INTEGER NOT NULL,
                  contextId INTEGER NOT NULL, {green} streamId INTEGER NOT NULL, correlationId INTEGER, globalPid INTEGER,
@@ -127,11 +143,7 @@ pub fn build(path: &Path, s: Synth) {
                  staticSharedMemory INTEGER NOT NULL, dynamicSharedMemory INTEGER NOT NULL, localMemoryPerThread INTEGER NOT NULL,
                  localMemoryTotal INTEGER NOT NULL, gridId INTEGER NOT NULL, sharedMemoryExecuted INTEGER, graphNodeId INTEGER,
                  sharedMemoryLimitConfig INTEGER);
-             INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL VALUES
-               (1300, 1400, 0, 1, {green_value} 7, 1, {GLOBAL_PID}, 1, 1, NULL, 1, 0, 32, 8, 1, 1, 128, 1, 1, 0, 0, 0, 0, 1, 0, NULL, 0),
-               (3200, 3300, 0, 1, {green_value} 7, 2, {GLOBAL_PID}, 2, 2, NULL, 1, 0, 32, 8, 1, 1, 128, 1, 1, 0, 0, 0, 0, 2, 0, 71, 0),
-               (3250, 3400, 0, 1, {green_value} 8, 2, {GLOBAL_PID}, 3, 3, NULL, 1, 0, 32, 8, 1, 1, 128, 1, 1, 0, 0, 0, 0, 3, 0, 72, 0),
-               (5100, 5200, 0, 1, {green_value} 7, 3, {GLOBAL_PID}, 5, 4, NULL, 1, 0, 32, 8, 1, 1, 128, 1, 1, 0, 0, 0, 0, 4, 0, NULL, 0);"
+             {rows};"
         ))
         .unwrap();
     }

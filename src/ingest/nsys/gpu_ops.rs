@@ -10,6 +10,7 @@
 //! export, warm-up outside the capture range) is kept with a null step.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use datafusion::arrow::array::{Int32Builder, Int64Builder, StringBuilder};
 use indicatif::ProgressBar;
@@ -94,22 +95,35 @@ pub fn append_step(
     iter.append_option(label.and_then(|l| l.iter));
 }
 
-/// Reads every kernel into `out`.
+/// How the kernel pass may read the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelOrder {
+    /// In stored (rowid) order, which nsys exports sorted by start: no SQLite sort.
+    /// The pass gives up (returns `None`) at the first kernel that starts earlier
+    /// than the one before.
+    AsStored,
+    /// `ORDER BY start`: always valid, costs a sort.
+    ByStart,
+}
+
+/// Reads every kernel into `out`, in start order. `None`: `order` was
+/// [`KernelOrder::AsStored`] and the table is not sorted; run again with `ByStart`.
 pub fn read_kernels(
     export: &NsysExport,
     steps: &Steps,
     rules: &Rules,
+    order: KernelOrder,
     out: &mut TableWriter<KernelsBuilder>,
     survey: &mut Survey,
     progress: &ProgressBar,
-) -> Result<KernelStats> {
+) -> Result<Option<KernelStats>> {
     let mut stats = KernelStats::default();
     if !export.has_table(KERNEL) {
         survey.warn(format!(
             "{}: no CUPTI_ACTIVITY_KIND_KERNEL table: the capture recorded no GPU kernels (was CUDA traced with `-t cuda`, and did the profiled range run any?)",
             export.path.display()
         ));
-        return Ok(stats);
+        return Ok(Some(stats));
     }
     export.require_columns(
         KERNEL,
@@ -130,7 +144,12 @@ pub fn read_kernels(
                 {gx}, {gy}, {gz}, {bx}, {by}, {bz}, {regs}, {sshm}, {dshm},
                 {launch_cols}
          FROM {KERNEL} k {join}
-         ORDER BY k.start, k.rowid",
+         {order_by}",
+        order_by = if order == KernelOrder::ByStart {
+            "ORDER BY k.start, k.rowid"
+        } else {
+            ""
+        },
         corr = opt("correlationId"),
         gpid = opt("globalPid"),
         node = opt("graphNodeId"),
@@ -146,9 +165,16 @@ pub fn read_kernels(
     );
     let error = export.sql_error(KERNEL);
     let mut categories = CategoryCache::default();
+    let mut previous_start = i64::MIN;
+    let mut unsorted = false;
     for_each_activity(export, KERNEL, &sql, "kernel", survey, |row, names| {
         let strings = &mut names.strings;
         let start: i64 = row.get(1).map_err(&error)?;
+        if start < previous_start {
+            unsorted = true;
+            return Ok(false);
+        }
+        previous_start = start;
         let end: i64 = row.get(2).map_err(&error)?;
         let device: i32 = row.get(3).map_err(&error)?;
         let stream: i64 = row.get(4).map_err(&error)?;
@@ -195,7 +221,7 @@ pub fn read_kernels(
         } else {
             "kernel"
         });
-        r.api.append_option(api);
+        r.api.append_option(api.as_deref());
         r.graph_node_id.append_option(graph_node);
         r.grid_x.append_value(int(10)?);
         r.grid_y.append_value(int(11)?);
@@ -220,40 +246,41 @@ pub fn read_kernels(
         );
         out.row_done()?;
         progress.inc(1);
-        Ok(())
+        Ok(true)
     })?;
-    Ok(stats)
+    Ok((!unsorted).then_some(stats))
 }
 
 /// Name lookups of one pass: `StringIds` and version-stripped API names.
 struct Names<'c> {
     strings: StringCache<'c>,
-    apis: HashMap<i64, String>,
+    apis: HashMap<i64, Rc<str>>,
 }
 
 impl Names<'_> {
     /// The launching API's name without its CUPTI version suffix.
-    fn api(&mut self, id: Option<i64>, export: &NsysExport) -> Result<Option<String>> {
+    fn api(&mut self, id: Option<i64>, export: &NsysExport) -> Result<Option<Rc<str>>> {
         let Some(id) = id else { return Ok(None) };
         if let Some(name) = self.apis.get(&id) {
-            return Ok(Some(name.clone()));
+            return Ok(Some(Rc::clone(name)));
         }
-        let name = strip_api_version(self.strings.get(id, export)?).to_string();
-        self.apis.insert(id, name.clone());
+        let name: Rc<str> = Rc::from(strip_api_version(self.strings.get(id, export)?));
+        self.apis.insert(id, Rc::clone(&name));
         Ok(Some(name))
     }
 }
 
 /// Runs `sql` (first column: the activity's rowid) and calls `on_row` once per
-/// GPU activity of `table`. The LEFT JOIN repeats an activity whose correlation id
-/// matches several API calls; only the first match is kept, the rest counted.
+/// GPU activity of `table` until it returns `false`. The LEFT JOIN repeats an
+/// activity whose correlation id matches several API calls; only the first match
+/// is kept, the rest counted.
 fn for_each_activity(
     export: &NsysExport,
     table: &str,
     sql: &str,
     what: &str,
     survey: &mut Survey,
-    mut on_row: impl FnMut(&Row, &mut Names) -> Result<()>,
+    mut on_row: impl FnMut(&Row, &mut Names) -> Result<bool>,
 ) -> Result<()> {
     let conn = export.connect()?;
     let error = export.sql_error(table);
@@ -273,7 +300,9 @@ fn for_each_activity(
             continue;
         }
         last_rowid = Some(rowid);
-        on_row(row, &mut names)?;
+        if !on_row(row, &mut names)? {
+            break;
+        }
     }
     Ok(())
 }
@@ -367,7 +396,7 @@ pub fn read_memops(
             }
             r.launch
                 .append_value(if graph_node.is_some() { "graph" } else { "api" });
-            r.api.append_option(api);
+            r.api.append_option(api.as_deref());
             append_step(
                 steps,
                 step,
@@ -382,7 +411,7 @@ pub fn read_memops(
             );
             out.row_done()?;
             progress.inc(1);
-            Ok(())
+            Ok(true)
         })?;
     }
     Ok(per_step)
