@@ -1,12 +1,18 @@
-//! Streaming Parquet writer for one table part: rows go into the typed builder,
-//! full batches are encoded as they fill, so memory stays at one batch per table.
+//! Streaming Parquet writer for one table part: rows go into the typed builder;
+//! each full batch is handed to a writer thread that encodes and compresses it while
+//! the importer reads the next rows, so memory stays at a few batches per table and
+//! reading and encoding overlap.
 //!
-//! The file is always written, even with zero rows, so every table of a run exists
-//! and carries its schema.
+//! Batches are written in the order they were made, so the file does not depend on
+//! scheduling. The file is always written, even with zero rows, so every table of a
+//! run exists and carries its schema.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
@@ -17,36 +23,54 @@ use crate::model::schema::TableBuilder;
 /// Rows per Arrow batch (and Parquet row-group granularity).
 pub const BATCH_ROWS: usize = 64 * 1024;
 
+/// Batches in flight between the importer and the writer thread.
+const QUEUE: usize = 2;
+
 /// Writes one Parquet file for table `B`.
 pub struct TableWriter<B: TableBuilder> {
     /// Append values here, then call [`TableWriter::row_done`].
     pub rows: B,
-    writer: ArrowWriter<File>,
+    batches: Option<SyncSender<RecordBatch>>,
+    encoder: Option<JoinHandle<Result<u64>>>,
     path: PathBuf,
-    written: u64,
 }
 
 impl<B: TableBuilder> TableWriter<B> {
-    /// Creates `path` (its parent must exist).
+    /// Creates `path` (its parent must exist) and starts its writer thread.
     pub fn create(path: &Path) -> Result<Self> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
+        let level = ZstdLevel::try_new(1).map_err(|e| parquet_error(path, e))?;
         let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(1).map_err(|e| parquet_error(path, e))?,
-            ))
+            .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(1024 * 1024))
             .build();
-        let writer = ArrowWriter::try_new(file, B::schema(), Some(props))
+        let mut writer = ArrowWriter::try_new(file, B::schema(), Some(props))
             .map_err(|e| parquet_error(path, e))?;
+        let (sender, receiver) = sync_channel::<RecordBatch>(QUEUE);
+        let thread_path = path.to_path_buf();
+        let encoder = std::thread::Builder::new()
+            .name(format!("parquet-{}", B::NAME))
+            .spawn(move || -> Result<u64> {
+                let mut written = 0u64;
+                for batch in receiver {
+                    written += batch.num_rows() as u64;
+                    writer
+                        .write(&batch)
+                        .map_err(|e| parquet_error(&thread_path, e))?;
+                }
+                writer.close().map_err(|e| parquet_error(&thread_path, e))?;
+                Ok(written)
+            })
+            .map_err(|e| Error::io(path, e))?;
         Ok(TableWriter {
             rows: B::default(),
-            writer,
+            batches: Some(sender),
+            encoder: Some(encoder),
             path: path.to_path_buf(),
-            written: 0,
         })
     }
 
-    /// Call after appending one value to every column; encodes a full batch.
+    /// Call after appending one value to every column; hands off a full batch.
     pub fn row_done(&mut self) -> Result<()> {
         if self.rows.len() >= BATCH_ROWS {
             self.flush()?;
@@ -62,19 +86,44 @@ impl<B: TableBuilder> TableWriter<B> {
             .rows
             .finish()
             .map_err(|e| parquet_error(&self.path, e))?;
-        self.written += batch.num_rows() as u64;
-        self.writer
-            .write(&batch)
-            .map_err(|e| parquet_error(&self.path, e))
+        let sent = self.batches.as_ref().map(|s| s.send(batch));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            // The writer thread stopped: its own error says why.
+            _ => self.join().map(|_| ()),
+        }
+    }
+
+    fn join(&mut self) -> Result<u64> {
+        self.batches = None;
+        match self.encoder.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(parquet_error(
+                &self.path,
+                "the Parquet writer thread panicked",
+            )),
+            None => Err(parquet_error(
+                &self.path,
+                "the Parquet writer already stopped",
+            )),
+        }
     }
 
     /// Flushes pending rows, closes the file and returns the number of rows.
     pub fn finish(mut self) -> Result<u64> {
         self.flush()?;
-        self.writer
-            .close()
-            .map_err(|e| parquet_error(&self.path, e))?;
-        Ok(self.written)
+        self.join()
+    }
+}
+
+impl<B: TableBuilder> Drop for TableWriter<B> {
+    fn drop(&mut self) {
+        // An abandoned writer (an error elsewhere) still ends its thread; the
+        // half-written file lies in the staging directory, which is removed.
+        self.batches = None;
+        if let Some(encoder) = self.encoder.take() {
+            let _ = encoder.join();
+        }
     }
 }
 

@@ -121,7 +121,7 @@ pub fn build(path: &Path, s: Synth) {
             ""
         };
         let green_value = if s.green_context { "NULL," } else { "" };
-        let mut rows = vec![
+        let mut rows = [
             format!("(1300, 1400, 0, 1, {green_value} 7, 1, {GLOBAL_PID}, 1, 1, NULL, 1, 0, 32, 8, 1, 1, 128, 1, 1, 0, 0, 0, 0, 1, 0, NULL, 0)"),
             format!("(3200, 3300, 0, 1, {green_value} 7, 2, {GLOBAL_PID}, 2, 2, NULL, 1, 0, 32, 8, 1, 1, 128, 1, 1, 0, 0, 0, 0, 2, 0, 71, 0)"),
             format!("(3250, 3400, 0, 1, {green_value} 8, 2, {GLOBAL_PID}, 3, 3, NULL, 1, 0, 32, 8, 1, 1, 128, 1, 1, 0, 0, 0, 0, 3, 0, 72, 0)"),
