@@ -13,5 +13,6 @@ mod kineto;
 mod model_accounting;
 mod privacy;
 mod query;
+mod scaling;
 mod schema_doc;
 mod schema_versions;
