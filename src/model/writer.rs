@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::error::{Error, Result};
 use crate::model::schema::TableBuilder;
@@ -43,6 +43,9 @@ impl<B: TableBuilder> TableWriter<B> {
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(1024 * 1024))
+            // Row-group min/max are what readers prune on; per-page statistics and
+            // column indexes cost encode time for little gain on these tables.
+            .set_statistics_enabled(EnabledStatistics::Chunk)
             .build();
         let mut writer = ArrowWriter::try_new(file, B::schema(), Some(props))
             .map_err(|e| parquet_error(path, e))?;

@@ -327,7 +327,25 @@ fn copy_kind(id: i64) -> (&'static str, &'static str) {
     }
 }
 
+/// One memcpy or memset row, before attribution.
+struct MemopRecord {
+    is_memcpy: bool,
+    start: i64,
+    end: i64,
+    device: i32,
+    stream: i64,
+    correlation: Option<i64>,
+    global_pid: Option<i64>,
+    bytes: i64,
+    copy_kind: Option<i64>,
+    graph_node: Option<i64>,
+}
+
 /// Reads memcpy then memset rows into `out`; returns memop counts per step.
+///
+/// Memops are few next to kernels, so instead of a second SQLite join (which would
+/// build its own index over every API call) they are read first, and one plain scan
+/// of the API calls picks the launches of just those correlation ids.
 pub fn read_memops(
     export: &NsysExport,
     steps: &Steps,
@@ -335,84 +353,164 @@ pub fn read_memops(
     survey: &mut Survey,
     progress: &ProgressBar,
 ) -> Result<MemopStats> {
-    let mut per_step = MemopStats::new();
+    let mut records = Vec::new();
     for table in [MEMCPY, MEMSET] {
         if !export.has_table(table) {
             continue;
         }
         export.require_columns(table, &["start", "end", "deviceId", "streamId", "bytes"])?;
-        let (launch_cols, join) = launch_join(export, "m", table, survey);
-        let kind_col = if table == MEMCPY {
-            export.column_or_null("m", table, "copyKind")
+        let opt = |c: &str| export.column_or_null("m", table, c);
+        let copy_kind = if table == MEMCPY {
+            opt("copyKind")
         } else {
             "NULL".into()
         };
         let sql = format!(
-            "SELECT m.rowid, m.start, m.\"end\", m.deviceId, m.streamId, {corr}, {gpid}, m.bytes, {kind_col}, {node},
-                    {launch_cols}
-             FROM {table} m {join}
-             ORDER BY m.start, m.rowid",
-            corr = export.column_or_null("m", table, "correlationId"),
-            gpid = export.column_or_null("m", table, "globalPid"),
-            node = export.column_or_null("m", table, "graphNodeId"),
+            "SELECT m.start, m.\"end\", m.deviceId, m.streamId, {corr}, {gpid}, m.bytes, {copy_kind}, {node}
+             FROM {table} m ORDER BY m.start, m.rowid",
+            corr = opt("correlationId"),
+            gpid = opt("globalPid"),
+            node = opt("graphNodeId"),
         );
+        let conn = export.connect()?;
         let error = export.sql_error(table);
-        for_each_activity(export, table, &sql, "memop", survey, |row, names| {
-            let start: i64 = row.get(1).map_err(&error)?;
-            let end: i64 = row.get(2).map_err(&error)?;
-            let global_pid: Option<i64> = row.get(6).map_err(&error)?;
-            let copy: Option<i64> = row.get(8).map_err(&error)?;
-            let graph_node: Option<i64> = row.get(9).map_err(&error)?;
-            let launch = read_launch(row, 10).map_err(&error)?;
-            let step = launch
-                .global_tid
-                .zip(launch.api_start)
-                .and_then(|(tid, t)| steps.lookup(tid, t));
-            if let Some(step) = step {
-                *per_step.entry(step).or_default() += 1;
-            }
-            let api = names.api(launch.api_name, export)?;
-            let r = &mut out.rows;
-            r.device.append_value(row.get(3).map_err(&error)?);
-            r.pid
-                .append_value(global_pid.or(launch.global_tid).map_or(0, pid_of));
-            r.tid.append_option(launch.global_tid.map(tid_of));
-            r.stream.append_value(row.get::<_, i64>(4).map_err(&error)?);
-            r.correlation_id
-                .append_option(row.get::<_, Option<i64>>(5).map_err(&error)?);
-            r.start_ns.append_value(start);
-            r.end_ns.append_value(end);
-            r.dur_ns.append_value(end - start);
-            r.bytes.append_value(row.get::<_, i64>(7).map_err(&error)?);
-            if table == MEMCPY {
-                let (code, label) = copy_kind(copy.unwrap_or(0));
-                r.kind.append_value("memcpy");
-                r.copy_kind.append_value(code);
-                r.name.append_value(format!("[CUDA memcpy {label}]"));
-            } else {
-                r.kind.append_value("memset");
-                r.copy_kind.append_null();
-                r.name.append_value("[CUDA memset]");
-            }
-            r.launch
-                .append_value(if graph_node.is_some() { "graph" } else { "api" });
-            r.api.append_option(api.as_deref());
-            append_step(
-                steps,
-                step,
-                None,
-                (
-                    &mut r.step,
-                    &mut r.phase,
-                    &mut r.bsz,
-                    &mut r.seq,
-                    &mut r.iter,
-                ),
-            );
-            out.row_done()?;
-            progress.inc(1);
-            Ok(true)
-        })?;
+        let mut stmt = conn.prepare(&sql).map_err(&error)?;
+        let mut rows = stmt.query([]).map_err(&error)?;
+        while let Some(row) = rows.next().map_err(&error)? {
+            records.push(MemopRecord {
+                is_memcpy: table == MEMCPY,
+                start: row.get(0).map_err(&error)?,
+                end: row.get(1).map_err(&error)?,
+                device: row.get(2).map_err(&error)?,
+                stream: row.get(3).map_err(&error)?,
+                correlation: row.get(4).map_err(&error)?,
+                global_pid: row.get(5).map_err(&error)?,
+                bytes: row.get(6).map_err(&error)?,
+                copy_kind: row.get(7).map_err(&error)?,
+                graph_node: row.get(8).map_err(&error)?,
+            });
+        }
+    }
+    let launches = launches_of(export, &records, survey)?;
+
+    let conn = export.connect()?;
+    let mut names = Names {
+        strings: StringCache::new(&conn, export)?,
+        apis: HashMap::new(),
+    };
+    let mut per_step = MemopStats::new();
+    for m in &records {
+        let launch = m
+            .correlation
+            .and_then(|corr| launches.get(&(m.global_pid.unwrap_or(0), corr)));
+        let step = launch.and_then(|l| steps.lookup(l.global_tid?, l.api_start?));
+        if let Some(step) = step {
+            *per_step.entry(step).or_default() += 1;
+        }
+        let api = names.api(launch.and_then(|l| l.api_name), export)?;
+        let global_tid = launch.and_then(|l| l.global_tid);
+        let r = &mut out.rows;
+        r.device.append_value(m.device);
+        r.pid
+            .append_value(m.global_pid.or(global_tid).map_or(0, pid_of));
+        r.tid.append_option(global_tid.map(tid_of));
+        r.stream.append_value(m.stream);
+        r.correlation_id.append_option(m.correlation);
+        r.start_ns.append_value(m.start);
+        r.end_ns.append_value(m.end);
+        r.dur_ns.append_value(m.end - m.start);
+        r.bytes.append_value(m.bytes);
+        if m.is_memcpy {
+            let (code, label) = copy_kind(m.copy_kind.unwrap_or(0));
+            r.kind.append_value("memcpy");
+            r.copy_kind.append_value(code);
+            r.name.append_value(format!("[CUDA memcpy {label}]"));
+        } else {
+            r.kind.append_value("memset");
+            r.copy_kind.append_null();
+            r.name.append_value("[CUDA memset]");
+        }
+        r.launch.append_value(if m.graph_node.is_some() {
+            "graph"
+        } else {
+            "api"
+        });
+        r.api.append_option(api.as_deref());
+        append_step(
+            steps,
+            step,
+            None,
+            (
+                &mut r.step,
+                &mut r.phase,
+                &mut r.bsz,
+                &mut r.seq,
+                &mut r.iter,
+            ),
+        );
+        out.row_done()?;
+        progress.inc(1);
     }
     Ok(per_step)
+}
+
+/// The launching API call of each memop, keyed by (globalPid, correlationId): one
+/// scan of the API calls, keeping those the memops ask for (the first on a repeat).
+fn launches_of(
+    export: &NsysExport,
+    records: &[MemopRecord],
+    survey: &mut Survey,
+) -> Result<HashMap<(i64, i64), Launch>> {
+    let mut launches: HashMap<(i64, i64), Launch> = HashMap::new();
+    let wanted: std::collections::HashSet<(i64, i64)> = records
+        .iter()
+        .filter_map(|m| m.correlation.map(|c| (m.global_pid.unwrap_or(0), c)))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(launches);
+    }
+    let joinable = export.has_table(RUNTIME)
+        && export.has_column(RUNTIME, "correlationId")
+        && export.has_column(RUNTIME, "globalTid");
+    if !joinable {
+        survey.warn(format!(
+            "{}: memops cannot be joined to CUDA API calls (no CUPTI_ACTIVITY_KIND_RUNTIME table or correlation ids): they stay unattributed",
+            export.path.display()
+        ));
+        return Ok(launches);
+    }
+    // Exports without a process id on memops match on the correlation id alone.
+    let with_pid = records.iter().any(|m| m.global_pid.is_some());
+    let conn = export.connect()?;
+    let error = export.sql_error(RUNTIME);
+    let mut stmt = conn
+        .prepare("SELECT globalTid, correlationId, start, nameId FROM CUPTI_ACTIVITY_KIND_RUNTIME WHERE correlationId IS NOT NULL")
+        .map_err(&error)?;
+    let mut rows = stmt.query([]).map_err(&error)?;
+    while let Some(row) = rows.next().map_err(&error)? {
+        let global_tid: Option<i64> = row.get(0).map_err(&error)?;
+        let correlation: i64 = row.get(1).map_err(&error)?;
+        let pid = if with_pid {
+            global_tid.map_or(0, |t| t & PROCESS_MASK)
+        } else {
+            0
+        };
+        let key = (pid, correlation);
+        if !wanted.contains(&key) {
+            continue;
+        }
+        if launches.contains_key(&key) {
+            survey.skip(
+                "memop matched a second CUDA API call with its correlation id (kept the first)",
+            );
+            continue;
+        }
+        let launch = Launch {
+            global_tid,
+            api_start: row.get(2).map_err(&error)?,
+            api_name: row.get(3).map_err(&error)?,
+        };
+        launches.insert(key, launch);
+    }
+    Ok(launches)
 }
