@@ -430,6 +430,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
                 deploy: Some(cfg.deploy.clone()),
                 backend: Some(cfg.backend.clone()),
                 engine: Some(cfg.engine.clone()),
+                rank: None,
             },
             arch: arch.clone(),
         };

@@ -54,6 +54,10 @@ pub struct IngestArgs {
     /// Engine recorded in the runs table (sglang, hf).
     #[arg(long)]
     pub engine: Option<String>,
+    /// Rank of a single PyTorch-profiler trace whose distributed info and file name
+    /// carry none.
+    #[arg(long)]
+    pub rank: Option<i64>,
 }
 
 impl IngestArgs {
@@ -73,6 +77,7 @@ impl IngestArgs {
             deploy: None,
             backend: None,
             engine: None,
+            rank: None,
         }
     }
 
@@ -113,6 +118,7 @@ impl IngestArgs {
                 deploy: self.deploy,
                 backend: self.backend,
                 engine: self.engine,
+                rank: self.rank,
             },
         })
     }

@@ -357,7 +357,9 @@ fn ingest_kineto(
     Ok(FileOutcome {
         shapes: shapes_of(&imported.steps, &imported.kernels),
         format: "kineto",
-        rank: imported.rank,
+        rank: imported
+            .rank
+            .or(cfg.meta.rank.filter(|_| cfg.inputs.len() == 1)),
         trace_id: imported.trace_id,
         steps: imported.steps.ranges.len() as u64,
         kernels: imported.kernels,
@@ -563,6 +565,10 @@ fn write_runs(cfg: &IngestConfig, staging: &Staging, outcomes: &[FileOutcome]) -
         .append_value(outcomes.iter().map(|o| o.kernels.labelled as i64).sum());
     r.steps
         .append_value(outcomes.iter().map(|o| o.steps as i64).sum());
+    let ranks: BTreeSet<i64> = outcomes.iter().filter_map(|o| o.rank).collect();
+    let ranks: Vec<String> = ranks.iter().map(i64::to_string).collect();
+    r.ranks
+        .append_option((!ranks.is_empty()).then(|| ranks.join(",")));
     r.rules_hash.append_value(&cfg.rules.hash);
     r.trace_version.append_value(env!("CARGO_PKG_VERSION"));
     let m = &cfg.meta;

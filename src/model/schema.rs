@@ -212,6 +212,7 @@ arrow_table! {
         kernels: I64 false,
         labelled_kernels: I64 false,
         steps: I64 false,
+        ranks: Str true,
         rules_hash: Str false,
         trace_version: Str false,
         model: Str true,

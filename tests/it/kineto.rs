@@ -140,8 +140,19 @@ fn a_trace_without_kernels_is_a_warning() {
         r#"{"schemaVersion": 1, "traceEvents": [{"ph": "X", "cat": "user_annotation", "name": "prefill|bsz=1|seq=8|iter=0", "pid": 5, "tid": 5, "ts": 10.0, "dur": 5.0}]}"#,
     )
     .unwrap();
-    let s = ingest(&[path], &dir.path().join("out"));
+    let mut cfg = crate::common::config(vec![path], &dir.path().join("out"));
+    cfg.meta.rank = Some(3);
+    let s = sgl_trace::ingest::run(&cfg).unwrap();
     assert_eq!((s.kernels, s.steps), (0, 1));
+    let runs = read_table(&dir.path().join("out"), "runs", "cpu");
+    assert_eq!(
+        runs.column_by_name("ranks")
+            .unwrap()
+            .as_string::<i32>()
+            .value(0),
+        "3",
+        "--rank fills in"
+    );
     assert!(
         s.survey
             .warnings
