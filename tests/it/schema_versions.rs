@@ -79,6 +79,10 @@ fn old_layout_and_registered_strings_attribute_the_same() {
             shuffled: true,
             ..Synth::default()
         },
+        Synth {
+            nvtx: Nvtx::StartEnd,
+            ..Synth::default()
+        },
     ] {
         let (dir, summary) = synthetic(s);
         assert_eq!(

@@ -25,6 +25,8 @@ pub enum Nvtx {
     Text,
     /// Messages as registered strings (`textId` → StringIds).
     TextId,
+    /// Start/end ranges (`nvtxRangeStart`/`End`, eventType 60) instead of push/pop.
+    StartEnd,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -164,6 +166,11 @@ pub fn build(path: &Path, s: Synth) {
             let (text, text_id) = match s.nvtx {
                 Nvtx::TextId => (None, Some(id)),
                 _ => (Some(text), None),
+            };
+            let kind = if s.nvtx == Nvtx::StartEnd && kind == 59 {
+                60
+            } else {
+                kind
             };
             c.execute(
                 "INSERT INTO NVTX_EVENTS (start, end, eventType, text, globalTid, textId, domainId) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
