@@ -80,6 +80,21 @@ fn candidates() -> Vec<PathBuf> {
     found
 }
 
+/// `nsys export --type sqlite -o <sqlite> <report.nsys-rep>`.
+pub fn nsys_export_argv(nsys: &Path, report: &Path, sqlite: &Path) -> Vec<String> {
+    vec![
+        nsys.display().to_string(),
+        "export".into(),
+        "--type".into(),
+        "sqlite".into(),
+        "--force-overwrite".into(),
+        "true".into(),
+        "-o".into(),
+        sqlite.display().to_string(),
+        report.display().to_string(),
+    ]
+}
+
 /// Exports `report` to `<report without .nsys-rep>.sqlite` beside it and returns
 /// that path.
 pub fn export_sqlite(report: &Path, explicit: Option<&Path>) -> Result<PathBuf> {
@@ -93,7 +108,7 @@ pub fn export_sqlite(report: &Path, explicit: Option<&Path>) -> Result<PathBuf> 
 /// renamed on success (nothing half-written is left at `target`).
 pub fn export_to(nsys: &Path, report: &Path, target: &Path) -> Result<()> {
     let partial = target.with_extension("partial.sqlite");
-    let argv = crate::capture::command::nsys_export_argv(nsys, report, &partial);
+    let argv = nsys_export_argv(nsys, report, &partial);
     let output = Command::new(&argv[0])
         .args(&argv[1..])
         .output()

@@ -106,21 +106,6 @@ pub fn nsys_profile_argv(nsys: &Path, report: &Path, harness: &[String]) -> Vec<
     argv
 }
 
-/// `nsys export --type sqlite -o <sqlite> <report.nsys-rep>`.
-pub fn nsys_export_argv(nsys: &Path, report: &Path, sqlite: &Path) -> Vec<String> {
-    vec![
-        nsys.display().to_string(),
-        "export".into(),
-        "--type".into(),
-        "sqlite".into(),
-        "--force-overwrite".into(),
-        "true".into(),
-        "-o".into(),
-        sqlite.display().to_string(),
-        report.display().to_string(),
-    ]
-}
-
 /// Shell-quotes an argument vector for display.
 pub fn shell_words(argv: &[String]) -> String {
     argv.iter()
@@ -141,6 +126,7 @@ pub fn shell_words(argv: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nsys_tool::nsys_export_argv;
 
     fn harness(profile: Option<Profile>) -> HarnessCommand {
         HarnessCommand {

@@ -20,7 +20,7 @@ pub mod runner;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use command::{nsys_export_argv, nsys_profile_argv, shell_words, HarnessCommand, Profile};
+use command::{nsys_profile_argv, shell_words, HarnessCommand, Profile};
 use compose::Composed;
 use grid::Point;
 use results::RunLabels;
@@ -30,7 +30,7 @@ use crate::arch::Arch;
 use crate::attribute::Rules;
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestConfig, RunMeta};
-use crate::nsys_tool;
+use crate::nsys_tool::{self, nsys_export_argv};
 
 /// The harness, compiled into the binary.
 pub const HARNESS: &str = include_str!("../../python/trace_harness.py");
