@@ -214,7 +214,7 @@ fn bar(bars: &MultiProgress, export: &NsysExport, table: &str, what: &str) -> Pr
         .unwrap_or_default();
     bar.set_prefix(format!("{name} {what}"));
     if let Ok(style) = ProgressStyle::with_template(
-        "{prefix:>24} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows ({per_sec}, eta {eta})",
+        "{prefix:>24} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows (eta {eta})",
     ) {
         bar.set_style(style);
     }
@@ -320,7 +320,7 @@ fn ingest_kineto(
             .unwrap_or_default(),
     );
     if let Ok(style) = ProgressStyle::with_template(
-        "{prefix:>24} [{elapsed_precise}] {spinner} {human_pos} events ({per_sec})",
+        "{prefix:>24} [{elapsed_precise}] {spinner} {human_pos} events",
     ) {
         progress.set_style(style);
     }
