@@ -1,10 +1,12 @@
 //! Shared helpers: fixture paths, ingesting into a temp dir, reading tables back.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use datafusion::arrow::array::{RecordBatch, RecordBatchReader};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, RecordBatchReader};
 use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{Int32Type, Int64Type};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sgl_trace::attribute::Rules;
 use sgl_trace::ingest::{self, IngestConfig, RunMeta, Summary};
@@ -89,4 +91,30 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     }
     found.sort();
     found
+}
+
+/// (phase, bsz, seq) of each kernel row (`None` when unlabelled) → (kernels, summed ns).
+pub fn kernels_by_shape(kernels: &RecordBatch) -> BTreeMap<Option<(String, i32, i32)>, (u64, i64)> {
+    let phase = kernels.column_by_name("phase").unwrap().as_string::<i32>();
+    let bsz = kernels
+        .column_by_name("bsz")
+        .unwrap()
+        .as_primitive::<Int32Type>();
+    let seq = kernels
+        .column_by_name("seq")
+        .unwrap()
+        .as_primitive::<Int32Type>();
+    let dur = kernels
+        .column_by_name("dur_ns")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    let mut out = BTreeMap::new();
+    for i in 0..kernels.num_rows() {
+        let key =
+            (!phase.is_null(i)).then(|| (phase.value(i).to_string(), bsz.value(i), seq.value(i)));
+        let entry = out.entry(key).or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 += dur.value(i);
+    }
+    out
 }

@@ -7,7 +7,7 @@ use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Int32Type, Int64Type};
 use rusqlite::Connection;
 
-use crate::common::{fixture, ingest, read_table};
+use crate::common::{fixture, ingest, kernels_by_shape, read_table};
 
 type Groups = BTreeMap<String, (u64, i64)>;
 
@@ -41,37 +41,15 @@ fn oracle(file: &str) -> Groups {
     .collect()
 }
 
+/// Our attribution keyed like the oracle: "phase|bsz=..|seq=..", "" when unlabelled.
 fn groups(kernels: &RecordBatch) -> Groups {
-    let phase = kernels.column_by_name("phase").unwrap().as_string::<i32>();
-    let bsz = kernels
-        .column_by_name("bsz")
-        .unwrap()
-        .as_primitive::<Int32Type>();
-    let seq = kernels
-        .column_by_name("seq")
-        .unwrap()
-        .as_primitive::<Int32Type>();
-    let dur = kernels
-        .column_by_name("dur_ns")
-        .unwrap()
-        .as_primitive::<Int64Type>();
-    let mut out = Groups::new();
-    for i in 0..kernels.num_rows() {
-        let key = if phase.is_null(i) {
-            String::new()
-        } else {
-            format!(
-                "{}|bsz={}|seq={}",
-                phase.value(i),
-                bsz.value(i),
-                seq.value(i)
-            )
-        };
-        let entry = out.entry(key).or_default();
-        entry.0 += 1;
-        entry.1 += dur.value(i);
-    }
-    out
+    kernels_by_shape(kernels)
+        .into_iter()
+        .map(|(shape, v)| {
+            let key = shape.map_or(String::new(), |(p, b, s)| format!("{p}|bsz={b}|seq={s}"));
+            (key, v)
+        })
+        .collect()
 }
 
 fn check(file: &str, run: &str, labelled: u64, unlabelled: u64, shapes: usize) -> RecordBatch {

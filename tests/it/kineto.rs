@@ -2,38 +2,17 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Int32Type, Int64Type};
 
-use crate::common::{fixture, ingest, read_table};
+use crate::common::{fixture, ingest, kernels_by_shape, read_table};
 
 /// (phase, bsz, seq) → (kernels, summed ns) over labelled kernels.
 fn by_shape(kernels: &RecordBatch) -> BTreeMap<(String, i32, i32), (u64, i64)> {
-    let phase = kernels.column_by_name("phase").unwrap().as_string::<i32>();
-    let bsz = kernels
-        .column_by_name("bsz")
-        .unwrap()
-        .as_primitive::<Int32Type>();
-    let seq = kernels
-        .column_by_name("seq")
-        .unwrap()
-        .as_primitive::<Int32Type>();
-    let dur = kernels
-        .column_by_name("dur_ns")
-        .unwrap()
-        .as_primitive::<Int64Type>();
-    let mut out = BTreeMap::new();
-    for i in 0..kernels.num_rows() {
-        if phase.is_null(i) {
-            continue;
-        }
-        let e = out
-            .entry((phase.value(i).to_string(), bsz.value(i), seq.value(i)))
-            .or_insert((0, 0));
-        e.0 += 1;
-        e.1 += dur.value(i);
-    }
-    out
+    kernels_by_shape(kernels)
+        .into_iter()
+        .filter_map(|(k, v)| Some((k?, v)))
+        .collect()
 }
 
 #[test]
