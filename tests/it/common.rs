@@ -93,8 +93,11 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// (phase, bsz, seq) of each kernel row (`None` when unlabelled) → (kernels, summed ns).
-pub fn kernels_by_shape(kernels: &RecordBatch) -> BTreeMap<Option<(String, i32, i32)>, (u64, i64)> {
+/// A step shape: (phase, bsz, seq).
+pub type Shape = (String, i32, i32);
+
+/// Shape of each kernel row (`None` when unlabelled) → (kernels, summed ns).
+pub fn kernels_by_shape(kernels: &RecordBatch) -> BTreeMap<Option<Shape>, (u64, i64)> {
     let phase = kernels.column_by_name("phase").unwrap().as_string::<i32>();
     let bsz = kernels
         .column_by_name("bsz")
