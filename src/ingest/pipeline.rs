@@ -190,19 +190,25 @@ fn stem(path: &Path) -> String {
         .to_string()
 }
 
-fn bar(bars: &MultiProgress, export: &NsysExport, table: &str, what: &str) -> ProgressBar {
+/// A progress bar over the rows of `tables` (counted only when it is drawn).
+fn bar(bars: &MultiProgress, export: &NsysExport, tables: &[&str], what: &str) -> ProgressBar {
     let total = if bars.is_hidden() {
         0
     } else {
         export
             .connect()
             .ok()
-            .filter(|_| export.has_table(table))
-            .and_then(|c| {
-                c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
-                    r.get::<_, u64>(0)
-                })
-                .ok()
+            .map(|c| {
+                tables
+                    .iter()
+                    .filter(|t| export.has_table(t))
+                    .filter_map(|t| {
+                        c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| {
+                            r.get::<_, u64>(0)
+                        })
+                        .ok()
+                    })
+                    .sum()
             })
             .unwrap_or(0)
     };
@@ -232,7 +238,7 @@ fn ingest_file(
     let mut survey = Survey::default();
     let base = (index as i64) << 32;
 
-    let progress = bar(bars, export, "NVTX_EVENTS", "nvtx");
+    let progress = bar(bars, export, &["NVTX_EVENTS"], "nvtx");
     let mut nvtx_out =
         TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, index)?)?;
     let steps = nvtx::read(export, &mut nvtx_out, base, &mut survey, &progress)?;
@@ -244,7 +250,7 @@ fn ingest_file(
     let (kernels, memops) = rayon::join(
         || -> Result<(KernelStats, Survey)> {
             let mut survey = Survey::default();
-            let progress = bar(bars, export, "CUPTI_ACTIVITY_KIND_KERNEL", "kernels");
+            let progress = bar(bars, export, &["CUPTI_ACTIVITY_KIND_KERNEL"], "kernels");
             let read = |order, survey: &mut Survey| -> Result<Option<KernelStats>> {
                 let mut out = TableWriter::<KernelsBuilder>::create(&kernel_path)?;
                 let stats = gpu_ops::read_kernels(
@@ -276,7 +282,12 @@ fn ingest_file(
         },
         || -> Result<(MemopStats, u64, Survey)> {
             let mut survey = Survey::default();
-            let progress = bar(bars, export, "CUPTI_ACTIVITY_KIND_MEMCPY", "memops");
+            let progress = bar(
+                bars,
+                export,
+                &["CUPTI_ACTIVITY_KIND_MEMCPY", "CUPTI_ACTIVITY_KIND_MEMSET"],
+                "memops",
+            );
             let mut out = TableWriter::<MemopsBuilder>::create(&memop_path)?;
             let stats = gpu_ops::read_memops(export, &steps, &mut out, &mut survey, &progress)?;
             let rows = out.finish()?;
