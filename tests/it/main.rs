@@ -9,6 +9,7 @@ mod capture;
 mod cli;
 mod exactness;
 mod invariants;
+mod kernel_names;
 mod kineto;
 mod model_accounting;
 mod privacy;

@@ -1,0 +1,270 @@
+//! The shipped kernel-name rules (`conf/kernels.yaml`) against real kernel names of
+//! current engines: SGLang, vLLM, TensorRT-LLM, FlashInfer (incl. trtllm-gen),
+//! FlashAttention 2/3/4, FlashMLA, DeepGEMM, DeepEP, CUTLASS, cuBLAS, NCCL and the
+//! custom all-reduces; plus the rules file's own contract (it parses, every rule
+//! cites a source, every rule is exercised by a real name) and the categories of
+//! every kernel in the fixture traces.
+//!
+//! Each name below is copied from where it is cited: a kernel declaration (the
+//! short name nsys stores is the bare function name; the demangled name starts with
+//! the qualified name, given here without template arguments), a generated-kernel
+//! name list, a public benchmark that filters profiler output by the name, or one
+//! of our fixture traces. An empty demangled name means "same as the short name",
+//! as nsys stores it for `extern "C"` cubin kernels and Triton kernels.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use regex::Regex;
+use rusqlite::Connection;
+use serde::Deserialize;
+use sgl_trace::attribute::rules::{Rules, CATEGORIES};
+
+use crate::common::{fixture, root};
+
+/// (short name, demangled name or "", expected category, where the name comes from)
+const NAMES: &[(&str, &str, &str, &str)] = &[
+    // --- communication ---
+    ("ncclDevKernel_AllReduce_Sum_bf16_RING_LL", "ncclDevKernel_AllReduce_Sum_bf16_RING_LL(ncclDevKernelArgsStorage<(unsigned long)4096>)", "communication", "fixtures/nsys/tp2.sqlite"),
+    ("ncclSymkDevKernel_AllReduce_AGxLLMC_R_sum_bf16", "", "communication", "NVIDIA/nccl src/device/symmetric/generate.py kernel_cname"),
+    ("cross_device_reduce_1stage", "", "communication", "vllm-project/vllm csrc/custom_all_reduce.cuh"),
+    ("cross_device_reduce_2stage", "", "communication", "sgl-project/sglang sgl-kernel/csrc/allreduce/custom_all_reduce.cuh"),
+    ("allreduce_LL_1node", "", "communication", "sgl-project/sglang sgl-kernel/csrc/allreduce/mscclpp_allreduce.cuh"),
+    ("fused_rs_ln_ag_cta_kernel", "vllm::fused_rs_ln_ag_cta_kernel", "communication", "sgl-project/sglang sgl-kernel/csrc/allreduce_rmsnorm_fusion/fused_kernels.cu"),
+    ("allreduce_fusion_kernel_oneshot_lamport", "flashinfer::trtllm_allreduce_fusion::allreduce_fusion_kernel_oneshot_lamport", "communication", "flashinfer-ai/flashinfer include/flashinfer/comm/trtllm_allreduce_fusion.cuh"),
+    ("allreduce_fusion_kernel_twoshot_sync", "flashinfer::trtllm_allreduce_fusion::allreduce_fusion_kernel_twoshot_sync", "communication", "flashinfer-ai/flashinfer include/flashinfer/comm/trtllm_allreduce_fusion.cuh"),
+    ("moefinalize_allreduce_fusion_kernel_oneshot_lamport", "flashinfer::trtllm_moe_allreduce_fusion::moefinalize_allreduce_fusion_kernel_oneshot_lamport", "communication", "flashinfer-ai/flashinfer include/flashinfer/comm/trtllm_moe_allreduce_fusion.cuh"),
+    ("oneShotAllReduceKernel", "flashinfer::trtllm_allreduce::oneShotAllReduceKernel", "communication", "flashinfer-ai/flashinfer include/flashinfer/comm/trtllm_allreduce.cuh"),
+    ("twoShotAllReduceKernel", "flashinfer::trtllm_allreduce::twoShotAllReduceKernel", "communication", "flashinfer-ai/flashinfer include/flashinfer/comm/trtllm_allreduce.cuh"),
+    ("rms_norm_kernel", "flashinfer::trtllm_allreduce::reduce_fusion::rms_norm_kernel", "communication", "flashinfer-ai/flashinfer include/flashinfer/comm/trtllm_allreduce.cuh (norm half of the fused all-reduce)"),
+    ("oneshotAllreduceFusionKernel", "flashinfer::trtllm_mnnvl_allreduce::oneshotAllreduceFusionKernel", "communication", "flashinfer-ai/flashinfer include/flashinfer/comm/trtllm_mnnvl_allreduce.cuh"),
+    ("twoshotAllreduceKernel", "flashinfer::trtllm_mnnvl_allreduce::twoshotAllreduceKernel", "communication", "flashinfer-ai/flashinfer include/flashinfer/comm/trtllm_mnnvl_allreduce.cuh"),
+    ("rmsNormLamport", "flashinfer::trtllm_mnnvl_allreduce::rmsNormLamport", "communication", "flashinfer-ai/flashinfer include/flashinfer/comm/trtllm_mnnvl_allreduce.cuh"),
+    ("dispatch", "deep_ep::legacy::internode_ll::dispatch", "communication", "deepseek-ai/DeepEP csrc/kernels/legacy/internode_ll.cu"),
+    ("moeA2ADispatchKernel", "tensorrt_llm::kernels::moe_alltoall::moeA2ADispatchKernel", "communication", "flashinfer-ai/flashinfer csrc/nv_internal/tensorrt_llm/kernels/communicationKernels/moeAlltoAllKernels.cu"),
+    ("moeAllToAllKernel", "flashinfer::trtllm_alltoall::moeAllToAllKernel", "communication", "flashinfer-ai/flashinfer include/flashinfer/comm/trtllm_alltoall.cuh"),
+    ("multimem_all_reduce_kernel", "", "communication", "pytorch/pytorch torch/csrc/distributed/c10d/symm_mem/CUDASymmetricMemoryOps.cu"),
+    // --- attention ---
+    ("device_kernel", "flash::FlashAttnFwdSm90", "attention", "Dao-AILab/flash-attention hopper/flash_fwd_kernel_sm90.h (FA3 inside cutlass::device_kernel)"),
+    ("prepare_varlen_num_blocks_kernel", "", "attention", "Dao-AILab/flash-attention hopper/flash_prepare_scheduler.cu"),
+    ("flash_fwd_splitkv_kernel", "", "attention", "Dao-AILab/flash-attention csrc/flash_attn/src/flash_fwd_kernel.h"),
+    ("kernel_cutlass_kernel_flash_attncuteflash_fwd_sm100FlashAttentionForwardSm100", "", "attention", "modular/modular max/kernels/benchmarks/misc/comparison/bench_blackwell_prefill.py (FA4 kernel filter)"),
+    ("flash_fwd_splitkv_mla_kernel", "", "attention", "deepseek-ai/FlashMLA csrc/sm90/decode/dense/splitkv_mla.cuh"),
+    ("flash_fwd_splitkv_mla_fp8_sparse_kernel", "", "attention", "deepseek-ai/FlashMLA csrc/sm90/decode/sparse_fp8/splitkv_mla.cuh"),
+    ("sparse_attn_fwd_kernel", "", "attention", "deepseek-ai/FlashMLA csrc/sm100/prefill/sparse/fwd/head128/phase1.cuh"),
+    ("get_mla_metadata_kernel", "", "attention", "deepseek-ai/FlashMLA csrc/smxx/decode/get_decoding_sched_meta/get_decoding_sched_meta.cu"),
+    ("BatchPrefillWithPagedKVCacheKernel", "flashinfer::BatchPrefillWithPagedKVCacheKernel", "attention", "flashinfer-ai/flashinfer include/flashinfer/attention/prefill.cuh"),
+    ("MergeStatesKernel", "flashinfer::MergeStatesKernel", "attention", "flashinfer-ai/flashinfer include/flashinfer/attention/cascade.cuh"),
+    ("fmhaSm100aKernel_QE4m3KvE2m1OE4m3H128PagedKvCausalP32VarSeqQ128Kv128PersistentContext", "", "attention", "flashinfer-ai/flashinfer tests/test_artifacts.py (trtllm-gen FMHA cubin)"),
+    ("kernel_mha", "", "attention", "flashinfer-ai/flashinfer csrc/xqa/mha_sm90.cu (CUBIN_EXPORT kernel_mha)"),
+    ("_fwd_kernel", "", "attention", "sgl-project/sglang python/sglang/srt/layers/attention/triton_ops/extend_attention.py"),
+    ("_fwd_grouped_kernel_stage1", "", "attention", "sgl-project/sglang python/sglang/srt/layers/attention/triton_ops/decode_attention.py"),
+    ("kernel_unified_attention", "", "attention", "vllm-project/vllm vllm/v1/attention/ops/triton_unified_attention.py"),
+    ("reduce_segments", "", "attention", "vllm-project/vllm vllm/v1/attention/ops/triton_unified_attention.py"),
+    ("sm100_paged_mqa_logits", "deep_gemm::sm100_paged_mqa_logits", "attention", "deepseek-ai/DeepGEMM deep_gemm/include/deep_gemm/impls/sm100_mqa_logits.cuh"),
+    ("cudnn_generated_fort_native_sdpa_sm90_flash_fprop_wgmma_f16_knob_7_64x128x128_4x1x1_cga1x1x1_kernel0_0", "", "attention", "fixtures/nsys/hf_capture.sqlite"),
+    // --- moe ---
+    ("bmm_Bfloat16_E2m1E2m1_Fp32_t128x16x256u2_et128x16_m128x16x64_cga1x1x1_16dp256b_TN_transOut_schedS_bN_dynBatch_sm100a", "", "moe", "NVIDIA/TensorRT-LLM cpp/tensorrt_llm/kernels/trtllmGenKernels/batchedGemm/trtllmGen_bmm_export/KernelMetaInfo.h"),
+    ("routingIndicesClusterKernel", "moe::dev::routing::routingCustom::routingIndicesClusterKernel", "moe", "flashinfer-ai/flashinfer csrc/fused_moe/trtllm_backend/trtllm_fused_moe_routing_custom.cuh"),
+    ("routingMainKernel", "moe::dev::routing::routingDeepSeek::routingMainKernel", "moe", "flashinfer-ai/flashinfer csrc/fused_moe/trtllm_backend/trtllm_fused_moe_routing_deepseek.cu"),
+    ("finalizeKernelVecLoad", "moe::dev::finalize::finalizeKernelVecLoad", "moe", "flashinfer-ai/flashinfer csrc/fused_moe/trtllm_backend/trtllm_fused_moe_dev_kernel.cu"),
+    ("activationDeepSeekKernel", "moe::dev::activation::activationDeepSeekKernel", "moe", "flashinfer-ai/flashinfer csrc/fused_moe/trtllm_backend/trtllm_fused_moe_dev_kernel.cu"),
+    ("expandInputRowsKernel", "tensorrt_llm::kernels::cutlass_kernels::expandInputRowsKernel", "moe", "flashinfer-ai/flashinfer csrc/fused_moe/cutlass_backend/cutlass_fused_moe_kernels.cuh"),
+    ("doActivationKernel", "tensorrt_llm::kernels::cutlass_kernels::doActivationKernel", "moe", "flashinfer-ai/flashinfer csrc/fused_moe/cutlass_backend/cutlass_fused_moe_kernels.cuh"),
+    ("finalizeMoeRoutingKernel", "tensorrt_llm::kernels::cutlass_kernels::finalizeMoeRoutingKernel", "moe", "flashinfer-ai/flashinfer csrc/fused_moe/cutlass_backend/cutlass_fused_moe_kernels.cuh"),
+    ("deepseek_v3_topk_kernel", "tensorrt_llm::kernels::deepseek_v3_topk_kernel", "moe", "flashinfer-ai/flashinfer csrc/fused_moe/noAuxTcKernels.cu"),
+    ("moePermuteKernel", "", "moe", "flashinfer-ai/flashinfer csrc/nv_internal/tensorrt_llm/kernels/cuteDslKernels/moeUtils.cu"),
+    // The CuTe DSL kernel name embeds this class name (see the FA4 entry for the scheme).
+    ("Sm100BlockScaledContiguousGroupedGemmFinalizeFusionKernel", "", "moe", "flashinfer-ai/flashinfer flashinfer/fused_moe/cute_dsl/blackwell/blockscaled_contiguous_grouped_gemm_finalize_fusion.py"),
+    ("_p_matmul_ogs", "", "moe", "triton-lang/triton python/triton_kernels/triton_kernels/matmul_ogs_details/_p_matmul_ogs.py"),
+    ("_combined_routing_compute", "", "moe", "triton-lang/triton python/triton_kernels/triton_kernels/routing_details/_routing_compute.py"),
+    ("_topk_forward", "", "moe", "triton-lang/triton python/triton_kernels/triton_kernels/topk_details/_topk_forward.py"),
+    ("prepare_grouped_gemm_data", "void at::cuda::detail::prepare_grouped_gemm_data<cutlass::bfloat16_t, cutlass::bfloat16_t, cutlass::bfloat16_t, float, cute::tuple<int, int, int>, ", "moe", "fixtures/nsys/hf_capture.sqlite"),
+    ("fused_moe_kernel", "", "moe", "sgl-project/sglang python/sglang/srt/layers/moe/fused_moe_triton/fused_moe.py"),
+    ("_fwd_kernel_ep_scatter_1", "", "moe", "sgl-project/sglang python/sglang/srt/layers/moe/ep_moe/kernels.py"),
+    ("moe_align_block_size_kernel", "", "moe", "sgl-project/sglang sgl-kernel/csrc/moe/moe_align_kernel.cu"),
+    ("count_and_sort_expert_tokens_kernel", "", "moe", "sgl-project/sglang sgl-kernel/csrc/moe/moe_align_kernel.cu"),
+    ("topkGatingSoftmax", "", "moe", "sgl-project/sglang sgl-kernel/csrc/moe/moe_topk_softmax_kernels.cu"),
+    ("moe_fused_gate_kernel", "", "moe", "sgl-project/sglang sgl-kernel/csrc/moe/moe_fused_gate.cu"),
+    ("router_gemm_kernel_float_output", "", "moe", "sgl-project/sglang sgl-kernel/csrc/gemm/dsv3_router_gemm_float_out.cu"),
+    ("device_kernel", "void cutlass::device_kernel<at::cuda::detail::enable_3x_kernel_for_sm9x<cutlass::gemm::kernel::GemmUniversal<cutlass::gemm::GroupProblemShape<cute::tuple<int, int, int>>, ", "moe", "fixtures/nsys/hf_capture.sqlite (torch._grouped_mm)"),
+    ("sm100_fp8_fp4_mega_moe_impl", "deep_gemm::sm100_fp8_fp4_mega_moe_impl", "moe", "deepseek-ai/DeepGEMM deep_gemm/include/deep_gemm/impls/sm100_fp8_fp4_mega_moe.cuh"),
+    // --- gemm ---
+    ("nvjet_sm90_tst_320x128_64x3_1x2_h_bz_coopB_TNT", "", "gemm", "fixtures/nsys/hf_capture.sqlite"),
+    ("splitKreduce_kernel", "void cublasLt::splitKreduce_kernel<(int)32, (int)16, int, float, __nv_bfloat16, float, __nv_bfloat16, (bool)0, float, __nv_bfloat16, __nv_bfloat16, (bool)1, (bool)0, (bool)0, (bool)0>(cublasLt::cublasSplitKParams<T6>, co", "gemm", "fixtures/nsys/hf_capture.sqlite"),
+    ("Kernel2", "void cutlass::Kernel2<cutlass_80_simt_sgemm_128x32_8x5_nn_align1>(T1::Params)", "gemm", "fixtures/nsys/hf_capture.sqlite"),
+    // The CuTe DSL kernel name embeds this class name.
+    ("Sm100BlockScaledPersistentDenseGemmKernel", "", "gemm", "flashinfer-ai/flashinfer flashinfer/gemm/kernels/dense_blockscaled_gemm_sm100.py"),
+    ("gemm_Bfloat16_E4m3E4m3_Fp32_t128x8x128u2_s6_et64x8_m64x8x32_c1x1x1_rM_TN_transOut_noShfl_dsFp8_schPd2x2x1x3_sm100f", "", "gemm", "flashinfer-ai/flashinfer csrc/trtllm_gemm_runner.cu"),
+    ("sm90_fp8_gemm_1d2d_impl", "deep_gemm::sm90_fp8_gemm_1d2d_impl", "gemm", "deepseek-ai/DeepGEMM deep_gemm/include/deep_gemm/impls/sm90_fp8_gemm_1d2d.cuh"),
+    ("_w8a8_block_fp8_matmul", "", "gemm", "sgl-project/sglang python/sglang/srt/layers/quantization/fp8_kernel.py"),
+    // --- norm ---
+    ("fusedQKNormRopeKernel", "", "norm", "flashinfer-ai/flashinfer include/flashinfer/norm/fused_qk_rmsnorm_rope.cuh"),
+    ("RMSNormKernel", "flashinfer::norm::RMSNormKernel", "norm", "flashinfer-ai/flashinfer include/flashinfer/norm.cuh"),
+    ("rms_norm_cvt_fp16_to_fp4", "vllm::rms_norm_cvt_fp16_to_fp4", "norm", "vllm-project/vllm csrc/quantization/fp4/rmsnorm_nvfp4_quant_kernels.cu"),
+    ("vectorized_layer_norm_kernel", "", "norm", "fixtures/nsys/mini.sqlite"),
+    ("generalRmsNorm", "tensorrt_llm::kernels::generalRmsNorm", "norm", "NVIDIA/TensorRT-LLM cpp/tensorrt_llm/kernels/rmsnormKernels.cu"),
+    // --- rotary, activation ---
+    ("BatchQKApplyRotaryPosIdsCosSinCacheKernel", "", "rotary", "flashinfer-ai/flashinfer include/flashinfer/pos_enc.cuh"),
+    ("act_and_mul_kernel", "flashinfer::activation::act_and_mul_kernel", "activation", "flashinfer-ai/flashinfer include/flashinfer/activation.cuh"),
+    // --- quantization ---
+    ("per_token_group_quant_8bit_kernel", "", "quantization", "sgl-project/sglang sgl-kernel/csrc/gemm/per_token_group_quant_8bit.cu"),
+    ("quantize_with_block_size", "tensorrt_llm::kernels::quantize_with_block_size", "quantization", "flashinfer-ai/flashinfer csrc/nv_internal/tensorrt_llm/kernels/quantization.cuh"),
+    ("nvfp4QuantAndPerTokenScaleKernel", "tensorrt_llm::kernels::nvfp4QuantAndPerTokenScaleKernel", "quantization", "flashinfer-ai/flashinfer csrc/nv_internal/tensorrt_llm/kernels/quantization.cuh"),
+    ("cvt_fp16_to_fp4", "vllm::cvt_fp16_to_fp4", "quantization", "vllm-project/vllm csrc/quantization/fp4/nvfp4_quant_kernels.cu"),
+    ("scale_1x128_kernel", "tensorrt_llm::kernels::fp8_blockscale_gemm::scale_1x128_kernel", "quantization", "flashinfer-ai/flashinfer csrc/nv_internal/tensorrt_llm/kernels/cutlass_kernels/fp8_blockscale_gemm/fp8_blockscale_gemm_kernel.cuh"),
+    // The CuTe DSL kernel name embeds this class name.
+    ("MXFP8QuantizeSwizzledKernel", "", "quantization", "flashinfer-ai/flashinfer flashinfer/quantization/kernels/mxfp8_quantize.py"),
+    // --- sampling, kv_cache, memory, compiled, elementwise ---
+    ("softmax_warp_forward", "", "sampling", "fixtures/nsys/hf_capture.sqlite"),
+    ("reduce_kernel", "void at::native::reduce_kernel<(int)512, (int)1, at::native::ReduceOp<c10::BFloat16, at::native::ArgMaxOps<float>, unsigned int, long, (int)4, (int)4>>(T3)", "sampling", "fixtures/nsys/hf_capture.sqlite"),
+    ("reshape_and_cache_flash_kernel", "vllm::reshape_and_cache_flash_kernel", "kv_cache", "vllm-project/vllm csrc/cache_kernels.cu"),
+    ("CatArrayBatchedCopy", "", "memory", "fixtures/nsys/hf_capture.sqlite"),
+    ("[CUDA memcpy Host-to-Device]", "", "memory", "nsys MEMCPY rows as the importer names them"),
+    ("triton_poi_fused_add_0", "", "compiled", "pytorch/pytorch torch/_inductor (generated kernel name)"),
+    ("kernelHistogram1D", "void at::cuda::kernelHistogram1D<int, int, long, (int)1, (int)2, (int)-1, (at::cuda::CUDAHistogramMemoryType)0, ", "elementwise", "fixtures/nsys/hf_capture.sqlite"),
+    ("vectorized_elementwise_kernel", "", "elementwise", "fixtures/nsys/hf_capture.sqlite"),
+];
+
+#[derive(Deserialize)]
+struct RulesFile {
+    rules: Vec<RuleEntry>,
+}
+
+#[derive(Deserialize)]
+struct RuleEntry {
+    category: String,
+    pattern: String,
+}
+
+/// The shipped rules, compiled in file order.
+fn shipped_rules() -> Vec<(String, Regex)> {
+    let text = std::fs::read_to_string(root().join("conf/kernels.yaml")).unwrap();
+    let file: RulesFile = serde_yaml::from_str(&text).unwrap();
+    file.rules
+        .into_iter()
+        .map(|r| (r.category, Regex::new(&r.pattern).unwrap()))
+        .collect()
+}
+
+fn demangled_or_short<'a>(short: &'a str, demangled: &'a str) -> &'a str {
+    if demangled.is_empty() {
+        short
+    } else {
+        demangled
+    }
+}
+
+#[test]
+fn real_kernel_names_get_their_category() {
+    let rules = Rules::builtin().unwrap();
+    let mut wrong = Vec::new();
+    for (short, demangled, want, source) in NAMES {
+        let got = rules.classify(short, demangled_or_short(short, demangled));
+        if got != *want {
+            wrong.push(format!("{short} ({source}): got {got}, want {want}"));
+        }
+    }
+    assert!(wrong.is_empty(), "misclassified:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_rule_is_exercised_by_a_real_name() {
+    let rules = shipped_rules();
+    let mut hit = BTreeSet::new();
+    for (short, demangled, _, _) in NAMES {
+        let demangled = demangled_or_short(short, demangled);
+        if let Some(index) = rules
+            .iter()
+            .position(|(_, re)| re.is_match(short) || re.is_match(demangled))
+        {
+            hit.insert(index);
+        }
+    }
+    let unexercised: Vec<String> = (0..rules.len())
+        .filter(|i| !hit.contains(i))
+        .map(|i| format!("rule {} ({})", i + 1, rules[i].0))
+        .collect();
+    assert!(
+        unexercised.is_empty(),
+        "no name in the table reaches: {unexercised:?}"
+    );
+}
+
+#[test]
+fn rules_file_parses_and_every_rule_cites_its_source() {
+    let path = root().join("conf/kernels.yaml");
+    let loaded = Rules::load(&path).unwrap();
+    assert_eq!(loaded.hash, Rules::builtin().unwrap().hash);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // `owner/repo` of a public project, or one of our fixtures.
+    let cites = Regex::new(r"source:\s*\S*[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+").unwrap();
+    let mut rules_seen = 0;
+    let mut categories = BTreeSet::new();
+    for (n, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        if !trimmed.starts_with("- {category:") {
+            continue;
+        }
+        rules_seen += 1;
+        let comment: Vec<&str> = lines[..n]
+            .iter()
+            .rev()
+            .take_while(|l| l.trim_start().starts_with('#'))
+            .copied()
+            .collect();
+        assert!(
+            comment.iter().any(|l| cites.is_match(l)),
+            "conf/kernels.yaml:{}: rule has no `# source: owner/repo path` comment right above it",
+            n + 1
+        );
+        let category = trimmed["- {category:".len()..]
+            .split(',')
+            .next()
+            .unwrap()
+            .trim();
+        categories.insert(category.to_string());
+    }
+    assert_eq!(rules_seen, shipped_rules().len());
+    // Every category except `other` has at least one rule.
+    for category in CATEGORIES.iter().filter(|c| **c != "other") {
+        assert!(categories.contains(*category), "no rule for {category}");
+    }
+}
+
+/// Distinct (short, demangled) kernel names of an nsys export.
+fn kernel_names(file: &str) -> Vec<(String, String)> {
+    let conn = Connection::open(fixture(file)).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT DISTINCT s.value, d.value FROM CUPTI_ACTIVITY_KIND_KERNEL k \
+             JOIN StringIds s ON s.id = k.shortName JOIN StringIds d ON d.id = k.demangledName",
+        )
+        .unwrap();
+    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+#[test]
+fn fixture_kernels_leave_only_the_cudnn_reduction_unattributed() {
+    let rules = Rules::builtin().unwrap();
+    let mut other = BTreeMap::new();
+    for file in [
+        "nsys/mini.sqlite",
+        "nsys/mini_range.sqlite",
+        "nsys/tp2.sqlite",
+        "nsys/hf_capture.sqlite",
+    ] {
+        for (short, demangled) in kernel_names(file) {
+            if rules.classify(&short, &demangled) == "other" {
+                other.insert(short, file);
+            }
+        }
+    }
+    // cuDNN's SDPA statistics reduction: a name that says neither attention nor anything else.
+    let expected: Vec<&str> = vec!["lean_reduction_kernel"];
+    assert_eq!(
+        other.keys().map(String::as_str).collect::<Vec<_>>(),
+        expected
+    );
+}
