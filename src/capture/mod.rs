@@ -1,8 +1,10 @@
 //! `trace capture`: the seed's benchmark workflow, rebuilt.
 //!
-//! conf YAMLs + model_conf + grid → SGLang server arguments ([`compose`]) → the
-//! harness (embedded `python/trace_harness.py`, written into the run directory) run
-//! over the grid, optionally under `nsys profile` ([`command`], [`runner`]) →
+//! conf YAMLs + model_conf + grid → SGLang server arguments ([`compose`]), checked
+//! against the SGLang release that will run ([`version`], [`sglang_api`]) → the
+//! harness (the embedded `python/` files of [`HARNESS_FILES`], written into the run
+//! directory) run over the grid, optionally under `nsys profile` ([`command`],
+//! [`runner`]) →
 //! `latency` table, `benchmark.csv` with `--save`, and for profiled runs the report
 //! exported to SQLite, ingested, and validated ([`results`]).
 //!
@@ -16,6 +18,8 @@ pub mod compose;
 pub mod grid;
 pub mod results;
 pub mod runner;
+pub mod sglang_api;
+pub mod version;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -32,8 +36,27 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, IngestConfig, RunMeta};
 use crate::nsys_tool::{self, nsys_export_argv};
 
-/// The harness, compiled into the binary.
-pub const HARNESS: &str = include_str!("../../python/trace_harness.py");
+/// The harness, compiled into the binary: (file name, text), all written into the run
+/// directory; the first is the entry point.
+pub const HARNESS_FILES: &[(&str, &str)] = &[
+    (
+        "trace_harness.py",
+        include_str!("../../python/trace_harness.py"),
+    ),
+    (
+        "trace_sglang.py",
+        include_str!("../../python/trace_sglang.py"),
+    ),
+    (
+        "trace_ranks.py",
+        include_str!("../../python/trace_ranks.py"),
+    ),
+    (
+        "trace_timing.py",
+        include_str!("../../python/trace_timing.py"),
+    ),
+    ("sglang_api.json", sglang_api::API_JSON),
+];
 
 /// Everything `trace capture` needs, resolved from the command line.
 #[derive(Debug, Clone)]
@@ -51,6 +74,8 @@ pub struct CaptureConfig {
     pub port: u16,
     pub grid: Option<String>,
     pub engine: String,
+    /// The SGLang release to compose for (dry run) or to expect (real run).
+    pub sglang_version: Option<String>,
     pub warmup: Option<u32>,
     pub iters: Option<u32>,
     pub dry_run: bool,
@@ -71,6 +96,8 @@ pub struct CaptureOutcome {
     pub latency_rows: usize,
     pub ingest: Option<ingest::Summary>,
     pub dry_run: bool,
+    /// The SGLang release the run used or was composed for.
+    pub sglang_version: Option<String>,
 }
 
 fn config_file(dir: &Path, name: &str, what: &str) -> Result<PathBuf> {
@@ -138,10 +165,32 @@ pub struct Plan {
     pub harness: HarnessCommand,
     pub model_config: PathBuf,
     pub tp_size: u32,
+    /// The SGLang release the flags were checked against (`None` for the hf engine).
+    pub sglang: Option<version::Target>,
+    /// One line per translated, raised or deprecated flag.
+    pub notes: Vec<String>,
 }
 
-/// Composes configs, grid and commands without running anything.
+/// Composes configs, grid and commands without running anything, and (for the
+/// SGLang engine) fits the flags to the release that will run ([`version::resolve`]).
 pub fn plan(cfg: &CaptureConfig) -> Result<Plan> {
+    let mut plan = compose_plan(cfg)?;
+    if cfg.engine == "sglang" {
+        let target = version::resolve(
+            cfg.sglang_version.as_deref(),
+            &cfg.python,
+            cfg.dry_run,
+            &mut plan.notes,
+        )?;
+        let max_bsz = plan.points.iter().map(|p| p.bsz).max().unwrap_or(1);
+        let notes = version::fit(&mut plan.composed, max_bsz, &target)?;
+        plan.notes.extend(notes);
+        plan.sglang = Some(target);
+    }
+    Ok(plan)
+}
+
+fn compose_plan(cfg: &CaptureConfig) -> Result<Plan> {
     let conf = &cfg.conf_dir;
     let mut files = vec![
         config_file(conf, &cfg.base, "base")?,
@@ -197,6 +246,10 @@ pub fn plan(cfg: &CaptureConfig) -> Result<Plan> {
         return Err(Error::Usage("iters must be at least 1".into()));
     }
     let tp_size = composed.get_u32("tp_size", 1)?;
+    let rank_timeout_s = composed.get_u32("rank_timeout_s", 3600)?;
+    if rank_timeout_s == 0 {
+        return Err(Error::Usage("rank_timeout_s must be at least 1".into()));
+    }
     if cfg.engine == "hf" && tp_size > 1 {
         return Err(Error::Usage(format!(
             "the hf engine runs on one GPU, but deploy {} sets tp_size {tp_size}; use --deploy tp1 or --engine sglang",
@@ -249,6 +302,7 @@ pub fn plan(cfg: &CaptureConfig) -> Result<Plan> {
         profile,
         latency_out: run_dir.join("latency.jsonl"),
         server_args_file: run_dir.join("server_args.json"),
+        rank_timeout_s,
     };
     Ok(Plan {
         composed,
@@ -261,6 +315,8 @@ pub fn plan(cfg: &CaptureConfig) -> Result<Plan> {
         harness,
         model_config,
         tp_size,
+        sglang: None,
+        notes: Vec::new(),
     })
 }
 
@@ -282,8 +338,22 @@ pub fn describe(
             e.file.display()
         )?;
     }
-    writeln!(out, "# SGLang server arguments")?;
-    writeln!(out, "{}", shell_words(&plan.composed.sglang_flags()))?;
+    for note in &plan.notes {
+        writeln!(out, "# note: {note}")?;
+    }
+    match &plan.sglang {
+        Some(t) => writeln!(
+            out,
+            "# SGLang {} ({}) server arguments, checked against the {} flag set",
+            t.version, t.source, t.facts.version
+        )?,
+        None => writeln!(out, "# SGLang server arguments")?,
+    }
+    let flags = plan
+        .composed
+        .sglang_flags()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    writeln!(out, "{}", shell_words(&flags))?;
     let points: Vec<String> = plan
         .points
         .iter()
@@ -325,23 +395,28 @@ pub fn describe(
 
 /// Runs a capture.
 pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureOutcome> {
-    let plan = plan(cfg)?;
-    let io = |e: std::io::Error| Error::io("<stdout>", e);
     if cfg.dry_run {
-        describe(cfg, &plan, out).map_err(io)?;
+        let plan = plan(cfg)?;
+        describe(cfg, &plan, out).map_err(|e| Error::io("<stdout>", e))?;
         return Ok(CaptureOutcome {
             run_id: plan.run_id,
             run_dir: plan.run_dir,
             latency_rows: 0,
             ingest: None,
             dry_run: true,
+            sglang_version: plan.sglang.map(|t| t.version),
         });
     }
-    let nsys = match plan.profile {
+    let profile = compose_plan(cfg)?.profile;
+    let nsys = match profile {
         Some(_) => Some(nsys_tool::find(cfg.nsys.as_deref())?),
         None => None,
     };
     check_python(&cfg.python)?;
+    let plan = plan(cfg)?;
+    for note in &plan.notes {
+        eprintln!("note: {note}");
+    }
 
     let model_dir = &plan.harness.model_dir;
     std::fs::create_dir_all(model_dir).map_err(|e| Error::io(model_dir, e))?;
@@ -364,8 +439,10 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
     }
     let write =
         |path: &Path, text: &str| std::fs::write(path, text).map_err(|e| Error::io(path, e));
-    write(&plan.harness.script, HARNESS)?;
-    let flags = serde_json::to_string_pretty(&plan.composed.sglang_flags()).unwrap_or_default();
+    for (name, text) in HARNESS_FILES {
+        write(&plan.run_dir.join(name), text)?;
+    }
+    let flags = serde_json::to_string_pretty(&plan.composed.sglang_flags()?).unwrap_or_default();
     write(&plan.harness.server_args_file, &flags)?;
     let raw = cfg.results_dir.join("raw_output");
     std::fs::create_dir_all(&raw).map_err(|e| Error::io(&raw, e))?;
@@ -376,7 +453,17 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
         Some(nsys) => nsys_profile_argv(nsys, &report, &plan.harness.argv()),
         None => plan.harness.argv(),
     };
-    write(&log, &format!("$ {}\n", shell_words(&argv)))?;
+    let mut header = format!("$ {}\n", shell_words(&argv));
+    if let Some(t) = &plan.sglang {
+        header.push_str(&format!(
+            "# SGLang {} (flags checked against the {} flag set)\n",
+            t.version, t.facts.version
+        ));
+    }
+    for note in &plan.notes {
+        header.push_str(&format!("# note: {note}\n"));
+    }
+    write(&log, &header)?;
     eprintln!(
         "capture {}: {} grid point(s), log {}",
         plan.run_id,
@@ -404,11 +491,23 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
         return Err(Error::Tool(format!(
             "the capture failed ({status}); last lines of {}:\n{}",
             log.display(),
-            runner::tail(&log, 15)
+            runner::tail(&log, 25)
         )));
     }
 
-    let rows = results::read_latency(&plan.harness.latency_out)?;
+    let (rows, skipped) = results::read_latency(&plan.harness.latency_out)?;
+    for s in &skipped {
+        eprintln!(
+            "skipped: {} bsz={} seq={} on rank {}: {}",
+            s.phase, s.bsz, s.seq, s.rank, s.skipped
+        );
+    }
+    let measured: Vec<Point> = plan
+        .points
+        .iter()
+        .filter(|p| !skipped.iter().any(|s| s.bsz == p.bsz && s.seq == p.seq))
+        .copied()
+        .collect();
     let parquet = cfg.results_dir.join("parquet");
     results::write_latency_table(&parquet, &plan.run_id, &rows)?;
     let arch = Arch::load(&plan.model_config).ok();
@@ -436,7 +535,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
         };
         let ingested = ingest::run(&ingest_cfg)?;
         if let Some(profile) = plan.profile {
-            results::validate(&ingested, &plan.points, profile.phases(), &sqlite)?;
+            results::validate(&ingested, &measured, profile.phases(), &sqlite)?;
         }
         summary = Some(ingested);
     }
@@ -467,6 +566,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
         latency_rows: rows.len(),
         ingest: summary,
         dry_run: false,
+        sglang_version: plan.sglang.map(|t| t.version),
     })
 }
 
