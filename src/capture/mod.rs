@@ -529,6 +529,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
                 deploy: Some(cfg.deploy.clone()),
                 backend: Some(cfg.backend.clone()),
                 engine: Some(cfg.engine.clone()),
+                sglang_version: plan.sglang.as_ref().map(|t| t.version.clone()),
                 rank: None,
             },
             arch: arch.clone(),
