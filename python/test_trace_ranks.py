@@ -25,6 +25,13 @@ def alive(pid):
     return True
 
 
+def started(stdout):
+    """The rank pids the harness announced (`TRACE {"event": "ranks", ...}`)."""
+    events = [json.loads(line[6:]) for line in stdout.splitlines() if line.startswith("TRACE ")]
+    (ranks,) = [e for e in events if e["event"] == "ranks"]
+    return ranks["pids"]
+
+
 class StandInRun(unittest.TestCase):
     def harness(self, flags, grid="1;8", env=None, timeout_s=None):
         self.dir = tempfile.mkdtemp(prefix="trace-ranks-")
@@ -82,7 +89,7 @@ class StandInRun(unittest.TestCase):
         self.assertEqual(run.returncode, 1)
         self.assertIn("rank 1 (GPU 1) exited with code 1", run.stderr)
         self.assertIn("stand-in: rank 1 failed to load the model", run.stderr, "the log tail of the failed rank")
-        pids = [c["pid"] for c in self.calls("load_model")]
+        pids = started(run.stdout)
         self.assertEqual(len(pids), 3)
         self.assertFalse(any(alive(p) for p in pids), "no rank left running")
 
@@ -90,7 +97,9 @@ class StandInRun(unittest.TestCase):
         run = self.harness(["--tp-size", "2"], env={"TRACE_STANDIN_HANG": "0"}, timeout_s=3)
         self.assertEqual(run.returncode, 1)
         self.assertIn("rank 0 (GPU 0) still running after the 3 s rank timeout", run.stderr)
-        self.assertFalse(any(alive(c["pid"]) for c in self.calls("load_model")))
+        pids = started(run.stdout)
+        self.assertEqual(len(pids), 2)
+        self.assertFalse(any(alive(p) for p in pids), "no rank left running")
 
     def test_an_out_of_memory_point_is_skipped_with_a_message(self):
         run = self.harness([], grid="1,4;8", env={"TRACE_STANDIN_OOM": "4"})

@@ -268,7 +268,8 @@ def run_sglang(args, points):
     nnodes, node = int(getattr(server_args, "nnodes", 1) or 1), int(getattr(server_args, "node_rank", 0) or 0)
     try:
         ranks = trace_ranks.supervise(trace_sglang.rank_main, (facts, server_args, port_args, points, args),
-                                      world, nnodes, node, log_prefix=args.out, timeout_s=args.rank_timeout)
+                                      world, nnodes, node, log_prefix=args.out, timeout_s=args.rank_timeout,
+                                      on_started=lambda pids: event("ranks", pids=pids))
     except trace_ranks.RankFailure as e:
         sys.exit(f"trace harness: {e}")
     with open(args.out, "a") as merged:

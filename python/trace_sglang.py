@@ -150,6 +150,6 @@ def rank_main(ctx, facts, server_args, port_args, points, args):
 
     def barrier():
         if not clock.distributed_barrier():
-            ctx.wait_barrier(args.rank_timeout)
+            ctx.wait_barrier()  # no timeout of its own: the supervisor's rank timeout ends a hang
 
     h.run(engine, points, args, out, clock, barrier)

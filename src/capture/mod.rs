@@ -634,6 +634,17 @@ fn report_event(bar: &indicatif::ProgressBar, event: &serde_json::Value, started
                 event["bsz"], event["seq"]
             )
         }
+        "sglang" => format!("SGLang {}", event["version"].as_str().unwrap_or("?")),
+        "ranks" => format!(
+            "{} rank process(es) started",
+            event["pids"].as_array().map_or(0, Vec::len)
+        ),
+        "skip" => format!(
+            "skipped bsz={} seq={}: {}",
+            event["bsz"],
+            event["seq"],
+            event["reason"].as_str().unwrap_or("?")
+        ),
         "done" => "harness done".into(),
         other => other.to_string(),
     };
