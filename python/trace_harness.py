@@ -22,7 +22,9 @@ timed step, so rank skew is not timed.
 SGLang runs (trace_sglang, trace_ranks): one process per local rank, sharing one
 ServerArgs and one PortArgs built here; a rank that fails or outlives
 --rank-timeout ends the run with its rank and log tail. A grid point that runs
-out of GPU memory is skipped with a message and a `skipped` line in --out.
+out of GPU memory is skipped with a message and a `skipped` line in --out (with
+several ranks only when every rank runs out alike; otherwise the others wait in the
+next collective and the rank timeout ends the run).
 
 Results: one JSON line per (phase, bsz, seq, rank) in --out; progress lines on
 stdout start with `TRACE ` followed by JSON. The parts that need no GPU (grid,
