@@ -54,6 +54,8 @@ pub struct HarnessCommand {
     pub profile: Option<Profile>,
     pub latency_out: PathBuf,
     pub server_args_file: PathBuf,
+    /// Seconds a rank may run before the harness stops the run (`rank_timeout_s`).
+    pub rank_timeout_s: u32,
 }
 
 impl HarnessCommand {
@@ -78,6 +80,8 @@ impl HarnessCommand {
             path(&self.latency_out),
             "--server-args-file".into(),
             path(&self.server_args_file),
+            "--rank-timeout".into(),
+            self.rank_timeout_s.to_string(),
         ]
     }
 }
@@ -140,6 +144,7 @@ mod tests {
             profile,
             latency_out: "run/latency.jsonl".into(),
             server_args_file: "run/server_args.json".into(),
+            rank_timeout_s: 600,
         }
     }
 
@@ -157,7 +162,7 @@ mod tests {
         }
         assert_eq!(
             shell_words(&harness(None).argv()),
-            "python3 run/trace_harness.py --engine hf --model-dir run/model --grid '1;128|4;512' --warmup 2 --iters 3 --profile none --out run/latency.jsonl --server-args-file run/server_args.json"
+            "python3 run/trace_harness.py --engine hf --model-dir run/model --grid '1;128|4;512' --warmup 2 --iters 3 --profile none --out run/latency.jsonl --server-args-file run/server_args.json --rank-timeout 600"
         );
     }
 

@@ -31,19 +31,37 @@ pub struct LatencyRow {
     pub max_ms: f64,
 }
 
-/// Reads `latency.jsonl`; a malformed line is an error naming file and line.
-pub fn read_latency(path: &Path) -> Result<Vec<LatencyRow>> {
+/// A grid point the harness skipped (`"skipped": reason`, e.g. out of GPU memory).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SkippedRow {
+    pub phase: String,
+    pub bsz: u32,
+    pub seq: u32,
+    pub rank: u32,
+    pub skipped: String,
+}
+
+/// Reads `latency.jsonl` into measured and skipped rows; a malformed line is an
+/// error naming file and line.
+pub fn read_latency(path: &Path) -> Result<(Vec<LatencyRow>, Vec<SkippedRow>)> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| Error::Input {
-                path: path.to_path_buf(),
-                reason: format!("line {}: {e}", i + 1),
-            })
-        })
-        .collect()
+    let (mut rows, mut skipped) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |e: serde_json::Error| Error::Input {
+            path: path.to_path_buf(),
+            reason: format!("line {}: {e}", i + 1),
+        };
+        let value: serde_json::Value = serde_json::from_str(line).map_err(bad)?;
+        if value.get("skipped").is_some() {
+            skipped.push(serde_json::from_value(value).map_err(bad)?);
+        } else {
+            rows.push(serde_json::from_value(value).map_err(bad)?);
+        }
+    }
+    Ok((rows, skipped))
 }
 
 /// Writes the `latency` table of `run_id` under `out_dir` (staged, then committed).
@@ -273,9 +291,14 @@ mod tests {
     fn latency_lines_and_csv_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("latency.jsonl");
-        std::fs::write(&path, "{\"phase\":\"decode\",\"bsz\":1,\"seq\":128,\"rank\":0,\"iters\":2,\"mean_ms\":1.5,\"p50_ms\":1.5,\"p90_ms\":1.9,\"min_ms\":1.0,\"max_ms\":2.0,\"samples_ms\":[1.0,2.0]}\n").unwrap();
-        let rows = read_latency(&path).unwrap();
-        assert_eq!(rows[0].mean_ms, 1.5);
+        std::fs::write(&path, "{\"phase\":\"decode\",\"bsz\":1,\"seq\":128,\"rank\":0,\"iters\":2,\"mean_ms\":1.5,\"p50_ms\":1.5,\"p90_ms\":1.9,\"min_ms\":1.0,\"max_ms\":2.0,\"samples_ms\":[1.0,2.0]}\n\
+            {\"phase\":\"prefill\",\"bsz\":64,\"seq\":128,\"rank\":0,\"skipped\":\"out of memory\"}\n").unwrap();
+        let (rows, skipped) = read_latency(&path).unwrap();
+        assert_eq!((rows.len(), rows[0].mean_ms), (1, 1.5));
+        assert_eq!(
+            (skipped.len(), skipped[0].bsz, skipped[0].skipped.as_str()),
+            (1, 64, "out of memory")
+        );
         let labels = RunLabels {
             model: "llama3".into(),
             mconf: "2l".into(),
