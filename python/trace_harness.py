@@ -14,11 +14,16 @@ one engine call for that step and nothing else. SGLang prefill: `extend` (build 
 ScheduleBatch and ForwardBatch, the model forward with its collectives, sampling);
 SGLang decode: `decode` (the same for one new token per sequence, replaying the
 CUDA graph when the batch fits `cuda_graph_max_bs`, which `trace capture` raises
-to the grid's largest batch). HF: the model forward. Untimed, outside the events:
+to the grid's largest batch). HF prefill: the model forward with a dynamic KV cache;
+HF decode: copying the set-up prefill's argmax token into the CUDA graph's input and
+one graph replay of the forward over a static KV cache (`--decode eager`: the eager
+forward over the dynamic cache). Untimed, outside the events:
 input preparation, the pool reset, the set-up prefill of a decode step, and a
 barrier of all ranks (their process group, else a local barrier) before each
 timed step, so rank skew is not timed.
 
+HF runs (trace_hf): one GPU, or with --tp-size N one process per rank (transformers'
+tensor-parallel plan, expert parallel with --ep-size > 1), supervised the same way.
 SGLang runs (trace_sglang, trace_ranks): one process per local rank, sharing one
 ServerArgs and one PortArgs built here; a rank that fails or outlives
 --rank-timeout ends the run with its rank and log tail. A grid point that runs
@@ -119,48 +124,18 @@ def parse_args(argv=None):
     p.add_argument("--profile", choices=["none", "prefill", "decode", "both"], default="none")
     p.add_argument("--out", required=True)
     p.add_argument("--server-args-file", help="JSON list of SGLang server-argument flags")
+    p.add_argument("--tp-size", type=int, default=1,
+                   help="hf engine: tensor-parallel ranks on this node, one GPU each")
+    p.add_argument("--ep-size", type=int, default=1,
+                   help="hf engine: expert parallel over the ranks when > 1 (MoE models)")
+    p.add_argument("--decode", choices=["graph", "eager"], default="graph",
+                   help="hf engine: decode replayed from a CUDA graph over a static KV cache, or eager")
     p.add_argument("--rank-timeout", type=float, default=3600.0,
-                   help="seconds a rank may run before the run is stopped (SGLang engine)")
+                   help="seconds a rank may run before the run is stopped")
     args = p.parse_args(argv)
-    if args.iters < 1 or args.warmup < 0 or args.rank_timeout <= 0:
-        p.error("--iters must be >= 1, --warmup >= 0 and --rank-timeout > 0")
+    if args.iters < 1 or args.warmup < 0 or args.rank_timeout <= 0 or args.tp_size < 1 or args.ep_size < 1:
+        p.error("--iters, --tp-size and --ep-size must be >= 1, --warmup >= 0 and --rank-timeout > 0")
     return args
-
-
-# ---------------------------------------------------------------- engines (GPU)
-
-class HFEngine:
-    """transformers model from config.json with random weights (single GPU)."""
-
-    def __init__(self, model_dir):
-        import torch
-        from transformers import AutoConfig, AutoModelForCausalLM
-
-        self.torch = torch
-        cfg = AutoConfig.from_pretrained(model_dir, trust_remote_code=True)
-        if getattr(cfg, "quantization_config", None) is not None:
-            cfg.quantization_config = None  # random BF16 weights; FP8 needs a checkpoint
-        with torch.device("cuda"):
-            try:
-                model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16, trust_remote_code=True)
-            except TypeError:
-                model = AutoModelForCausalLM.from_config(cfg, torch_dtype=torch.bfloat16, trust_remote_code=True)
-        self.model = model.eval()
-        self.vocab = min(int(cfg.vocab_size), 32000)
-        self.rank = 0
-
-    def inputs(self, bsz, seq):
-        return self.torch.randint(0, self.vocab, (bsz, seq), device="cuda")
-
-    def prefill(self, ids):
-        return self.model(ids, use_cache=True)
-
-    def decode(self, state):
-        nxt = state.logits[:, -1:].argmax(-1)
-        return self.model(nxt, past_key_values=state.past_key_values, use_cache=True)
-
-    def reset(self):
-        pass
 
 
 # ---------------------------------------------------------------- the run
@@ -237,7 +212,8 @@ def timed_block(engine, clock, barrier, phase, b, s, args):
             barrier()
             _, ms = clock.timed(label(phase, b, s, it), lambda: engine.prefill(ids))
         else:
-            state = clock.untimed("trace-setup", lambda: engine.prefill(ids))
+            setup = getattr(engine, "prefill_for_decode", engine.prefill)
+            state = clock.untimed("trace-setup", lambda: setup(ids))
             clock.synchronize()
             barrier()
             _, ms = clock.timed(label(phase, b, s, it), lambda: engine.decode(state))
@@ -274,19 +250,7 @@ def run_sglang(args, points):
                                       on_started=lambda pids: event("ranks", pids=pids))
     except trace_ranks.RankFailure as e:
         sys.exit(f"trace harness: {e}")
-    with open(args.out, "a") as merged:
-        for ctx in ranks:
-            part = f"{args.out}.rank{ctx.rank}"
-            if ctx.local_rank and os.path.exists(part):
-                with open(part) as f:
-                    merged.write(f.read())
-                os.remove(part)
-    for ctx in ranks:
-        with open(ctx.log_path, errors="replace") as f:
-            for line in f:
-                if not line.startswith("TRACE "):
-                    print(f"[rank {ctx.rank}] {line}", end="")
-        os.remove(ctx.log_path)
+    trace_ranks.collect(args.out, ranks)
 
 
 def main(argv=None):
@@ -299,7 +263,9 @@ def main(argv=None):
                 import transformers  # noqa: F401
             except ImportError as e:
                 sys.exit(f"trace harness: the hf engine needs PyTorch and transformers ({e})")
-            run(HFEngine(args.model_dir), points, args, args.out, make_clock())
+            import trace_hf
+
+            trace_hf.run_hf(args, points)
         else:
             run_sglang(args, points)
     except KeyboardInterrupt:

@@ -126,3 +126,21 @@ def stop(procs):
             p.join()
     for _, p in procs:
         p.join()
+
+
+def collect(out, ranks):
+    """Appends the other local ranks' result lines to `out`, then echoes and removes
+    every rank's log (progress lines excepted, which went to the progress stream)."""
+    with open(out, "a") as merged:
+        for ctx in ranks:
+            part = f"{out}.rank{ctx.rank}"
+            if ctx.local_rank and os.path.exists(part):
+                with open(part) as f:
+                    merged.write(f.read())
+                os.remove(part)
+    for ctx in ranks:
+        with open(ctx.log_path, errors="replace") as f:
+            for line in f:
+                if not line.startswith("TRACE "):
+                    print(f"[rank {ctx.rank}] {line}", end="")
+        os.remove(ctx.log_path)

@@ -56,12 +56,24 @@ pub struct HarnessCommand {
     pub server_args_file: PathBuf,
     /// Seconds a rank may run before the harness stops the run (`rank_timeout_s`).
     pub rank_timeout_s: u32,
+    /// Ranks and decode mode of the hf engine (`None` for SGLang, whose server
+    /// arguments carry its layout).
+    pub hf: Option<HfLayout>,
+}
+
+/// How the hf engine runs: tensor-parallel ranks on this node, expert parallel over
+/// them, and decode from a CUDA graph (default) or eager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HfLayout {
+    pub tp_size: u32,
+    pub ep_size: u32,
+    pub eager: bool,
 }
 
 impl HarnessCommand {
     pub fn argv(&self) -> Vec<String> {
         let path = |p: &Path| p.display().to_string();
-        vec![
+        let mut argv = vec![
             path(&self.python),
             path(&self.script),
             "--engine".into(),
@@ -82,7 +94,18 @@ impl HarnessCommand {
             path(&self.server_args_file),
             "--rank-timeout".into(),
             self.rank_timeout_s.to_string(),
-        ]
+        ];
+        if let Some(hf) = self.hf {
+            argv.extend([
+                "--tp-size".into(),
+                hf.tp_size.to_string(),
+                "--ep-size".into(),
+                hf.ep_size.to_string(),
+                "--decode".into(),
+                if hf.eager { "eager" } else { "graph" }.into(),
+            ]);
+        }
+        argv
     }
 }
 
@@ -145,6 +168,11 @@ mod tests {
             latency_out: "run/latency.jsonl".into(),
             server_args_file: "run/server_args.json".into(),
             rank_timeout_s: 600,
+            hf: Some(HfLayout {
+                tp_size: 2,
+                ep_size: 1,
+                eager: false,
+            }),
         }
     }
 
@@ -162,7 +190,7 @@ mod tests {
         }
         assert_eq!(
             shell_words(&harness(None).argv()),
-            "python3 run/trace_harness.py --engine hf --model-dir run/model --grid '1;128|4;512' --warmup 2 --iters 3 --profile none --out run/latency.jsonl --server-args-file run/server_args.json --rank-timeout 600"
+            "python3 run/trace_harness.py --engine hf --model-dir run/model --grid '1;128|4;512' --warmup 2 --iters 3 --profile none --out run/latency.jsonl --server-args-file run/server_args.json --rank-timeout 600 --tp-size 2 --ep-size 1 --decode graph"
         );
     }
 

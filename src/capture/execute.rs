@@ -162,7 +162,14 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
         };
         let ingested = ingest::run(&ingest_cfg)?;
         if let Some(profile) = plan.profile {
-            results::validate(&ingested, &measured, profile.phases(), &sqlite)?;
+            let steps_per_shape = u64::from(plan.iters) * u64::from(plan.local_ranks);
+            results::validate(
+                &ingested,
+                &measured,
+                profile.phases(),
+                steps_per_shape,
+                &sqlite,
+            )?;
         }
         summary = Some(ingested);
     }

@@ -26,7 +26,7 @@ pub use execute::run;
 
 use std::path::{Path, PathBuf};
 
-use command::{nsys_profile_argv, shell_words, HarnessCommand, Profile};
+use command::{nsys_profile_argv, shell_words, HarnessCommand, HfLayout, Profile};
 use compose::Composed;
 use grid::Point;
 
@@ -55,6 +55,7 @@ pub const HARNESS_FILES: &[(&str, &str)] = &[
         "trace_timing.py",
         include_str!("../../python/trace_timing.py"),
     ),
+    ("trace_hf.py", include_str!("../../python/trace_hf.py")),
     ("sglang_api.json", sglang_api::API_JSON),
 ];
 
@@ -74,6 +75,8 @@ pub struct CaptureConfig {
     pub port: u16,
     pub grid: Option<String>,
     pub engine: String,
+    /// hf engine: decode eagerly instead of replaying a CUDA graph over a static KV cache.
+    pub eager: bool,
     /// The SGLang release to compose for (dry run) or to expect (real run).
     pub sglang_version: Option<String>,
     pub warmup: Option<u32>,
@@ -153,6 +156,29 @@ fn timestamp() -> String {
     )
 }
 
+/// The hf engine's layout from the deploy YAML: `tp_size` ranks on this one node, expert
+/// parallel over all of them when `ep_size > 1` (transformers shards experts over the
+/// whole tensor-parallel group, so `ep_size` must equal `tp_size`).
+fn hf_layout(cfg: &CaptureConfig, composed: &Composed, tp_size: u32) -> Result<HfLayout> {
+    if cfg.ip.is_some() {
+        return Err(Error::Usage(
+            "the hf engine runs on one node; --ip/--rank need --engine sglang".into(),
+        ));
+    }
+    let ep_size = composed.get_u32("ep_size", 1)?;
+    if ep_size > 1 && ep_size != tp_size {
+        return Err(Error::Usage(format!(
+            "deploy {} sets ep_size {ep_size} and tp_size {tp_size}: the hf engine shards experts over all tensor-parallel ranks, so ep_size must be 1 or {tp_size}",
+            cfg.deploy
+        )));
+    }
+    Ok(HfLayout {
+        tp_size,
+        ep_size,
+        eager: cfg.eager,
+    })
+}
+
 /// A composed, checked plan for one capture.
 pub struct Plan {
     pub composed: Composed,
@@ -165,6 +191,8 @@ pub struct Plan {
     pub harness: HarnessCommand,
     pub model_config: PathBuf,
     pub tp_size: u32,
+    /// Ranks this node runs (`tp_size / nnodes`): each labels its own steps.
+    pub local_ranks: u32,
     /// The SGLang release the flags were checked against (`None` for the hf engine).
     pub sglang: Option<version::Target>,
     /// One line per translated, raised or deprecated flag.
@@ -250,12 +278,12 @@ fn compose_plan(cfg: &CaptureConfig) -> Result<Plan> {
     if rank_timeout_s == 0 {
         return Err(Error::Usage("rank_timeout_s must be at least 1".into()));
     }
-    if cfg.engine == "hf" && tp_size > 1 {
-        return Err(Error::Usage(format!(
-            "the hf engine runs on one GPU, but deploy {} sets tp_size {tp_size}; use --deploy tp1 or --engine sglang",
-            cfg.deploy
-        )));
-    }
+    let local_ranks = (tp_size / composed.get_u32("nnodes", 1)?.max(1)).max(1);
+    let hf = if cfg.engine == "hf" {
+        Some(hf_layout(cfg, &composed, tp_size)?)
+    } else {
+        None
+    };
     let run_id = format!(
         "{}-{}-{}-{}-{}-{}",
         cfg.model,
@@ -303,6 +331,7 @@ fn compose_plan(cfg: &CaptureConfig) -> Result<Plan> {
         latency_out: run_dir.join("latency.jsonl"),
         server_args_file: run_dir.join("server_args.json"),
         rank_timeout_s,
+        hf,
     };
     Ok(Plan {
         composed,
@@ -315,6 +344,7 @@ fn compose_plan(cfg: &CaptureConfig) -> Result<Plan> {
         harness,
         model_config,
         tp_size,
+        local_ranks,
         sglang: None,
         notes: Vec::new(),
     })

@@ -187,7 +187,15 @@ pub fn append_csv(
 
 /// Post-capture checks: kernels were recorded, every requested (phase, point) has
 /// labelled steps, and no step (a CUDA-graph decode replay in particular) is empty.
-pub fn validate(summary: &Summary, points: &[Point], phases: &[&str], report: &Path) -> Result<()> {
+/// `steps_per_shape` is what every grid point must have in each phase: the timed
+/// iterations times the ranks this node ran (each rank labels its own steps).
+pub fn validate(
+    summary: &Summary,
+    points: &[Point],
+    phases: &[&str],
+    steps_per_shape: u64,
+    report: &Path,
+) -> Result<()> {
     let fail = |reason: String| {
         Err(Error::Input {
             path: report.to_path_buf(),
@@ -198,6 +206,7 @@ pub fn validate(summary: &Summary, points: &[Point], phases: &[&str], report: &P
         return fail("the capture recorded no GPU kernels: did the profiled range run (cudaProfilerStart reached?), and was CUDA traced?".into());
     }
     let mut missing = Vec::new();
+    let mut short = Vec::new();
     let mut empty: BTreeMap<String, u64> = BTreeMap::new();
     for phase in phases {
         for p in points {
@@ -206,10 +215,17 @@ pub fn validate(summary: &Summary, points: &[Point], phases: &[&str], report: &P
                 .get(&(phase.to_string(), p.bsz as i32, p.seq as i32))
             {
                 None => missing.push(format!("{phase} bsz={} seq={}", p.bsz, p.seq)),
-                Some(c) if c.steps_without_kernels > 0 => {
-                    *empty.entry(phase.to_string()).or_default() += c.steps_without_kernels;
+                Some(c) => {
+                    if c.steps < steps_per_shape {
+                        short.push(format!(
+                            "{phase} bsz={} seq={} ({} of {steps_per_shape})",
+                            p.bsz, p.seq, c.steps
+                        ));
+                    }
+                    if c.steps_without_kernels > 0 {
+                        *empty.entry(phase.to_string()).or_default() += c.steps_without_kernels;
+                    }
                 }
-                Some(_) => {}
             }
         }
     }
@@ -218,6 +234,12 @@ pub fn validate(summary: &Summary, points: &[Point], phases: &[&str], report: &P
             "no labelled steps for {} of the requested grid points: {} (was the capture range cut short? see the run log)",
             missing.len(),
             missing.join(", ")
+        ));
+    }
+    if !short.is_empty() {
+        return fail(format!(
+            "some ranks' steps are missing: {} (iterations × ranks on this node expected; did every rank run inside the capture range? see the run log)",
+            short.join(", ")
         ));
     }
     if let Some((phase, n)) = empty.into_iter().next() {
@@ -260,11 +282,21 @@ mod tests {
             ("decode", 1, 128, 3, 0),
             ("decode", 4, 128, 3, 0),
         ]);
-        assert!(validate(&ok, &points, &both, Path::new("r.sqlite")).is_ok());
+        assert!(validate(&ok, &points, &both, 3, Path::new("r.sqlite")).is_ok());
+        // Two ranks of three iterations each: 3 steps per shape means one rank is missing.
+        let err = validate(&ok, &points, &both, 6, Path::new("r.sqlite"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ranks' steps are missing")
+                && err.contains("decode bsz=4 seq=128 (3 of 6)"),
+            "{err}"
+        );
         let err = validate(
             &summary(&[("prefill", 1, 128, 3, 0)]),
             &points,
             &["prefill"],
+            3,
             Path::new("r.sqlite"),
         )
         .unwrap_err()
@@ -274,6 +306,7 @@ mod tests {
             &summary(&[("decode", 1, 128, 3, 3), ("decode", 4, 128, 3, 0)]),
             &points,
             &["decode"],
+            3,
             Path::new("r"),
         )
         .unwrap_err()
@@ -281,7 +314,7 @@ mod tests {
         assert!(err.contains("3 decode step(s) have no kernels"), "{err}");
         let mut none = ok.clone();
         none.kernels = 0;
-        assert!(validate(&none, &points, &both, Path::new("r"))
+        assert!(validate(&none, &points, &both, 3, Path::new("r"))
             .unwrap_err()
             .to_string()
             .contains("no GPU kernels"));

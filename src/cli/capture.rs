@@ -50,6 +50,9 @@ pub struct CaptureArgs {
     /// Engine: sglang (ModelRunner as bench_one_batch builds it) or hf (transformers, random weights).
     #[arg(long, default_value = "sglang", value_parser = ["sglang", "hf"])]
     pub engine: String,
+    /// hf engine: decode eagerly instead of replaying a CUDA graph over a static KV cache.
+    #[arg(long)]
+    pub eager: bool,
     /// SGLang release to compose for (dry run without SGLang) or to expect (real run);
     /// default: the one importable by --python.
     #[arg(long)]
@@ -108,6 +111,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         port: args.port,
         grid: args.grid,
         engine: args.engine,
+        eager: args.eager,
         sglang_version: args.sglang_version,
         warmup: args.warmup,
         iters: args.iters,

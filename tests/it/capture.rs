@@ -134,9 +134,11 @@ fn first_errors_say_what_to_fix() {
             "tp8",
             "--engine",
             "hf",
+            "--ip",
+            "10.1.2.3",
             "--dry-run",
         ],
-        "the hf engine runs on one GPU",
+        "the hf engine runs on one node",
     );
     fails_with(
         &["--model", "llama3", "--backend", "fa4", "--dry-run"],
@@ -441,4 +443,54 @@ fn the_installed_release_parses_the_flags() {
             && stderr.contains("--no-such-flag"),
         "{stderr}"
     );
+}
+
+#[test]
+fn hf_dry_run_passes_ranks_expert_parallel_and_decode_mode_to_the_harness() {
+    let scratch = tempfile::tempdir().unwrap();
+    let results = scratch.path().join("results");
+    let dry = |deploy: &str, extra: &[&str]| {
+        let mut cmd = trace();
+        cmd.args([
+            "capture",
+            "--model",
+            "qwen3_moe",
+            "--mconf",
+            "2l",
+            "--engine",
+            "hf",
+        ])
+        .args([
+            "--deploy",
+            deploy,
+            "--grid",
+            "1;128",
+            "--profile",
+            "both",
+            "--dry-run",
+        ])
+        .args([
+            "--results",
+            results.to_str().unwrap(),
+            "--nsys",
+            "/opt/nsys/bin/nsys",
+        ])
+        .args(extra);
+        String::from_utf8_lossy(&run_ok(&mut cmd).stdout).to_string()
+    };
+    let text = dry("tp2", &[]);
+    assert!(
+        text.contains("--engine hf") && text.contains("--tp-size 2 --ep-size 1 --decode graph"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--trace-fork-before-exec=true"),
+        "ranks are child processes nsys must follow: {text}"
+    );
+    let text = dry("tp8ep8", &["--eager"]);
+    assert!(
+        text.contains("--tp-size 8 --ep-size 8 --decode eager"),
+        "{text}"
+    );
+    assert!(!results.exists(), "a dry run writes nothing");
 }
