@@ -101,6 +101,16 @@ class StandInRun(unittest.TestCase):
         self.assertEqual(len(pids), 2)
         self.assertFalse(any(alive(p) for p in pids), "no rank left running")
 
+    def test_a_rank_that_finished_but_does_not_exit_is_stopped_and_the_run_succeeds(self):
+        run = self.harness(["--tp-size", "2"], env={"TRACE_STANDIN_HANG_AT_EXIT": "1",
+                                                     "TRACE_RANK_EXIT_GRACE_S": "1"}, timeout_s=60)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("rank(s) [1] finished their work but had not exited 1 s later", run.stdout)
+        pids = started(run.stdout)
+        self.assertFalse(any(alive(p) for p in pids), "no rank left running")
+        self.assertEqual(sorted({r["rank"] for r in self.latency()}), [0, 1])
+        self.assertFalse([f for f in os.listdir(self.dir) if f.endswith(".finished")], "markers removed")
+
     def test_an_out_of_memory_point_is_skipped_with_a_message(self):
         run = self.harness([], grid="1,4;8", env={"TRACE_STANDIN_OOM": "4"})
         self.assertEqual(run.returncode, 0, run.stderr)

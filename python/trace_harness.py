@@ -24,6 +24,8 @@ timed step, so rank skew is not timed.
 
 HF runs (trace_hf): one GPU, or with --tp-size N one process per rank (transformers'
 tensor-parallel plan, expert parallel with --ep-size > 1), supervised the same way.
+A rank that has written its results but has not exited 20 s later (a stuck NCCL
+teardown was seen under nsys) is stopped, and the run counts as done.
 SGLang runs (trace_sglang, trace_ranks): one process per local rank, sharing one
 ServerArgs and one PortArgs built here; a rank that fails or outlives
 --rank-timeout ends the run with its rank and log tail. A grid point that runs

@@ -202,7 +202,10 @@ def rank_main(ctx, model_dir, weights_dir, port, expert_parallel, points, args):
         clock = h.make_clock()
         out = args.out if ctx.local_rank == 0 else f"{args.out}.rank{ctx.rank}"
         h.run(engine, points, args, out, clock, clock.distributed_barrier)
-    finally:
+        import trace_ranks
+
+        trace_ranks.mark_finished(ctx)
+    finally:  # a teardown that hangs (seen with NCCL under nsys) is ended by the supervisor
         dist.destroy_process_group()
 
 

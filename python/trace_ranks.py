@@ -21,6 +21,9 @@ import time
 from dataclasses import dataclass
 
 GRACE_S = 5.0
+# Seconds a rank that has finished its work may take to exit before it is stopped
+# (NCCL teardown was seen to hang after all work was done); TRACE_RANK_EXIT_GRACE_S overrides.
+EXIT_GRACE_S = 20.0
 
 
 class RankFailure(RuntimeError):
@@ -60,6 +63,16 @@ def tail(path, n=20):
         return f"(no log: {e})"
 
 
+def finished_path(ctx):
+    return f"{ctx.log_path}.finished"
+
+
+def mark_finished(ctx):
+    """Called by a rank once its results are written: from then on it only has to exit."""
+    with open(finished_path(ctx), "w"):
+        pass
+
+
 def _rank_entry(target, ctx, args):
     """Child side: route output to the rank's log, then run the target."""
     progress_fd = os.dup(1) if ctx.progress else None
@@ -94,6 +107,8 @@ def supervise(target, args, world, nnodes=1, node_rank=0, log_prefix="harness", 
         if on_started:
             on_started([p.pid for _, p in procs])
         deadline = time.monotonic() + timeout_s
+        exit_grace = float(os.environ.get("TRACE_RANK_EXIT_GRACE_S", EXIT_GRACE_S))
+        all_finished_at = None
         while True:
             failed = [(c, p) for c, p in procs if p.exitcode not in (None, 0)]
             if failed:
@@ -101,6 +116,13 @@ def supervise(target, args, world, nnodes=1, node_rank=0, log_prefix="harness", 
                 raise RankFailure(f"rank {ctx.rank} (GPU {ctx.gpu_id}) exited with code {proc.exitcode}; "
                                   f"last lines of {ctx.log_path}:\n{tail(ctx.log_path)}")
             if all(p.exitcode == 0 for _, p in procs):
+                return [c for c, _ in procs]
+            if all_finished_at is None and all(os.path.exists(finished_path(c)) for c, _ in procs):
+                all_finished_at = time.monotonic()
+            if all_finished_at is not None and time.monotonic() - all_finished_at > exit_grace:
+                hung = [c.rank for c, p in procs if p.exitcode is None]
+                print(f"trace harness: rank(s) {hung} finished their work but had not exited "
+                      f"{exit_grace:g} s later; stopping them", flush=True)
                 return [c for c, _ in procs]
             if time.monotonic() > deadline:
                 ctx, _ = next((c, p) for c, p in procs if p.exitcode is None)
@@ -139,6 +161,8 @@ def collect(out, ranks):
                     merged.write(f.read())
                 os.remove(part)
     for ctx in ranks:
+        if os.path.exists(finished_path(ctx)):
+            os.remove(finished_path(ctx))
         with open(ctx.log_path, errors="replace") as f:
             for line in f:
                 if not line.startswith("TRACE "):

@@ -153,3 +153,6 @@ def rank_main(ctx, facts, server_args, port_args, points, args):
             ctx.wait_barrier()  # no timeout of its own: the supervisor's rank timeout ends a hang
 
     h.run(engine, points, args, out, clock, barrier)
+    import trace_ranks
+
+    trace_ranks.mark_finished(ctx)

@@ -37,6 +37,12 @@ def load_model(server_args, port_args, gpu_id, tp_rank):
         raise RuntimeError(f"stand-in: rank {tp_rank} failed to load the model")
     if _rank_is("TRACE_STANDIN_HANG", tp_rank):
         time.sleep(3600)
+    if _rank_is("TRACE_STANDIN_HANG_AT_EXIT", tp_rank):
+        # A non-daemon thread that never ends keeps the finished rank from exiting, as a
+        # stuck NCCL teardown does.
+        import threading
+
+        threading.Thread(target=time.sleep, args=(3600,), name="stand-in-teardown").start()
     runner = ModelRunner(gpu_id=gpu_id, nccl_port=port_args.nccl_port, server_args=server_args)
     tokenizer = get_tokenizer(getattr(server_args, "tokenizer_path", None))
     return _TorchBenchRunner(runner), tokenizer
