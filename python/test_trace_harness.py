@@ -69,6 +69,24 @@ class ArgsTest(unittest.TestCase):
         with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
             h.parse_args(["--model-dir", "m", "--grid", "1;8", "--out", "o", "--iters", "0"])
 
+    def test_hf_layout_and_decode_mode(self):
+        a = h.parse_args(["--engine", "hf", "--model-dir", "m", "--grid", "1;8", "--out", "o"])
+        self.assertEqual((a.tp_size, a.ep_size, a.decode), (1, 1, "graph"))
+        a = h.parse_args(["--engine", "hf", "--model-dir", "m", "--grid", "1;8", "--out", "o",
+                          "--tp-size", "4", "--ep-size", "4", "--decode", "eager"])
+        self.assertEqual((a.tp_size, a.ep_size, a.decode), (4, 4, "eager"))
+        with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
+            h.parse_args(["--model-dir", "m", "--grid", "1;8", "--out", "o", "--tp-size", "0"])
+
+    def test_static_cache_fits_prompt_token_and_capture_warmups(self):
+        import trace_hf
+
+        for seq in (1, 13, 125, 126, 128, 512, 4093):
+            n = trace_hf.static_cache_len(seq)
+            self.assertEqual(n % 16, 0)
+            self.assertGreaterEqual(n, seq + 3)
+            self.assertLess(n, seq + 3 + 16)
+
     def test_missing_sglang_is_a_clear_error(self):
         if "sglang" in sys.modules:
             self.skipTest("sglang is installed")

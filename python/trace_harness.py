@@ -9,10 +9,35 @@ blocks, then all decode blocks) so the profiled phases form one
 cudaProfilerStart/Stop window, which `nsys --capture-range=cudaProfilerApi` records.
 Decode steps start from a fresh untimed prefill (labelled `trace-setup`, not a step).
 
+What lies between the CUDA events of a timed step (trace_timing.CudaClock): the
+one engine call for that step and nothing else. SGLang prefill: `extend` (build the
+ScheduleBatch and ForwardBatch, the model forward with its collectives, sampling);
+SGLang decode: `decode` (the same for one new token per sequence, replaying the
+CUDA graph when the batch fits `cuda_graph_max_bs`, which `trace capture` raises
+to the grid's largest batch). HF prefill: the model forward with a dynamic KV cache;
+HF decode: copying the set-up prefill's argmax token into the CUDA graph's input and
+one graph replay of the forward over a static KV cache (`--decode eager`: the eager
+forward over the dynamic cache). Untimed, outside the events:
+input preparation, the pool reset, the set-up prefill of a decode step, and a
+barrier of all ranks (their process group, else a local barrier) before each
+timed step, so rank skew is not timed.
+
+HF runs (trace_hf): one GPU, or with --tp-size N one process per rank (transformers'
+tensor-parallel plan, expert parallel with --ep-size > 1), supervised the same way.
+A rank that has written its results but has not exited 20 s later (a stuck NCCL
+teardown was seen under nsys) is stopped, and the run counts as done.
+SGLang runs (trace_sglang, trace_ranks): one process per local rank, sharing one
+ServerArgs and one PortArgs built here; a rank that fails or outlives
+--rank-timeout ends the run with its rank and log tail. A grid point that runs
+out of GPU memory is skipped with a message and a `skipped` line in --out (with
+several ranks only when every rank runs out alike; otherwise the others wait in the
+next collective and the rank timeout ends the run).
+
 Results: one JSON line per (phase, bsz, seq, rank) in --out; progress lines on
 stdout start with `TRACE ` followed by JSON. The parts that need no GPU (grid,
-plan, labels, statistics, arguments) import neither torch nor sglang and are tested
-with `python3 -m unittest` from the repository.
+plan, labels, statistics, arguments, rank supervision with the CPU stand-in in
+python/standin) need neither torch nor sglang and are tested with
+`python3 -m unittest discover -s python` from the repository.
 """
 import argparse
 import json
@@ -83,7 +108,12 @@ def summarize(phase, bsz, seq, rank, samples_ms):
 
 
 def event(kind, **fields):
-    print("TRACE " + json.dumps({"event": kind, **fields}), flush=True)
+    """A progress line; a rank process with the progress stream also writes it there."""
+    line = "TRACE " + json.dumps({"event": kind, **fields})
+    print(line, flush=True)
+    fd = os.environ.get("TRACE_PROGRESS_FD")
+    if fd:
+        os.write(int(fd), (line + "\n").encode())
 
 
 def parse_args(argv=None):
@@ -96,143 +126,133 @@ def parse_args(argv=None):
     p.add_argument("--profile", choices=["none", "prefill", "decode", "both"], default="none")
     p.add_argument("--out", required=True)
     p.add_argument("--server-args-file", help="JSON list of SGLang server-argument flags")
+    p.add_argument("--tp-size", type=int, default=1,
+                   help="hf engine: tensor-parallel ranks on this node, one GPU each")
+    p.add_argument("--ep-size", type=int, default=1,
+                   help="hf engine: expert parallel over the ranks when > 1 (MoE models)")
+    p.add_argument("--decode", choices=["graph", "eager"], default="graph",
+                   help="hf engine: decode replayed from a CUDA graph over a static KV cache, or eager")
+    p.add_argument("--rank-timeout", type=float, default=3600.0,
+                   help="seconds a rank may run before the run is stopped")
     args = p.parse_args(argv)
-    if args.iters < 1 or args.warmup < 0:
-        p.error("--iters must be >= 1 and --warmup >= 0")
+    if args.iters < 1 or args.warmup < 0 or args.rank_timeout <= 0 or args.tp_size < 1 or args.ep_size < 1:
+        p.error("--iters, --tp-size and --ep-size must be >= 1, --warmup >= 0 and --rank-timeout > 0")
     return args
-
-
-# ---------------------------------------------------------------- engines (GPU)
-
-class HFEngine:
-    """transformers model from config.json with random weights (single GPU)."""
-
-    def __init__(self, model_dir):
-        import torch
-        from transformers import AutoConfig, AutoModelForCausalLM
-
-        self.torch = torch
-        cfg = AutoConfig.from_pretrained(model_dir, trust_remote_code=True)
-        if getattr(cfg, "quantization_config", None) is not None:
-            cfg.quantization_config = None  # random BF16 weights; FP8 needs a checkpoint
-        with torch.device("cuda"):
-            try:
-                model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16, trust_remote_code=True)
-            except TypeError:
-                model = AutoModelForCausalLM.from_config(cfg, torch_dtype=torch.bfloat16, trust_remote_code=True)
-        self.model = model.eval()
-        self.vocab = min(int(cfg.vocab_size), 32000)
-        self.rank = 0
-
-    def inputs(self, bsz, seq):
-        return self.torch.randint(0, self.vocab, (bsz, seq), device="cuda")
-
-    def prefill(self, ids):
-        return self.model(ids, use_cache=True)
-
-    def decode(self, state):
-        nxt = state.logits[:, -1:].argmax(-1)
-        return self.model(nxt, past_key_values=state.past_key_values, use_cache=True)
-
-    def reset(self):
-        pass
-
-
-class SGLangEngine:
-    """SGLang ModelRunner built the way `python -m sglang.bench_one_batch` builds it."""
-
-    def __init__(self, server_args, port_args, tp_rank):
-        import torch
-        from sglang import bench_one_batch as b1
-
-        self.torch, self.b1 = torch, b1
-        self.model_runner, _ = b1.load_model(server_args, port_args, tp_rank)
-        self.rank = tp_rank
-        self.batch = None
-
-    def inputs(self, bsz, seq):
-        return self.b1.prepare_synthetic_inputs_for_latency_test(bsz, seq)
-
-    def prefill(self, reqs):
-        next_ids, _, batch = self.b1.extend(reqs, self.model_runner)
-        return next_ids, batch
-
-    def decode(self, state):
-        next_ids, batch = state
-        out, _ = self.b1.decode(next_ids, batch, self.model_runner)
-        return out, batch
-
-    def reset(self):
-        self.model_runner.req_to_token_pool.clear()
-        self.model_runner.token_to_kv_pool_allocator.clear()
 
 
 # ---------------------------------------------------------------- the run
 
-def run(engine, points, args, out_path):
-    import torch
+def make_clock():
+    """The CUDA clock, or the host clock under the CPU stand-in SGLang (python/standin)."""
+    sglang = sys.modules.get("sglang")
+    if sglang is not None and getattr(sglang, "TRACE_STANDIN", False):
+        from trace_timing import CpuClock
 
-    def timed(name, fn):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        torch.cuda.nvtx.range_push(name)
-        with torch.profiler.record_function(name):
-            start.record()
-            result = fn()
-            end.record()
-        torch.cuda.nvtx.range_pop()
-        torch.cuda.synchronize()
-        return result, start.elapsed_time(end)
+        return CpuClock()
+    from trace_timing import CudaClock
 
-    def untimed(name, fn):
-        torch.cuda.nvtx.range_push(name)
-        result = fn()
-        torch.cuda.nvtx.range_pop()
-        return result
+    return CudaClock()
 
-    event("env", gpu=torch.cuda.get_device_name(), gpus=torch.cuda.device_count(), torch=torch.__version__,
-          rank=engine.rank)
-    with torch.inference_mode():
+
+def skipped_row(phase, bsz, seq, rank, reason):
+    return {"phase": phase, "bsz": bsz, "seq": seq, "rank": rank, "skipped": reason}
+
+
+def run(engine, points, args, out_path, clock, barrier=lambda: None):
+    event("env", rank=engine.rank, timing=clock.name, **clock.env())
+    skipped = {}
+    with clock.inference_mode():
         for i, (b, s) in enumerate(points):
             event("warmup", index=i + 1, total=len(points), bsz=b, seq=s)
-            for _ in range(args.warmup):
+            try:
+                for _ in range(args.warmup):
+                    engine.reset()
+                    state = clock.untimed("trace-warmup", lambda: engine.prefill(engine.inputs(b, s)))
+                    clock.untimed("trace-warmup", lambda: engine.decode(state))
+            except Exception as e:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
+                if not clock.is_out_of_memory(e):
+                    raise
+                skipped[(b, s)] = f"out of memory at warm-up: {str(e).splitlines()[0][:200] if str(e) else type(e).__name__}"
+                event("skip", bsz=b, seq=s, reason=skipped[(b, s)])
                 engine.reset()
-                state = untimed("trace-warmup", lambda: engine.prefill(engine.inputs(b, s)))
-                untimed("trace-warmup", lambda: engine.decode(state))
-        torch.cuda.synchronize()
-        blocks = plan(points, args.profile)
+                clock.release_memory()
+        clock.synchronize()
+        kept = [p for p in points if p not in skipped]
+        blocks = plan(kept, args.profile) if kept else []
         with open(out_path, "w") as out:
+            for (b, s), reason in skipped.items():
+                for phase in PHASES:
+                    out.write(json.dumps(skipped_row(phase, b, s, engine.rank, reason)) + "\n")
             for n, (phase, b, s, starts, ends) in enumerate(blocks):
                 if starts:
-                    torch.cuda.synchronize()
-                    torch.cuda.profiler.start()
+                    clock.synchronize()
+                    clock.profiler_start()
                 event("block", index=n + 1, total=len(blocks), phase=phase, bsz=b, seq=s)
-                samples = []
-                for it in range(args.iters):
+                try:
+                    row = summarize(phase, b, s, engine.rank, timed_block(engine, clock, barrier, phase, b, s, args))
+                except Exception as e:  # noqa: BLE001
+                    if not clock.is_out_of_memory(e):
+                        raise
+                    row = skipped_row(phase, b, s, engine.rank, "out of memory")
+                    event("skip", phase=phase, bsz=b, seq=s, reason=row["skipped"])
                     engine.reset()
-                    ids = engine.inputs(b, s)
-                    if phase == "prefill":
-                        _, ms = timed(label(phase, b, s, it), lambda: engine.prefill(ids))
-                    else:
-                        state = untimed("trace-setup", lambda: engine.prefill(ids))
-                        torch.cuda.synchronize()
-                        _, ms = timed(label(phase, b, s, it), lambda: engine.decode(state))
-                    samples.append(ms)
-                out.write(json.dumps(summarize(phase, b, s, engine.rank, samples)) + "\n")
+                    clock.release_memory()
+                out.write(json.dumps(row) + "\n")
                 out.flush()
                 if ends:
-                    torch.cuda.synchronize()
-                    torch.cuda.profiler.stop()
-    event("done", blocks=len(blocks))
+                    clock.synchronize()
+                    clock.profiler_stop()
+    event("done", blocks=len(blocks), skipped=len(skipped))
 
 
-def sglang_rank(server_flags, points, args, tp_rank, out_path):
-    from sglang.srt.server_args import PortArgs, ServerArgs
+def timed_block(engine, clock, barrier, phase, b, s, args):
+    samples = []
+    for it in range(args.iters):
+        engine.reset()
+        ids = engine.inputs(b, s)
+        if phase == "prefill":
+            barrier()
+            _, ms = clock.timed(label(phase, b, s, it), lambda: engine.prefill(ids))
+        else:
+            setup = getattr(engine, "prefill_for_decode", engine.prefill)
+            state = clock.untimed("trace-setup", lambda: setup(ids))
+            clock.synchronize()
+            barrier()
+            _, ms = clock.timed(label(phase, b, s, it), lambda: engine.decode(state))
+        samples.append(ms)
+    return samples
 
-    parser = argparse.ArgumentParser()
-    ServerArgs.add_cli_args(parser)
-    server_args = ServerArgs.from_cli_args(parser.parse_args(server_flags))
-    port_args = PortArgs.init_new(server_args)
-    run(SGLangEngine(server_args, port_args, tp_rank), points, args, out_path)
+
+def run_sglang(args, points):
+    """Parent of the SGLang ranks: version check, shared set-up, supervision, merge."""
+    try:
+        import sglang
+    except ImportError as e:
+        sys.exit(f"trace harness: SGLang is not importable ({e}); install it (pip install sglang) "
+                 "or use --engine hf")
+    import trace_ranks
+    import trace_sglang
+
+    version = getattr(sglang, "__version__", "unknown")
+    try:
+        facts, note = trace_sglang.facts_for(version, trace_sglang.load_api())
+        event("sglang", version=version, api=facts["version"], module=facts["bench_module"],
+              standin=bool(getattr(sglang, "TRACE_STANDIN", False)))
+        if note:
+            print(f"trace harness: {note}", flush=True)
+        flags = json.load(open(args.server_args_file)) if args.server_args_file else []
+        server_args, port_args = trace_sglang.prepare(flags, facts, version)
+    except trace_sglang.HarnessError as e:
+        sys.exit(f"trace harness: {e}")
+    world = int(server_args.tp_size)
+    nnodes, node = int(getattr(server_args, "nnodes", 1) or 1), int(getattr(server_args, "node_rank", 0) or 0)
+    try:
+        ranks = trace_ranks.supervise(trace_sglang.rank_main, (facts, server_args, port_args, points, args),
+                                      world, nnodes, node, log_prefix=args.out, timeout_s=args.rank_timeout,
+                                      on_started=lambda pids: event("ranks", pids=pids))
+    except trace_ranks.RankFailure as e:
+        sys.exit(f"trace harness: {e}")
+    trace_ranks.collect(args.out, ranks)
 
 
 def main(argv=None):
@@ -245,40 +265,11 @@ def main(argv=None):
                 import transformers  # noqa: F401
             except ImportError as e:
                 sys.exit(f"trace harness: the hf engine needs PyTorch and transformers ({e})")
-            run(HFEngine(args.model_dir), points, args, args.out)
+            import trace_hf
+
+            trace_hf.run_hf(args, points)
         else:
-            try:
-                import sglang  # noqa: F401
-            except ImportError as e:
-                sys.exit(f"trace harness: SGLang is not importable ({e}); install it (pip install sglang) "
-                         "or use --engine hf")
-            flags = json.load(open(args.server_args_file)) if args.server_args_file else []
-            tp = int(flags[flags.index("--tp-size") + 1]) if "--tp-size" in flags else 1
-            nnodes = int(flags[flags.index("--nnodes") + 1]) if "--nnodes" in flags else 1
-            node = int(flags[flags.index("--node-rank") + 1]) if "--node-rank" in flags else 0
-            per_node = max(tp // nnodes, 1)
-            ranks = range(node * per_node, (node + 1) * per_node)
-            if len(ranks) == 1:
-                sglang_rank(flags, points, args, ranks[0], args.out)
-            else:
-                import multiprocessing as mp
-                procs = []
-                for r in ranks:
-                    out = args.out if r == ranks[0] else f"{args.out}.rank{r}"
-                    proc = mp.Process(target=sglang_rank, args=(flags, points, args, r, out))
-                    proc.start()
-                    procs.append(proc)
-                for proc in procs:
-                    proc.join()
-                bad = [p.exitcode for p in procs if p.exitcode != 0]
-                if bad:
-                    sys.exit(f"trace harness: {len(bad)} rank(s) failed (exit codes {bad})")
-                with open(args.out, "a") as merged:
-                    for r in ranks[1:]:
-                        path = f"{args.out}.rank{r}"
-                        if os.path.exists(path):
-                            merged.write(open(path).read())
-                            os.remove(path)
+            run_sglang(args, points)
     except KeyboardInterrupt:
         try:
             import torch

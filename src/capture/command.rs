@@ -54,12 +54,26 @@ pub struct HarnessCommand {
     pub profile: Option<Profile>,
     pub latency_out: PathBuf,
     pub server_args_file: PathBuf,
+    /// Seconds a rank may run before the harness stops the run (`rank_timeout_s`).
+    pub rank_timeout_s: u32,
+    /// Ranks and decode mode of the hf engine (`None` for SGLang, whose server
+    /// arguments carry its layout).
+    pub hf: Option<HfLayout>,
+}
+
+/// How the hf engine runs: tensor-parallel ranks on this node, expert parallel over
+/// them, and decode from a CUDA graph (default) or eager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HfLayout {
+    pub tp_size: u32,
+    pub ep_size: u32,
+    pub eager: bool,
 }
 
 impl HarnessCommand {
     pub fn argv(&self) -> Vec<String> {
         let path = |p: &Path| p.display().to_string();
-        vec![
+        let mut argv = vec![
             path(&self.python),
             path(&self.script),
             "--engine".into(),
@@ -78,7 +92,20 @@ impl HarnessCommand {
             path(&self.latency_out),
             "--server-args-file".into(),
             path(&self.server_args_file),
-        ]
+            "--rank-timeout".into(),
+            self.rank_timeout_s.to_string(),
+        ];
+        if let Some(hf) = self.hf {
+            argv.extend([
+                "--tp-size".into(),
+                hf.tp_size.to_string(),
+                "--ep-size".into(),
+                hf.ep_size.to_string(),
+                "--decode".into(),
+                if hf.eager { "eager" } else { "graph" }.into(),
+            ]);
+        }
+        argv
     }
 }
 
@@ -140,6 +167,12 @@ mod tests {
             profile,
             latency_out: "run/latency.jsonl".into(),
             server_args_file: "run/server_args.json".into(),
+            rank_timeout_s: 600,
+            hf: Some(HfLayout {
+                tp_size: 2,
+                ep_size: 1,
+                eager: false,
+            }),
         }
     }
 
@@ -157,7 +190,7 @@ mod tests {
         }
         assert_eq!(
             shell_words(&harness(None).argv()),
-            "python3 run/trace_harness.py --engine hf --model-dir run/model --grid '1;128|4;512' --warmup 2 --iters 3 --profile none --out run/latency.jsonl --server-args-file run/server_args.json"
+            "python3 run/trace_harness.py --engine hf --model-dir run/model --grid '1;128|4;512' --warmup 2 --iters 3 --profile none --out run/latency.jsonl --server-args-file run/server_args.json --rank-timeout 600 --tp-size 2 --ep-size 1 --decode graph"
         );
     }
 

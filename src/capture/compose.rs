@@ -1,130 +1,26 @@
 //! Composing the seed's YAML configs into SGLang server arguments.
 //!
 //! Files are read in order (base, deploy, backend, optional); a later file's key
-//! overrides an earlier one's. Each key is checked: SGLang server arguments (a list
-//! kept here, `snake_case`) become flags — `key: v` → `--key v`, `true` → bare
-//! `--key`, `false`/`null` → omitted, a list → `--key a b`, a mapping → JSON —
-//! and `model` becomes `--model-path`. Our own keys (`warmup`, `iters`,
-//! `profile_phase`) and the seed's fork-only keys are read but never passed to
-//! SGLang. Anything else is an error naming the file and line, with the closest
-//! known key; arguments trace does not know yet go under `extra_args:` (a list of
-//! raw flags) and pass through untouched.
+//! overrides an earlier one's. Each key is checked twice. While reading: it must be
+//! ours (`warmup`, `iters`, `profile_phase`, `rank_timeout_s`, `extra_args`), the
+//! seed fork's, or a server argument of some supported SGLang release (the flag
+//! sets of [`super::sglang_api`], generated from the released sources); anything
+//! else is an error naming the file and line, with the closest known key. Then
+//! [`Composed::check_version`] checks the SGLang keys against the release that will
+//! run: a renamed flag is translated with a one-line note, a deprecated one gets a
+//! note, a missing one is an error with "did you mean".
+//!
+//! SGLang keys become flags — `key: v` → `--key v`, `true` → bare `--key`,
+//! `false`/`null` → omitted, a list → `--key a b`, a mapping → JSON — and `model`
+//! becomes `--model-path`. Our keys and the seed fork's are never passed to
+//! SGLang. Raw flags under `extra_args:` pass through untouched.
 
 use std::path::{Path, PathBuf};
 
 use serde_yaml::Value;
 
+use super::sglang_api::{api, VersionFacts};
 use crate::error::{Error, Result};
-
-/// SGLang `ServerArgs` fields accepted in config files.
-pub const SGLANG_KEYS: &[&str] = &[
-    "model",
-    "model_path",
-    "tokenizer_path",
-    "tokenizer_mode",
-    "skip_tokenizer_init",
-    "load_format",
-    "trust_remote_code",
-    "dtype",
-    "kv_cache_dtype",
-    "quantization",
-    "context_length",
-    "device",
-    "served_model_name",
-    "revision",
-    "host",
-    "port",
-    "mem_fraction_static",
-    "max_running_requests",
-    "max_total_tokens",
-    "chunked_prefill_size",
-    "max_prefill_tokens",
-    "schedule_policy",
-    "schedule_conservativeness",
-    "cpu_offload_gb",
-    "page_size",
-    "tp_size",
-    "ep_size",
-    "dp_size",
-    "pp_size",
-    "stream_interval",
-    "random_seed",
-    "log_level",
-    "log_requests",
-    "show_time_cost",
-    "enable_metrics",
-    "dist_init_addr",
-    "nnodes",
-    "node_rank",
-    "json_model_override_args",
-    "attention_backend",
-    "prefill_attention_backend",
-    "decode_attention_backend",
-    "sampling_backend",
-    "grammar_backend",
-    "moe_runner_backend",
-    "moe_a2a_backend",
-    "deepep_mode",
-    "enable_deepep_moe",
-    "enable_ep_moe",
-    "disable_radix_cache",
-    "disable_cuda_graph",
-    "disable_cuda_graph_padding",
-    "cuda_graph_max_bs",
-    "cuda_graph_bs",
-    "disable_piecewise_cuda_graph",
-    "enable_torch_compile",
-    "torch_compile_max_bs",
-    "disable_overlap_schedule",
-    "disable_chunked_prefix_cache",
-    "enable_dp_attention",
-    "enable_dp_lm_head",
-    "disable_custom_all_reduce",
-    "enable_mscclpp",
-    "enable_nccl_nvls",
-    "enable_symm_mem",
-    "enable_torch_symm_mem",
-    "enable_two_batch_overlap",
-    "moe_dense_tp_size",
-    "enable_mixed_chunk",
-    "enable_flashinfer_allreduce_fusion",
-    "enable_flashinfer_cutlass_moe",
-    "enable_flashinfer_trtllm_moe",
-    "speculative_algorithm",
-    "speculative_num_steps",
-    "speculative_eagle_topk",
-    "speculative_num_draft_tokens",
-    "speculative_draft_model_path",
-    "enable_layerwise_nvtx_marker",
-    "triton_attention_num_kv_splits",
-    "num_continuous_decode_steps",
-    "enable_nan_detection",
-    "enable_p2p_check",
-    "watchdog_timeout",
-    "base_gpu_id",
-    "gpu_id_step",
-    "ep_num_redundant_experts",
-    "init_expert_location",
-    "enable_eplb",
-    "enable_memory_saver",
-    "allow_auto_truncate",
-    "enable_hierarchical_cache",
-    "hicache_ratio",
-    "disable_outlines_disk_cache",
-    "enable_profile_cuda_graph",
-    "enable_cache_report",
-    "api_key",
-];
-
-/// Keys trace reads itself.
-pub const OUR_KEYS: &[&str] = &["warmup", "iters", "profile_phase", "extra_args"];
-
-/// Keys of the seed's fork (ltp-sglang) that upstream SGLang lacks: accepted, not passed.
-pub const SEED_ONLY_KEYS: &[&str] = &[
-    "max_tokens_generated",
-    "enable_benchmark",
-    "enforce_batching",
-];
 
 /// One composed key with the file and line that set it.
 #[derive(Debug, Clone, PartialEq)]
@@ -165,12 +61,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn closest(key: &str) -> Option<&'static str> {
-    SGLANG_KEYS
-        .iter()
-        .chain(OUR_KEYS)
-        .chain(SEED_ONLY_KEYS)
-        .map(|k| (edit_distance(key, k), *k))
+fn closest<'a>(key: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|k| (edit_distance(key, k), k))
         .filter(|(d, _)| *d <= 3)
         .min()
         .map(|(_, k)| k)
@@ -212,11 +106,9 @@ impl Composed {
                 .ok_or_else(|| error(None, format!("key {key:?} is not a string")))?
                 .to_string();
             let line = line_of(text, &key);
-            let known = SGLANG_KEYS.contains(&key.as_str())
-                || OUR_KEYS.contains(&key.as_str())
-                || SEED_ONLY_KEYS.contains(&key.as_str());
-            if !known {
-                let hint = match closest(&key) {
+            let api = api()?;
+            if !api.is_known_key(&key) {
+                let hint = match closest(&key, api.all_keys()) {
                     Some(k) => format!("; did you mean {k:?}?"),
                     None => "; if it is an SGLang argument trace does not know, put the raw flag under `extra_args:`".into(),
                 };
@@ -270,12 +162,64 @@ impl Composed {
             })
     }
 
+    /// Checks every SGLang key against `facts` (the release that will run),
+    /// translating renamed keys in place; returns one note per change or deprecation.
+    pub fn check_version(&mut self, facts: &VersionFacts) -> Result<Vec<String>> {
+        let api = api()?;
+        let mut notes = Vec::new();
+        for entry in &mut self.entries {
+            if api.is_ours(&entry.key) {
+                continue;
+            }
+            let flag = if entry.key == "model" {
+                "model_path"
+            } else {
+                entry.key.as_str()
+            };
+            let origin = format!(
+                "{}{}",
+                entry.file.display(),
+                entry.line.map(|l| format!(":{l}")).unwrap_or_default()
+            );
+            if facts.has(flag) {
+                if facts.is_deprecated(flag) {
+                    notes.push(format!(
+                        "{flag} ({origin}) is deprecated in SGLang {}",
+                        facts.version
+                    ));
+                }
+                continue;
+            }
+            if let Some(renamed) = api.translate(flag, facts) {
+                notes.push(format!(
+                    "{flag} ({origin}) is {renamed} in SGLang {}: translated",
+                    facts.version
+                ));
+                entry.key = renamed;
+                continue;
+            }
+            let hint = closest(flag, facts.flags.iter().map(String::as_str))
+                .map(|k| format!("; did you mean {k:?}?"))
+                .unwrap_or_default();
+            return Err(Error::Config {
+                path: entry.file.clone(),
+                line: entry.line,
+                reason: format!(
+                    "{flag:?} is not a server argument of SGLang {}{hint}",
+                    facts.version
+                ),
+            });
+        }
+        Ok(notes)
+    }
+
     /// The SGLang command-line flags, in composition order.
-    pub fn sglang_flags(&self) -> Vec<String> {
+    pub fn sglang_flags(&self) -> Result<Vec<String>> {
+        let api = api()?;
         let mut flags = Vec::new();
         for entry in &self.entries {
             let key = entry.key.as_str();
-            if OUR_KEYS.contains(&key) || SEED_ONLY_KEYS.contains(&key) {
+            if api.is_ours(key) {
                 continue;
             }
             let flag = if key == "model" {
@@ -303,7 +247,7 @@ impl Composed {
         if let Some(Value::Sequence(extra)) = self.get("extra_args") {
             flags.extend(extra.iter().map(scalar));
         }
-        flags
+        Ok(flags)
     }
 }
 
@@ -338,7 +282,7 @@ mod tests {
             enforce_batching: false\nprofile_phase: null\n";
         let c = compose(&[("base.yaml", seed_base)]).unwrap();
         assert_eq!(
-            c.sglang_flags(),
+            c.sglang_flags().unwrap(),
             [
                 "--model-path",
                 "./model_conf/qwen_sigma",
@@ -371,7 +315,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(
-            c.sglang_flags(),
+            c.sglang_flags().unwrap(),
             [
                 "--tp-size",
                 "8",
@@ -427,5 +371,66 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("mapping"));
+    }
+
+    #[test]
+    fn keys_are_checked_against_the_release_that_runs() {
+        let api = api().unwrap();
+        let text =
+            "tp_size: 8\ncuda_graph_max_bs: 64\nenable_ep_moe: true\nenable_dp_attention: true\n";
+        let mut old = compose(&[("d.yaml", text)]).unwrap();
+        let notes = old.check_version(&api.versions["0.4.10.post2"]).unwrap();
+        assert!(notes.is_empty(), "{notes:?}");
+        assert!(old
+            .sglang_flags()
+            .unwrap()
+            .join(" ")
+            .contains("--cuda-graph-max-bs 64 --enable-ep-moe"));
+
+        let new = &api.versions["0.5.23"];
+        let err = compose(&[("d.yaml", text)])
+            .unwrap()
+            .check_version(new)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "d.yaml:3: \"enable_ep_moe\" is not a server argument of SGLang 0.5.23"
+            ),
+            "{err}"
+        );
+        let mut c = compose(&[(
+            "d.yaml",
+            "cuda_graph_max_bs: 64\nenable_dp_attention: true\n",
+        )])
+        .unwrap();
+        let notes = c.check_version(new).unwrap();
+        assert_eq!(
+            notes,
+            [
+                "cuda_graph_max_bs (d.yaml:1) is cuda_graph_max_bs_decode in SGLang 0.5.23: translated",
+                "enable_dp_attention (d.yaml:2) is deprecated in SGLang 0.5.23",
+            ]
+        );
+        assert_eq!(
+            c.sglang_flags().unwrap(),
+            ["--cuda-graph-max-bs-decode", "64", "--enable-dp-attention"]
+        );
+        let err = compose(&[("o.yaml", "enable_layerwise_nvtx_markr: true\n")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("did you mean \"enable_layerwise_nvtx_marker\""),
+            "{err}"
+        );
+        let err = compose(&[("o.yaml", "enable_layerwise_nvtx_marker: true\n")])
+            .unwrap()
+            .check_version(&api.versions["0.4.10.post2"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not a server argument of SGLang 0.4.10.post2"),
+            "{err}"
+        );
     }
 }

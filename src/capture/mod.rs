@@ -1,8 +1,10 @@
 //! `trace capture`: the seed's benchmark workflow, rebuilt.
 //!
-//! conf YAMLs + model_conf + grid → SGLang server arguments ([`compose`]) → the
-//! harness (embedded `python/trace_harness.py`, written into the run directory) run
-//! over the grid, optionally under `nsys profile` ([`command`], [`runner`]) →
+//! conf YAMLs + model_conf + grid → SGLang server arguments ([`compose`]), checked
+//! against the SGLang release that will run ([`version`], [`sglang_api`]) → the
+//! harness (the embedded `python/` files of [`HARNESS_FILES`], written into the run
+//! directory) run over the grid, optionally under `nsys profile` ([`command`],
+//! [`runner`]; the run itself is in `execute`) →
 //! `latency` table, `benchmark.csv` with `--save`, and for profiled runs the report
 //! exported to SQLite, ingested, and validated ([`results`]).
 //!
@@ -13,27 +15,49 @@
 
 pub mod command;
 pub mod compose;
+mod execute;
 pub mod grid;
 pub mod results;
 pub mod runner;
+pub mod sglang_api;
+pub mod version;
+
+pub use execute::run;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
-use command::{nsys_profile_argv, shell_words, HarnessCommand, Profile};
+use command::{nsys_profile_argv, shell_words, HarnessCommand, HfLayout, Profile};
 use compose::Composed;
 use grid::Point;
-use results::RunLabels;
 
 use crate::arch::config::config_path;
-use crate::arch::Arch;
 use crate::attribute::Rules;
 use crate::error::{Error, Result};
-use crate::ingest::{self, IngestConfig, RunMeta};
-use crate::nsys_tool::{self, nsys_export_argv};
+use crate::ingest;
+use crate::nsys_tool::nsys_export_argv;
 
-/// The harness, compiled into the binary.
-pub const HARNESS: &str = include_str!("../../python/trace_harness.py");
+/// The harness, compiled into the binary: (file name, text), all written into the run
+/// directory; the first is the entry point.
+pub const HARNESS_FILES: &[(&str, &str)] = &[
+    (
+        "trace_harness.py",
+        include_str!("../../python/trace_harness.py"),
+    ),
+    (
+        "trace_sglang.py",
+        include_str!("../../python/trace_sglang.py"),
+    ),
+    (
+        "trace_ranks.py",
+        include_str!("../../python/trace_ranks.py"),
+    ),
+    (
+        "trace_timing.py",
+        include_str!("../../python/trace_timing.py"),
+    ),
+    ("trace_hf.py", include_str!("../../python/trace_hf.py")),
+    ("sglang_api.json", sglang_api::API_JSON),
+];
 
 /// Everything `trace capture` needs, resolved from the command line.
 #[derive(Debug, Clone)]
@@ -51,6 +75,10 @@ pub struct CaptureConfig {
     pub port: u16,
     pub grid: Option<String>,
     pub engine: String,
+    /// hf engine: decode eagerly instead of replaying a CUDA graph over a static KV cache.
+    pub eager: bool,
+    /// The SGLang release to compose for (dry run) or to expect (real run).
+    pub sglang_version: Option<String>,
     pub warmup: Option<u32>,
     pub iters: Option<u32>,
     pub dry_run: bool,
@@ -71,6 +99,8 @@ pub struct CaptureOutcome {
     pub latency_rows: usize,
     pub ingest: Option<ingest::Summary>,
     pub dry_run: bool,
+    /// The SGLang release the run used or was composed for.
+    pub sglang_version: Option<String>,
 }
 
 fn config_file(dir: &Path, name: &str, what: &str) -> Result<PathBuf> {
@@ -126,6 +156,29 @@ fn timestamp() -> String {
     )
 }
 
+/// The hf engine's layout from the deploy YAML: `tp_size` ranks on this one node, expert
+/// parallel over all of them when `ep_size > 1` (transformers shards experts over the
+/// whole tensor-parallel group, so `ep_size` must equal `tp_size`).
+fn hf_layout(cfg: &CaptureConfig, composed: &Composed, tp_size: u32) -> Result<HfLayout> {
+    if cfg.ip.is_some() {
+        return Err(Error::Usage(
+            "the hf engine runs on one node; --ip/--rank need --engine sglang".into(),
+        ));
+    }
+    let ep_size = composed.get_u32("ep_size", 1)?;
+    if ep_size > 1 && ep_size != tp_size {
+        return Err(Error::Usage(format!(
+            "deploy {} sets ep_size {ep_size} and tp_size {tp_size}: the hf engine shards experts over all tensor-parallel ranks, so ep_size must be 1 or {tp_size}",
+            cfg.deploy
+        )));
+    }
+    Ok(HfLayout {
+        tp_size,
+        ep_size,
+        eager: cfg.eager,
+    })
+}
+
 /// A composed, checked plan for one capture.
 pub struct Plan {
     pub composed: Composed,
@@ -138,10 +191,34 @@ pub struct Plan {
     pub harness: HarnessCommand,
     pub model_config: PathBuf,
     pub tp_size: u32,
+    /// Ranks this node runs (`tp_size / nnodes`): each labels its own steps.
+    pub local_ranks: u32,
+    /// The SGLang release the flags were checked against (`None` for the hf engine).
+    pub sglang: Option<version::Target>,
+    /// One line per translated, raised or deprecated flag.
+    pub notes: Vec<String>,
 }
 
-/// Composes configs, grid and commands without running anything.
+/// Composes configs, grid and commands without running anything, and (for the
+/// SGLang engine) fits the flags to the release that will run ([`version::resolve`]).
 pub fn plan(cfg: &CaptureConfig) -> Result<Plan> {
+    let mut plan = compose_plan(cfg)?;
+    if cfg.engine == "sglang" {
+        let target = version::resolve(
+            cfg.sglang_version.as_deref(),
+            &cfg.python,
+            cfg.dry_run,
+            &mut plan.notes,
+        )?;
+        let max_bsz = plan.points.iter().map(|p| p.bsz).max().unwrap_or(1);
+        let notes = version::fit(&mut plan.composed, max_bsz, &target)?;
+        plan.notes.extend(notes);
+        plan.sglang = Some(target);
+    }
+    Ok(plan)
+}
+
+fn compose_plan(cfg: &CaptureConfig) -> Result<Plan> {
     let conf = &cfg.conf_dir;
     let mut files = vec![
         config_file(conf, &cfg.base, "base")?,
@@ -197,12 +274,16 @@ pub fn plan(cfg: &CaptureConfig) -> Result<Plan> {
         return Err(Error::Usage("iters must be at least 1".into()));
     }
     let tp_size = composed.get_u32("tp_size", 1)?;
-    if cfg.engine == "hf" && tp_size > 1 {
-        return Err(Error::Usage(format!(
-            "the hf engine runs on one GPU, but deploy {} sets tp_size {tp_size}; use --deploy tp1 or --engine sglang",
-            cfg.deploy
-        )));
+    let rank_timeout_s = composed.get_u32("rank_timeout_s", 3600)?;
+    if rank_timeout_s == 0 {
+        return Err(Error::Usage("rank_timeout_s must be at least 1".into()));
     }
+    let local_ranks = (tp_size / composed.get_u32("nnodes", 1)?.max(1)).max(1);
+    let hf = if cfg.engine == "hf" {
+        Some(hf_layout(cfg, &composed, tp_size)?)
+    } else {
+        None
+    };
     let run_id = format!(
         "{}-{}-{}-{}-{}-{}",
         cfg.model,
@@ -249,6 +330,8 @@ pub fn plan(cfg: &CaptureConfig) -> Result<Plan> {
         profile,
         latency_out: run_dir.join("latency.jsonl"),
         server_args_file: run_dir.join("server_args.json"),
+        rank_timeout_s,
+        hf,
     };
     Ok(Plan {
         composed,
@@ -261,6 +344,9 @@ pub fn plan(cfg: &CaptureConfig) -> Result<Plan> {
         harness,
         model_config,
         tp_size,
+        local_ranks,
+        sglang: None,
+        notes: Vec::new(),
     })
 }
 
@@ -282,8 +368,22 @@ pub fn describe(
             e.file.display()
         )?;
     }
-    writeln!(out, "# SGLang server arguments")?;
-    writeln!(out, "{}", shell_words(&plan.composed.sglang_flags()))?;
+    for note in &plan.notes {
+        writeln!(out, "# note: {note}")?;
+    }
+    match &plan.sglang {
+        Some(t) => writeln!(
+            out,
+            "# SGLang {} ({}) server arguments, checked against the {} flag set",
+            t.version, t.source, t.facts.version
+        )?,
+        None => writeln!(out, "# SGLang server arguments")?,
+    }
+    let flags = plan
+        .composed
+        .sglang_flags()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    writeln!(out, "{}", shell_words(&flags))?;
     let points: Vec<String> = plan
         .points
         .iter()
@@ -321,224 +421,4 @@ pub fn describe(
         None => writeln!(out, "{}", shell_words(&harness))?,
     }
     Ok(())
-}
-
-/// Runs a capture.
-pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureOutcome> {
-    let plan = plan(cfg)?;
-    let io = |e: std::io::Error| Error::io("<stdout>", e);
-    if cfg.dry_run {
-        describe(cfg, &plan, out).map_err(io)?;
-        return Ok(CaptureOutcome {
-            run_id: plan.run_id,
-            run_dir: plan.run_dir,
-            latency_rows: 0,
-            ingest: None,
-            dry_run: true,
-        });
-    }
-    let nsys = match plan.profile {
-        Some(_) => Some(nsys_tool::find(cfg.nsys.as_deref())?),
-        None => None,
-    };
-    check_python(&cfg.python)?;
-
-    let model_dir = &plan.harness.model_dir;
-    std::fs::create_dir_all(model_dir).map_err(|e| Error::io(model_dir, e))?;
-    let copy = |from: &Path, to: &Path| {
-        std::fs::copy(from, to)
-            .map(|_| ())
-            .map_err(|e| Error::io(to, e))
-    };
-    copy(&plan.model_config, &model_dir.join("config.json"))?;
-    if let Some(source_dir) = plan.model_config.parent() {
-        for extra in [
-            "tokenizer.json",
-            "tokenizer_config.json",
-            "generation_config.json",
-        ] {
-            if source_dir.join(extra).is_file() {
-                copy(&source_dir.join(extra), &model_dir.join(extra))?;
-            }
-        }
-    }
-    let write =
-        |path: &Path, text: &str| std::fs::write(path, text).map_err(|e| Error::io(path, e));
-    write(&plan.harness.script, HARNESS)?;
-    let flags = serde_json::to_string_pretty(&plan.composed.sglang_flags()).unwrap_or_default();
-    write(&plan.harness.server_args_file, &flags)?;
-    let raw = cfg.results_dir.join("raw_output");
-    std::fs::create_dir_all(&raw).map_err(|e| Error::io(&raw, e))?;
-    let log = raw.join(format!("{}.log", plan.run_id));
-
-    let report = plan.run_dir.join("report");
-    let argv = match &nsys {
-        Some(nsys) => nsys_profile_argv(nsys, &report, &plan.harness.argv()),
-        None => plan.harness.argv(),
-    };
-    write(&log, &format!("$ {}\n", shell_words(&argv)))?;
-    eprintln!(
-        "capture {}: {} grid point(s), log {}",
-        plan.run_id,
-        plan.points.len(),
-        log.display()
-    );
-    let started = Instant::now();
-    let progress = progress_bar(cfg.progress);
-    let status = runner::run_logged(
-        &argv,
-        &log,
-        &[("PYTHONUNBUFFERED".into(), "1".into())],
-        |event| report_event(&progress, event, started),
-    )?;
-    progress.finish_and_clear();
-    if runner::interrupted() {
-        return Err(Error::Tool(format!(
-            "interrupted after {:.0} s; the harness stopped and nsys wrote what it had ({}); log {}",
-            started.elapsed().as_secs_f64(),
-            plan.run_dir.display(),
-            log.display()
-        )));
-    }
-    if !status.success() {
-        return Err(Error::Tool(format!(
-            "the capture failed ({status}); last lines of {}:\n{}",
-            log.display(),
-            runner::tail(&log, 15)
-        )));
-    }
-
-    let rows = results::read_latency(&plan.harness.latency_out)?;
-    let parquet = cfg.results_dir.join("parquet");
-    results::write_latency_table(&parquet, &plan.run_id, &rows)?;
-    let arch = Arch::load(&plan.model_config).ok();
-    let mut summary = None;
-    if let Some(nsys) = &nsys {
-        let rep = nsys_tool::finish_report(nsys, &report)?;
-        let sqlite = plan.run_dir.join("report.sqlite");
-        nsys_tool::export_to(nsys, &rep, &sqlite)?;
-        let ingest_cfg = IngestConfig {
-            inputs: vec![sqlite.clone()],
-            run_id: Some(plan.run_id.clone()),
-            rules: cfg.rules.clone(),
-            out_dir: parquet.clone(),
-            nsys: Some(nsys.clone()),
-            progress: cfg.progress,
-            meta: RunMeta {
-                model: Some(cfg.model.clone()),
-                mconf: Some(cfg.mconf.clone()),
-                deploy: Some(cfg.deploy.clone()),
-                backend: Some(cfg.backend.clone()),
-                engine: Some(cfg.engine.clone()),
-                rank: None,
-            },
-            arch: arch.clone(),
-        };
-        let ingested = ingest::run(&ingest_cfg)?;
-        if let Some(profile) = plan.profile {
-            results::validate(&ingested, &plan.points, profile.phases(), &sqlite)?;
-        }
-        summary = Some(ingested);
-    }
-    if cfg.save {
-        let labels = RunLabels {
-            model: cfg.model.clone(),
-            mconf: cfg.mconf.clone(),
-            base: cfg.base.clone(),
-            deploy: cfg.deploy.clone(),
-            backend: cfg.backend.clone(),
-            engine: cfg.engine.clone(),
-            run_id: plan.run_id.clone(),
-        };
-        let gpu_name = harness_gpu(&log);
-        let csv = cfg.results_dir.join("csv").join("benchmark.csv");
-        results::append_csv(
-            &csv,
-            &labels,
-            &rows,
-            arch.as_ref(),
-            gpu_name.as_deref(),
-            plan.tp_size,
-        )?;
-    }
-    Ok(CaptureOutcome {
-        run_id: plan.run_id,
-        run_dir: plan.run_dir,
-        latency_rows: rows.len(),
-        ingest: summary,
-        dry_run: false,
-    })
-}
-
-/// The GPU name the harness reported in its `env` event.
-fn harness_gpu(log: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(log).ok()?;
-    text.lines()
-        .filter_map(|l| l.strip_prefix("TRACE "))
-        .filter_map(|j| serde_json::from_str::<serde_json::Value>(j).ok())
-        .find(|v| v["event"] == "env")
-        .and_then(|v| v["gpu"].as_str().map(String::from))
-}
-
-fn check_python(python: &Path) -> Result<()> {
-    let ok = std::process::Command::new(python)
-        .arg("--version")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Tool(format!(
-            "cannot run Python ({}); install Python 3 with PyTorch (and SGLang or transformers), or pass --python /path/to/python",
-            python.display()
-        )))
-    }
-}
-
-fn progress_bar(show: bool) -> indicatif::ProgressBar {
-    let bar = if show {
-        indicatif::ProgressBar::new(0)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("[{elapsed_precise}] {wide_bar} {pos}/{len} {msg}")
-    {
-        bar.set_style(style);
-    }
-    bar
-}
-
-fn report_event(bar: &indicatif::ProgressBar, event: &serde_json::Value, started: Instant) {
-    let kind = event["event"].as_str().unwrap_or_default();
-    let text = match kind {
-        "env" => format!(
-            "GPU {} ×{}, torch {}",
-            event["gpu"], event["gpus"], event["torch"]
-        ),
-        "warmup" | "block" => {
-            let (i, n) = (
-                event["index"].as_u64().unwrap_or(0),
-                event["total"].as_u64().unwrap_or(0),
-            );
-            if kind == "block" {
-                bar.set_length(n);
-                bar.set_position(i.saturating_sub(1));
-            }
-            let phase = event["phase"].as_str().unwrap_or("warm-up");
-            format!(
-                "{kind} {i}/{n}: {phase} bsz={} seq={}",
-                event["bsz"], event["seq"]
-            )
-        }
-        "done" => "harness done".into(),
-        other => other.to_string(),
-    };
-    if bar.is_hidden() {
-        eprintln!("[{:>7.1} s] {text}", started.elapsed().as_secs_f64());
-    } else {
-        bar.set_message(text);
-    }
 }

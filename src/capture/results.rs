@@ -31,19 +31,37 @@ pub struct LatencyRow {
     pub max_ms: f64,
 }
 
-/// Reads `latency.jsonl`; a malformed line is an error naming file and line.
-pub fn read_latency(path: &Path) -> Result<Vec<LatencyRow>> {
+/// A grid point the harness skipped (`"skipped": reason`, e.g. out of GPU memory).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SkippedRow {
+    pub phase: String,
+    pub bsz: u32,
+    pub seq: u32,
+    pub rank: u32,
+    pub skipped: String,
+}
+
+/// Reads `latency.jsonl` into measured and skipped rows; a malformed line is an
+/// error naming file and line.
+pub fn read_latency(path: &Path) -> Result<(Vec<LatencyRow>, Vec<SkippedRow>)> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|e| Error::Input {
-                path: path.to_path_buf(),
-                reason: format!("line {}: {e}", i + 1),
-            })
-        })
-        .collect()
+    let (mut rows, mut skipped) = (Vec::new(), Vec::new());
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |e: serde_json::Error| Error::Input {
+            path: path.to_path_buf(),
+            reason: format!("line {}: {e}", i + 1),
+        };
+        let value: serde_json::Value = serde_json::from_str(line).map_err(bad)?;
+        if value.get("skipped").is_some() {
+            skipped.push(serde_json::from_value(value).map_err(bad)?);
+        } else {
+            rows.push(serde_json::from_value(value).map_err(bad)?);
+        }
+    }
+    Ok((rows, skipped))
 }
 
 /// Writes the `latency` table of `run_id` under `out_dir` (staged, then committed).
@@ -169,7 +187,15 @@ pub fn append_csv(
 
 /// Post-capture checks: kernels were recorded, every requested (phase, point) has
 /// labelled steps, and no step (a CUDA-graph decode replay in particular) is empty.
-pub fn validate(summary: &Summary, points: &[Point], phases: &[&str], report: &Path) -> Result<()> {
+/// `steps_per_shape` is what every grid point must have in each phase: the timed
+/// iterations times the ranks this node ran (each rank labels its own steps).
+pub fn validate(
+    summary: &Summary,
+    points: &[Point],
+    phases: &[&str],
+    steps_per_shape: u64,
+    report: &Path,
+) -> Result<()> {
     let fail = |reason: String| {
         Err(Error::Input {
             path: report.to_path_buf(),
@@ -180,6 +206,7 @@ pub fn validate(summary: &Summary, points: &[Point], phases: &[&str], report: &P
         return fail("the capture recorded no GPU kernels: did the profiled range run (cudaProfilerStart reached?), and was CUDA traced?".into());
     }
     let mut missing = Vec::new();
+    let mut short = Vec::new();
     let mut empty: BTreeMap<String, u64> = BTreeMap::new();
     for phase in phases {
         for p in points {
@@ -188,10 +215,17 @@ pub fn validate(summary: &Summary, points: &[Point], phases: &[&str], report: &P
                 .get(&(phase.to_string(), p.bsz as i32, p.seq as i32))
             {
                 None => missing.push(format!("{phase} bsz={} seq={}", p.bsz, p.seq)),
-                Some(c) if c.steps_without_kernels > 0 => {
-                    *empty.entry(phase.to_string()).or_default() += c.steps_without_kernels;
+                Some(c) => {
+                    if c.steps < steps_per_shape {
+                        short.push(format!(
+                            "{phase} bsz={} seq={} ({} of {steps_per_shape})",
+                            p.bsz, p.seq, c.steps
+                        ));
+                    }
+                    if c.steps_without_kernels > 0 {
+                        *empty.entry(phase.to_string()).or_default() += c.steps_without_kernels;
+                    }
                 }
-                Some(_) => {}
             }
         }
     }
@@ -200,6 +234,12 @@ pub fn validate(summary: &Summary, points: &[Point], phases: &[&str], report: &P
             "no labelled steps for {} of the requested grid points: {} (was the capture range cut short? see the run log)",
             missing.len(),
             missing.join(", ")
+        ));
+    }
+    if !short.is_empty() {
+        return fail(format!(
+            "some ranks' steps are missing: {} (iterations × ranks on this node expected; did every rank run inside the capture range? see the run log)",
+            short.join(", ")
         ));
     }
     if let Some((phase, n)) = empty.into_iter().next() {
@@ -242,11 +282,21 @@ mod tests {
             ("decode", 1, 128, 3, 0),
             ("decode", 4, 128, 3, 0),
         ]);
-        assert!(validate(&ok, &points, &both, Path::new("r.sqlite")).is_ok());
+        assert!(validate(&ok, &points, &both, 3, Path::new("r.sqlite")).is_ok());
+        // Two ranks of three iterations each: 3 steps per shape means one rank is missing.
+        let err = validate(&ok, &points, &both, 6, Path::new("r.sqlite"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ranks' steps are missing")
+                && err.contains("decode bsz=4 seq=128 (3 of 6)"),
+            "{err}"
+        );
         let err = validate(
             &summary(&[("prefill", 1, 128, 3, 0)]),
             &points,
             &["prefill"],
+            3,
             Path::new("r.sqlite"),
         )
         .unwrap_err()
@@ -256,6 +306,7 @@ mod tests {
             &summary(&[("decode", 1, 128, 3, 3), ("decode", 4, 128, 3, 0)]),
             &points,
             &["decode"],
+            3,
             Path::new("r"),
         )
         .unwrap_err()
@@ -263,7 +314,7 @@ mod tests {
         assert!(err.contains("3 decode step(s) have no kernels"), "{err}");
         let mut none = ok.clone();
         none.kernels = 0;
-        assert!(validate(&none, &points, &both, Path::new("r"))
+        assert!(validate(&none, &points, &both, 3, Path::new("r"))
             .unwrap_err()
             .to_string()
             .contains("no GPU kernels"));
@@ -273,9 +324,14 @@ mod tests {
     fn latency_lines_and_csv_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("latency.jsonl");
-        std::fs::write(&path, "{\"phase\":\"decode\",\"bsz\":1,\"seq\":128,\"rank\":0,\"iters\":2,\"mean_ms\":1.5,\"p50_ms\":1.5,\"p90_ms\":1.9,\"min_ms\":1.0,\"max_ms\":2.0,\"samples_ms\":[1.0,2.0]}\n").unwrap();
-        let rows = read_latency(&path).unwrap();
-        assert_eq!(rows[0].mean_ms, 1.5);
+        std::fs::write(&path, "{\"phase\":\"decode\",\"bsz\":1,\"seq\":128,\"rank\":0,\"iters\":2,\"mean_ms\":1.5,\"p50_ms\":1.5,\"p90_ms\":1.9,\"min_ms\":1.0,\"max_ms\":2.0,\"samples_ms\":[1.0,2.0]}\n\
+            {\"phase\":\"prefill\",\"bsz\":64,\"seq\":128,\"rank\":0,\"skipped\":\"out of memory\"}\n").unwrap();
+        let (rows, skipped) = read_latency(&path).unwrap();
+        assert_eq!((rows.len(), rows[0].mean_ms), (1, 1.5));
+        assert_eq!(
+            (skipped.len(), skipped[0].bsz, skipped[0].skipped.as_str()),
+            (1, 64, "out of memory")
+        );
         let labels = RunLabels {
             model: "llama3".into(),
             mconf: "2l".into(),

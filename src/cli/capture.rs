@@ -50,6 +50,13 @@ pub struct CaptureArgs {
     /// Engine: sglang (ModelRunner as bench_one_batch builds it) or hf (transformers, random weights).
     #[arg(long, default_value = "sglang", value_parser = ["sglang", "hf"])]
     pub engine: String,
+    /// hf engine: decode eagerly instead of replaying a CUDA graph over a static KV cache.
+    #[arg(long)]
+    pub eager: bool,
+    /// SGLang release to compose for (dry run without SGLang) or to expect (real run);
+    /// default: the one importable by --python.
+    #[arg(long)]
+    pub sglang_version: Option<String>,
     /// Untimed forwards per shape (overrides `warmup` in the YAML).
     #[arg(long)]
     pub warmup: Option<u32>,
@@ -104,6 +111,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         port: args.port,
         grid: args.grid,
         engine: args.engine,
+        eager: args.eager,
+        sglang_version: args.sglang_version,
         warmup: args.warmup,
         iters: args.iters,
         dry_run: args.dry_run,
@@ -124,6 +133,9 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
             outcome.latency_rows,
             outcome.run_dir.display()
         );
+        if let Some(v) = &outcome.sglang_version {
+            eprintln!("capture {}: SGLang {v}", outcome.run_id);
+        }
         if let Some(summary) = &outcome.ingest {
             eprint!("{summary}");
             eprintln!(

@@ -118,6 +118,7 @@ impl IngestArgs {
                 deploy: self.deploy,
                 backend: self.backend,
                 engine: self.engine,
+                sglang_version: None,
                 rank: self.rank,
             },
         })

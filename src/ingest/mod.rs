@@ -54,6 +54,8 @@ pub struct RunMeta {
     pub deploy: Option<String>,
     pub backend: Option<String>,
     pub engine: Option<String>,
+    /// SGLang release of a capture (`sglang.__version__`).
+    pub sglang_version: Option<String>,
     /// Rank of a single Kineto input whose file carries none (`--rank`).
     pub rank: Option<i64>,
 }

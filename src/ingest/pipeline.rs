@@ -588,6 +588,7 @@ fn write_runs(cfg: &IngestConfig, staging: &Staging, outcomes: &[FileOutcome]) -
     r.deploy.append_option(m.deploy.as_deref());
     r.backend.append_option(m.backend.as_deref());
     r.engine.append_option(m.engine.as_deref());
+    r.sglang_version.append_option(m.sglang_version.as_deref());
     out.row_done()?;
     out.finish().map(|_| ())
 }

@@ -220,6 +220,7 @@ arrow_table! {
         deploy: Str true,
         backend: Str true,
         engine: Str true,
+        sglang_version: Str true,
     }
 }
 

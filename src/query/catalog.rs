@@ -26,6 +26,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("mfu", include_str!("../../queries/mfu.sql")),
     ("overlap", include_str!("../../queries/overlap.sql")),
     ("runs", include_str!("../../queries/runs.sql")),
+    ("skew", include_str!("../../queries/skew.sql")),
     ("steps", include_str!("../../queries/steps.sql")),
     ("top-kernels", include_str!("../../queries/top-kernels.sql")),
     (

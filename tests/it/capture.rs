@@ -1,9 +1,10 @@
-//! `trace capture` without a GPU: composition and commands (`--dry-run`), the
-//! errors a user meets first, and result collection with a stand-in interpreter
-//! that behaves like the harness (writes latency lines and progress events).
+//! `trace capture` without a GPU: composition and commands (`--dry-run`) for each
+//! supported SGLang release, the errors a user meets first, and whole captures of
+//! the real embedded harness on the CPU stand-in SGLang (python/standin on
+//! PYTHONPATH: no torch, no GPU), so a change to the harness's output breaks them.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::process::Command;
 
 use crate::common::{read_table, root, run_ok, trace};
 
@@ -20,6 +21,8 @@ fn fails_with(args: &[&str], needle: &str) {
 
 #[test]
 fn dry_run_prints_composed_arguments_and_exact_commands() {
+    let scratch = tempfile::tempdir().unwrap();
+    let results = scratch.path().join("results");
     let out = run_ok(trace().args([
         "capture",
         "--model",
@@ -35,6 +38,10 @@ fn dry_run_prints_composed_arguments_and_exact_commands() {
         "--grid",
         "1,4;128,512",
         "--dry-run",
+        "--sglang-version",
+        "0.5.23",
+        "--results",
+        results.to_str().unwrap(),
         "--nsys",
         "/opt/nsys/bin/nsys",
     ]));
@@ -64,9 +71,15 @@ fn dry_run_prints_composed_arguments_and_exact_commands() {
     );
     assert!(text.contains("nsys export --type sqlite"), "{text}");
     assert!(
-        !root().join("results/qwen3_moe_profile").exists() || text.contains("# run"),
-        "dry run writes nothing"
+        text.contains("# SGLang 0.5.23 (--sglang-version) server arguments, checked against the 0.5.23 flag set"),
+        "{text}"
     );
+    assert!(
+        text.contains("cuda_graph_max_bs (trace capture (largest grid batch)) is cuda_graph_max_bs_decode in SGLang 0.5.23: translated")
+            && text.contains("--cuda-graph-max-bs-decode 4"),
+        "the CUDA-graph limit follows the grid's largest batch: {text}"
+    );
+    assert!(!results.exists(), "a dry run writes nothing");
 
     // Multi-node: --ip and --rank become dist_init_addr and node_rank.
     let out = run_ok(trace().args([
@@ -121,9 +134,11 @@ fn first_errors_say_what_to_fix() {
             "tp8",
             "--engine",
             "hf",
+            "--ip",
+            "10.1.2.3",
             "--dry-run",
         ],
-        "the hf engine runs on one GPU",
+        "the hf engine runs on one node",
     );
     fails_with(
         &["--model", "llama3", "--backend", "fa4", "--dry-run"],
@@ -162,129 +177,320 @@ fn first_errors_say_what_to_fix() {
     );
 }
 
-/// A stand-in for python3 that runs no model: it answers `--version`, and for the
-/// harness command writes one latency line per (phase, point) and progress events.
-const FAKE_PYTHON: &str = r#"#!/usr/bin/env python3
-import json, sys
-args = sys.argv[1:]
-if args == ["--version"]:
-    print("Python 3 (stand-in)"); sys.exit(0)
-opt = {args[i]: args[i + 1] for i in range(1, len(args) - 1, 2)}
-if opt.get("--engine") == "fail":
-    sys.stderr.write("RuntimeError: CUDA out of memory\n"); sys.exit(3)
-print("TRACE " + json.dumps({"event": "env", "gpu": "NVIDIA H100 80GB HBM3", "gpus": 1, "torch": "stand-in"}))
-with open(opt["--out"], "w") as out:
-    points = [tuple(map(int, p.split(";"))) for p in opt["--grid"].split("|")]
-    for phase in ("prefill", "decode"):
-        for b, s in points:
-            print("TRACE " + json.dumps({"event": "block", "index": 1, "total": 2, "phase": phase, "bsz": b, "seq": s}))
-            ms = 2.0 * b if phase == "prefill" else 1.0
-            out.write(json.dumps({"phase": phase, "bsz": b, "seq": s, "rank": 0, "iters": 3, "mean_ms": ms, "p50_ms": ms,
-                                  "p90_ms": ms, "min_ms": ms, "max_ms": ms, "samples_ms": [ms] * 3}) + "\n")
-"#;
-
-fn fake_python(dir: &Path) -> String {
-    let path = dir.join("python3");
-    std::fs::write(&path, FAKE_PYTHON).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path.to_str().unwrap().to_string()
+#[test]
+fn dry_run_composes_for_the_asked_release() {
+    let dry = |version: &str, deploy: &str| {
+        trace()
+            .args([
+                "capture",
+                "--model",
+                "qwen3_moe",
+                "--mconf",
+                "2l",
+                "--deploy",
+                deploy,
+                "--grid",
+                "1,64;128",
+                "--dry-run",
+                "--sglang-version",
+                version,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = dry("0.4.10.post2", "tp8ep8dp8");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("--cuda-graph-max-bs 64") && !text.contains("# note: enable_dp_attention"),
+        "{text}"
+    );
+    let text = String::from_utf8_lossy(&dry("0.5.23", "tp8ep8dp8").stdout).to_string();
+    assert!(
+        text.contains("# note: enable_dp_attention (conf/deploy/tp8ep8dp8.yaml:5) is deprecated in SGLang 0.5.23"),
+        "{text}"
+    );
+    let out = dry("0.5.14", "tp1");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("# note: SGLang 0.5.14 has no shipped flag set; checking against 0.5.10"),
+        "{out:?}"
+    );
+    for bad in ["0.4.9", "0.6.0"] {
+        let out = dry(bad, "tp1");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "SGLang {bad} is outside the supported range 0.4.10.post2 .. 0.5.23"
+            )),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]
-fn results_land_in_the_latency_table_and_benchmark_csv() {
+fn a_key_the_release_lacks_is_an_error_with_a_suggestion() {
     let dir = tempfile::tempdir().unwrap();
-    let python = fake_python(dir.path());
+    let conf = dir.path().join("conf");
+    for sub in ["deploy", "backend", "optional"] {
+        std::fs::create_dir_all(conf.join(sub)).unwrap();
+    }
+    std::fs::write(conf.join("base.yaml"), "load_format: dummy\n").unwrap();
+    std::fs::write(conf.join("deploy/tp1.yaml"), "tp_size: 1\n").unwrap();
+    std::fs::write(conf.join("backend/fa3.yaml"), "attention_backend: fa3\n").unwrap();
+    std::fs::write(
+        conf.join("optional/old.yaml"),
+        "enable_ep_moe: true\nenable_nan_detection: true\n",
+    )
+    .unwrap();
+    std::fs::write(conf.join("grid.csv"), "1;128\n").unwrap();
+    let args = |version| {
+        [
+            "--model",
+            "llama3",
+            "--conf",
+            conf.to_str().unwrap(),
+            "--optional",
+            "old",
+            "--dry-run",
+            "--sglang-version",
+            version,
+        ]
+        .map(String::from)
+    };
+    let out = capture(&args("0.4.10.post2").each_ref().map(String::as_str));
+    assert!(out.status.success(), "{out:?}");
+    fails_with(
+        &args("0.5.23").each_ref().map(String::as_str),
+        "optional/old.yaml:1: \"enable_ep_moe\" is not a server argument of SGLang 0.5.23",
+    );
+}
+
+/// `trace` with the CPU stand-in SGLang importable by python3.
+fn standin() -> Command {
+    let mut cmd = trace();
+    cmd.arg("capture")
+        .env("PYTHONPATH", root().join("python/standin"))
+        .env_remove("TRACE_STANDIN_FAIL")
+        .env_remove("TRACE_STANDIN_OOM");
+    cmd
+}
+
+fn run_dir(results: &Path, model: &str) -> std::path::PathBuf {
+    std::fs::read_dir(results.join(format!("{model}_profile")))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
+#[test]
+fn the_embedded_harness_runs_ranks_and_results_land_in_the_latency_table_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
     let results = dir.path().join("results");
-    let out = run_ok(trace().args([
-        "capture",
+    let out = run_ok(standin().args([
         "--model",
         "llama3",
         "--mconf",
         "2l",
-        "--engine",
-        "hf",
+        "--deploy",
+        "tp2",
         "--grid",
         "1,2;64",
         "--iters",
         "3",
         "--save",
-        "--python",
-        &python,
         "--results",
         results.to_str().unwrap(),
     ]));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("4 latency row(s)"), "{stderr}");
-    let run_dir = std::fs::read_dir(results.join("llama3_profile"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    assert!(
+        stderr.contains("8 latency row(s)") && stderr.contains("SGLang 0.5.23"),
+        "2 ranks x 2 phases x 2 points: {stderr}"
+    );
+    let run_dir = run_dir(&results, "llama3");
     let run_id = run_dir.file_name().unwrap().to_string_lossy().to_string();
-    assert!(run_id.starts_with("llama3-2l-tp1-fa3-hf-"), "{run_id}");
-    for file in [
-        "model/config.json",
-        "trace_harness.py",
-        "server_args.json",
-        "latency.jsonl",
-    ] {
-        assert!(run_dir.join(file).is_file(), "{file}");
+    assert!(run_id.starts_with("llama3-2l-tp2-fa3-sglang-"), "{run_id}");
+    for (file, text) in sgl_trace::capture::HARNESS_FILES {
+        assert_eq!(
+            std::fs::read_to_string(run_dir.join(file)).unwrap(),
+            *text,
+            "{file}"
+        );
     }
+    assert!(run_dir.join("model/config.json").is_file());
+    let flags = std::fs::read_to_string(run_dir.join("server_args.json")).unwrap();
+    assert!(
+        flags.contains("\"--cuda-graph-max-bs-decode\",\n  \"2\""),
+        "{flags}"
+    );
     let log =
         std::fs::read_to_string(results.join("raw_output").join(format!("{run_id}.log"))).unwrap();
     assert!(
-        log.starts_with("$ ") && log.contains("TRACE {\"event\": \"env\""),
+        log.starts_with("$ ")
+            && log.contains("# SGLang 0.5.23 (flags checked against the 0.5.23 flag set)"),
+        "{log}"
+    );
+    assert!(
+        log.contains(r#"TRACE {"event": "sglang", "version": "0.5.23", "api": "0.5.23", "module": "sglang.benchmark.one_batch", "standin": true}"#)
+            && log.contains(r#""timing": "cpu""#)
+            && log.contains(r#"TRACE {"event": "done", "blocks": 4, "skipped": 0}"#),
         "{log}"
     );
     let latency = read_table(&results.join("parquet"), "latency", &run_id);
-    assert_eq!(latency.num_rows(), 4);
+    assert_eq!(latency.num_rows(), 8);
     let csv = std::fs::read_to_string(results.join("csv/benchmark.csv")).unwrap();
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), 5, "{csv}");
+    assert_eq!(lines.len(), 5, "a header and the 4 rank-0 rows: {csv}");
     assert!(
         lines[0].starts_with("run_id,model,mconf,base,deploy,backend,engine,phase,bsz,seq_len"),
         "{csv}"
     );
+    let prefill_rank0 = lines
+        .iter()
+        .find(|l| l.contains(",llama3,2l,base,tp2,fa3,sglang,prefill,1,64,0,3,"))
+        .unwrap_or_else(|| panic!("{csv}"));
     assert!(
-        lines[1].contains(",llama3,2l,base,tp1,fa3,hf,prefill,1,64,0,3,2.000000"),
-        "{csv}"
-    );
-    let mfu: f64 = lines[1].rsplit(',').next().unwrap().parse().unwrap();
-    assert!(
-        mfu > 0.0,
-        "MFU from the llama3 2l config and the H100 peak: {csv}"
+        prefill_rank0.ends_with(','),
+        "no GPU peak for the stand-in, so no MFU: {prefill_rank0}"
     );
 }
 
 #[test]
-fn a_failed_run_shows_the_end_of_its_log() {
+fn a_failed_rank_ends_the_capture_with_its_rank_and_log_tail() {
     let dir = tempfile::tempdir().unwrap();
-    let python = fake_python(dir.path());
-    // The stand-in fails when asked for engine "fail"; reach it through the YAML-free path:
-    // an engine value only the stand-in knows is rejected by clap, so patch the harness call
-    // by pointing --python at a wrapper that rewrites the engine.
-    let wrapper = dir.path().join("python-fail");
-    std::fs::write(&wrapper, format!("#!/bin/sh\n[ \"$1\" = --version ] && exec {python} --version\nshift\nexec {python} x \"$@\" --engine fail\n")).unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = capture(&[
+    let out = standin()
+        .env("TRACE_STANDIN_FAIL", "1")
+        .args([
+            "--model",
+            "llama3",
+            "--mconf",
+            "2l",
+            "--deploy",
+            "tp2",
+            "--grid",
+            "1;8",
+            "--results",
+            dir.path().join("r").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the capture failed")
+            && stderr.contains("rank 1 (GPU 1) exited with code 1")
+            && stderr.contains("stand-in: rank 1 failed to load the model"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_out_of_memory_grid_point_is_skipped_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("r");
+    let out = run_ok(standin().env("TRACE_STANDIN_OOM", "2").args([
         "--model",
         "llama3",
         "--mconf",
         "2l",
-        "--engine",
-        "hf",
         "--grid",
-        "1;8",
-        "--python",
-        wrapper.to_str().unwrap(),
+        "1,2;16",
         "--results",
-        dir.path().join("r").to_str().unwrap(),
-    ]);
+        results.to_str().unwrap(),
+    ]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("skipped: prefill bsz=2 seq=16 on rank 0: out of memory at warm-up")
+            && stderr.contains("2 latency row(s)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_installed_release_parses_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    for sub in ["deploy", "backend"] {
+        std::fs::create_dir_all(conf.join(sub)).unwrap();
+    }
+    std::fs::write(conf.join("base.yaml"), "extra_args: ['--no-such-flag']\n").unwrap();
+    std::fs::write(conf.join("deploy/tp1.yaml"), "tp_size: 1\n").unwrap();
+    std::fs::write(conf.join("backend/fa3.yaml"), "attention_backend: fa3\n").unwrap();
+    let out = standin()
+        .args([
+            "--model",
+            "llama3",
+            "--conf",
+            conf.to_str().unwrap(),
+            "--grid",
+            "1;8",
+            "--results",
+            dir.path().join("r").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("the capture failed") && stderr.contains("CUDA out of memory"),
+        stderr.contains("SGLang 0.5.23 rejected the server arguments")
+            && stderr.contains("--no-such-flag"),
         "{stderr}"
     );
+}
+
+#[test]
+fn hf_dry_run_passes_ranks_expert_parallel_and_decode_mode_to_the_harness() {
+    let scratch = tempfile::tempdir().unwrap();
+    let results = scratch.path().join("results");
+    let dry = |deploy: &str, extra: &[&str]| {
+        let mut cmd = trace();
+        cmd.args([
+            "capture",
+            "--model",
+            "qwen3_moe",
+            "--mconf",
+            "2l",
+            "--engine",
+            "hf",
+        ])
+        .args([
+            "--deploy",
+            deploy,
+            "--grid",
+            "1;128",
+            "--profile",
+            "both",
+            "--dry-run",
+        ])
+        .args([
+            "--results",
+            results.to_str().unwrap(),
+            "--nsys",
+            "/opt/nsys/bin/nsys",
+        ])
+        .args(extra);
+        String::from_utf8_lossy(&run_ok(&mut cmd).stdout).to_string()
+    };
+    let text = dry("tp2", &[]);
+    assert!(
+        text.contains("--engine hf") && text.contains("--tp-size 2 --ep-size 1 --decode graph"),
+        "{text}"
+    );
+    assert!(
+        text.contains("--trace-fork-before-exec=true"),
+        "ranks are child processes nsys must follow: {text}"
+    );
+    let text = dry("tp8ep8", &["--eager"]);
+    assert!(
+        text.contains("--tp-size 8 --ep-size 8 --decode eager"),
+        "{text}"
+    );
+    assert!(!results.exists(), "a dry run writes nothing");
 }

@@ -17,3 +17,4 @@ mod query;
 mod scaling;
 mod schema_doc;
 mod schema_versions;
+mod skew;
