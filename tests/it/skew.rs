@@ -50,10 +50,10 @@ fn iterations(steps: &datafusion::arrow::array::RecordBatch) -> Iterations {
     out
 }
 
-/// Per (phase, bsz, seq, device): steps, pct_of_slowest, times_slowest, start_lag_ms, collective_wait_ms.
-fn expected(
-    iters: &Iterations,
-) -> BTreeMap<(String, i32, i32, i32), (usize, f64, usize, f64, f64)> {
+/// (phase, bsz, seq, device) → (steps, pct_of_slowest, times_slowest, start_lag_ms, collective_wait_ms).
+type Expected = BTreeMap<(String, i32, i32, i32), (usize, f64, usize, f64, f64)>;
+
+fn expected(iters: &Iterations) -> Expected {
     let mut acc: BTreeMap<_, (usize, i64, i64, usize, i64, i64)> = BTreeMap::new();
     for ((phase, bsz, seq, _), ranks) in iters {
         let slowest = ranks.iter().map(|r| r.2).max().unwrap();
