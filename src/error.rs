@@ -75,6 +75,9 @@ impl Error {
             | Error::Tool(_)
             | Error::Io { .. }
             | Error::Query { .. } => 1,
+            // A corrupt export, text that is not UTF-8, a value of the wrong type:
+            // the input's fault. Anything else SQLite reports is ours.
+            Error::Sqlite { cause, .. } if bad_sqlite_input(cause) => 1,
             Error::Sqlite { .. } | Error::Parquet { .. } => 2,
         }
     }
@@ -93,6 +96,29 @@ impl Error {
             path: path.into(),
             reason: reason.into(),
         }
+    }
+}
+
+/// True when SQLite's error is about the file's content or the disk, not our SQL.
+fn bad_sqlite_input(cause: &rusqlite::Error) -> bool {
+    use rusqlite::ffi::ErrorCode;
+    match cause {
+        rusqlite::Error::Utf8Error(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::InvalidColumnType(..) => true,
+        rusqlite::Error::SqliteFailure(e, _) => matches!(
+            e.code,
+            ErrorCode::DatabaseCorrupt
+                | ErrorCode::NotADatabase
+                | ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::PermissionDenied
+                | ErrorCode::ReadOnly
+                | ErrorCode::TooBig
+        ),
+        _ => false,
     }
 }
 

@@ -4,8 +4,10 @@
 //! order follows first appearance. Blank lines and `#` comments are skipped; anything
 //! else that does not parse is an error naming the line.
 
+use std::collections::HashSet;
 use std::path::Path;
 
+use crate::attribute::label::shape_value;
 use crate::error::{Error, Result};
 
 /// One (batch size, sequence length) point.
@@ -18,6 +20,8 @@ pub struct Point {
 /// Parses grid text; `origin` names it in errors.
 pub fn parse(text: &str, origin: &Path) -> Result<Vec<Point>> {
     let mut points: Vec<Point> = Vec::new();
+    // Duplicate check in O(1) per point (a 400×400 line is 160 000 points).
+    let mut seen: HashSet<Point> = HashSet::new();
     for (index, raw) in text.lines().enumerate() {
         let line = raw.split('#').next().unwrap_or_default().trim();
         if line.is_empty() {
@@ -35,10 +39,11 @@ pub fn parse(text: &str, origin: &Path) -> Result<Vec<Point>> {
             .ok_or_else(|| error("missing ';' between batch sizes and sequence lengths".into()))?;
         let list = |part: &str, what: &str| -> Result<Vec<u32>> {
             part.split(',')
-                .map(|v| match v.trim().parse::<u32>() {
-                    Ok(n) if n > 0 => Ok(n),
-                    _ => Err(error(format!(
-                        "{what} {:?} is not a positive integer",
+                .map(|v| match shape_value(v) {
+                    // The label parser's rule, so every planned step is attributable.
+                    Some(n) => Ok(n as u32),
+                    None => Err(error(format!(
+                        "{what} {:?} is not an integer in 1..=2147483647",
                         v.trim()
                     ))),
                 })
@@ -48,7 +53,7 @@ pub fn parse(text: &str, origin: &Path) -> Result<Vec<Point>> {
         for &bsz in &bszs {
             for &seq in &seqs {
                 let point = Point { bsz, seq };
-                if !points.contains(&point) {
+                if seen.insert(point) {
                     points.push(point);
                 }
             }
@@ -109,9 +114,30 @@ mod tests {
             ("1;0", "sequence length \"0\""),
             ("1;", "sequence length \"\""),
             ("# nothing\n", "the grid is empty"),
+            // Sizes the step-label parser refuses are refused here too.
+            ("2147483648;1", "batch size \"2147483648\""),
+            ("1;-1", "sequence length \"-1\""),
         ] {
             let err = parse(text, Path::new("g.csv")).unwrap_err().to_string();
             assert!(err.contains(needle), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn every_point_is_a_label_the_parser_accepts() {
+        for p in parse("1,2147483647;1,65536", Path::new("g")).unwrap() {
+            let label = format!("decode|bsz={}|seq={}", p.bsz, p.seq);
+            assert!(crate::attribute::Label::parse(&label).is_some(), "{label}");
+        }
+    }
+
+    #[test]
+    fn a_large_grid_collapses_duplicates() {
+        let list = |n: u32| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let line = format!("{};{}\n", list(400), list(400));
+        let grid = parse(&line.repeat(2), Path::new("g")).unwrap();
+        assert_eq!(grid.len(), 160_000);
+        assert_eq!(grid[0], Point { bsz: 1, seq: 1 });
+        assert_eq!(grid[159_999], Point { bsz: 400, seq: 400 });
     }
 }

@@ -38,6 +38,10 @@ pub struct QueryArgs {
     /// Directory with user queries (takes precedence over the built-in ones).
     #[arg(long, default_value = "queries")]
     pub queries: PathBuf,
+    /// Allow COPY … TO / CREATE EXTERNAL TABLE … LOCATION / INSERT, to paths
+    /// outside the dataset only (queries are read-only without it).
+    #[arg(long)]
+    pub allow_write: bool,
 }
 
 fn parse_param(raw: &str) -> Result<(String, String), String> {
@@ -60,6 +64,7 @@ impl QueryArgs {
             format: OutputFormat::Table,
             out: None,
             queries: PathBuf::from("queries"),
+            allow_write: false,
         }
     }
 }
@@ -104,7 +109,12 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         params: args.params,
         queries_dir: Some(args.queries),
     };
-    let result = query::execute(&config)?;
+    let writes = if args.allow_write {
+        query::session::Writes::OutsideDataset
+    } else {
+        query::session::Writes::None
+    };
+    let result = query::execute_with(&config, writes)?;
     match &args.out {
         Some(path) => format::write_file(args.format, &result.schema, &result.batches, path)?,
         None => {

@@ -10,6 +10,7 @@
 mod kineto;
 mod nsys;
 mod pipeline;
+pub mod sanity;
 mod stats;
 mod steps;
 mod summary;

@@ -20,7 +20,6 @@ use super::{kineto, probe, IngestConfig, InputKind, ShapeCount, Survey};
 use crate::arch::flops::{self, Phase, Shape};
 use crate::arch::{peaks, Arch};
 use crate::error::{Error, Result};
-use crate::model::dataset::sanitize_run_id;
 use crate::model::schema::{
     KernelsBuilder, MemopsBuilder, ModelFlopsBuilder, NvtxBuilder, RunsBuilder, StepsBuilder,
     TableBuilder,
@@ -59,11 +58,14 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
             _ => NsysExport::open(&path).map(Source::Nsys),
         })
         .collect::<Result<Vec<_>>>()?;
+    // Stored as given; the partition key is derived injectively by the staging.
     let run_id = match &cfg.run_id {
-        Some(id) => sanitize_run_id(id),
-        None => sanitize_run_id(&stem(&cfg.inputs[0])),
+        Some(id) => id.clone(),
+        None => stem(&cfg.inputs[0]),
     };
     let staging = Staging::begin(&cfg.out_dir, &run_id)?;
+    let run_key = staging.key().to_string();
+    let stale_removed = staging.stale_removed();
     let bars = MultiProgress::with_draw_target(if cfg.progress {
         ProgressDrawTarget::stderr()
     } else {
@@ -79,14 +81,20 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
         .collect::<Result<Vec<_>>>()?;
     let mut run_survey = Survey::default();
     check_duplicates(&outcomes, &cfg.inputs, &mut run_survey);
-    write_runs(cfg, &staging, &outcomes)?;
+    write_runs(cfg, &run_id, &staging, &outcomes)?;
     if let Some(arch) = &cfg.arch {
         write_model_flops(cfg, arch, &staging, &outcomes)?;
     }
     staging.commit()?;
 
+    if stale_removed > 0 {
+        run_survey.warn(format!(
+            "removed {stale_removed} staging director{} left by killed ingests",
+            if stale_removed == 1 { "y" } else { "ies" }
+        ));
+    }
     let mut summary = Summary {
-        run_id,
+        run_id: run_key,
         out_dir: cfg.out_dir.clone(),
         files: cfg.inputs.clone(),
         elapsed: started.elapsed(),
@@ -534,7 +542,12 @@ fn joined(values: impl IntoIterator<Item = String>) -> Option<String> {
     (!set.is_empty()).then(|| set.into_iter().collect::<Vec<_>>().join(", "))
 }
 
-fn write_runs(cfg: &IngestConfig, staging: &Staging, outcomes: &[FileOutcome]) -> Result<()> {
+fn write_runs(
+    cfg: &IngestConfig,
+    run_id: &str,
+    staging: &Staging,
+    outcomes: &[FileOutcome],
+) -> Result<()> {
     let mut out = TableWriter::<RunsBuilder>::create(&staging.part_path(RunsBuilder::NAME, 0)?)?;
     let facts = || outcomes.iter().map(|o| &o.facts);
     let names: Vec<String> = cfg
@@ -547,6 +560,7 @@ fn write_runs(cfg: &IngestConfig, staging: &Staging, outcomes: &[FileOutcome]) -
         })
         .collect();
     let r = &mut out.rows;
+    r.run_id.append_value(run_id);
     r.source_files.append_value(names.join(","));
     r.source_format
         .append_value(joined(outcomes.iter().map(|o| o.format.to_string())).unwrap_or_default());

@@ -19,6 +19,11 @@ impl Survey {
         *self.skipped.entry(reason.to_string()).or_default() += 1;
     }
 
+    /// Counts `n` skipped rows.
+    pub fn skip_n(&mut self, reason: &str, n: u64) {
+        *self.skipped.entry(reason.to_string()).or_default() += n;
+    }
+
     /// Records a warning.
     pub fn warn(&mut self, warning: impl Into<String>) {
         self.warnings.push(warning.into());

@@ -1,14 +1,21 @@
 //! The tidy dataset: Arrow schemas of every table, batch builders, and the
 //! staged, atomically committed Parquet layout
-//! `results/parquet/<table>/run=<run_id>/part-<n>.parquet`.
+//! `results/parquet/<table>/run=<key>/part-<n>.parquet` (each `run=<key>` a link into
+//! the run's current generation under `.runs/`, see [`commit`]).
 //!
 //! Invariants: every schema lives in [`schema`] (and every column is documented in
 //! `docs/SCHEMA.md`, checked by a test); times are int64 ns with `_ns` suffixes; the
-//! `run` column is never stored in files — it comes from the Hive partition path.
+//! `run` column is never stored in files — it comes from the Hive partition path;
+//! run ids map to partition keys injectively ([`run_key`]).
 
+pub mod commit;
+#[cfg(test)]
+mod commit_tests;
 pub mod dataset;
+pub mod run_key;
 pub mod schema;
 pub mod writer;
 
 pub use dataset::Staging;
+pub use run_key::partition_key;
 pub use writer::TableWriter;

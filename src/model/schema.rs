@@ -200,6 +200,7 @@ arrow_table! {
     /// `runs`: one row per ingested run; only the fields listed here, never the
     /// profiled process's environment or command line.
     RunsBuilder, "runs" {
+        run_id: Str false,
         source_files: Str false,
         source_format: Str false,
         nsys_version: Str true,

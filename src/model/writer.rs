@@ -130,7 +130,17 @@ impl<B: TableBuilder> Drop for TableWriter<B> {
     }
 }
 
-fn parquet_error(path: &Path, e: impl std::fmt::Display) -> Error {
+fn parquet_error(path: &Path, e: impl std::fmt::Display + 'static) -> Error {
+    // A write that failed in the filesystem (disk full, quota, I/O error) is the
+    // user's to fix (exit 1), not an encoding bug (exit 2).
+    let any: &dyn std::any::Any = &e;
+    if let Some(datafusion::parquet::errors::ParquetError::External(cause)) =
+        any.downcast_ref::<datafusion::parquet::errors::ParquetError>()
+    {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return Error::io(path, std::io::Error::new(io.kind(), io.to_string()));
+        }
+    }
     Error::Parquet {
         path: path.to_path_buf(),
         reason: e.to_string(),

@@ -129,16 +129,36 @@ pub fn find(name: &str, dir: Option<&Path>) -> Result<Query> {
     })
 }
 
-/// Renders a parameter value as a SQL literal: numbers as they are, text quoted.
+/// Renders a parameter value as a SQL literal: a finite decimal number as it is
+/// (`12`, `-0.5`, `1e3`), anything else — `inf`, `NaN`, `0x10`, text — as a quoted
+/// string, so a value can never become SQL syntax.
 fn literal(value: &str) -> String {
-    if value.parse::<f64>().is_ok() {
+    if is_sql_number(value) {
         value.to_string()
     } else {
         format!("'{}'", value.replace('\'', "''"))
     }
 }
 
-/// Substitutes `${key}` placeholders with `given` values or declared defaults.
+/// `-?digits[.digits][e[+-]digits]`, finite as an f64.
+fn is_sql_number(value: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let unsigned = value.strip_prefix('-').unwrap_or(value);
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(i) => (&unsigned[..i], Some(&unsigned[i + 1..])),
+        None => (unsigned, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction),
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)));
+    mantissa_ok && exponent_ok && value.parse::<f64>().is_ok_and(f64::is_finite)
+}
+
+/// Binds `${key}` placeholders to `given` values or declared defaults, as SQL
+/// literals, in one pass over the query text: a value is never scanned again, so a
+/// value containing `${other}` stays that text.
 pub fn bind(query: &Query, given: &[(String, String)]) -> Result<String> {
     let mut values: BTreeMap<&str, String> = BTreeMap::new();
     for (key, value) in given {
@@ -156,20 +176,39 @@ pub fn bind(query: &Query, given: &[(String, String)]) -> Result<String> {
         }
         values.insert(key, literal(value));
     }
-    let mut sql = query.sql.clone();
     for (key, default) in &query.params {
-        let value = match (values.get(key.as_str()), default) {
-            (Some(v), _) => v.clone(),
-            (None, Some(d)) => literal(d),
-            (None, None) => {
+        if values.contains_key(key.as_str()) {
+            continue;
+        }
+        match default {
+            Some(d) => {
+                values.insert(key, literal(d));
+            }
+            None => {
                 return Err(Error::Usage(format!(
                     "query {} needs --param {key}=VALUE",
                     query.name
                 )))
             }
-        };
-        sql = sql.replace(&format!("${{{key}}}"), &value);
+        }
     }
+    let mut sql = String::with_capacity(query.sql.len());
+    let mut rest = query.sql.as_str();
+    while let Some(open) = rest.find("${") {
+        sql.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        match after.find('}').map(|close| (&after[..close], close)) {
+            Some((key, close)) if values.contains_key(key) => {
+                sql.push_str(&values[key]);
+                rest = &after[close + 1..];
+            }
+            _ => {
+                sql.push_str("${");
+                rest = after;
+            }
+        }
+    }
+    sql.push_str(rest);
     Ok(sql)
 }
 
@@ -192,6 +231,40 @@ mod tests {
         let sql = bind(&q, &[("phase".into(), "dec'ode".into())]).unwrap();
         assert!(sql.ends_with("SELECT 20, 'dec''ode'"), "{sql}");
         assert!(bind(&q, &[("nope".into(), "1".into())]).is_err());
+    }
+
+    #[test]
+    fn values_are_bound_once_and_typed() {
+        let q = Query::parse(
+            "t",
+            "-- x\n-- param: a\n-- param: b = 1\nSELECT ${a} AS a, ${b} AS b",
+            "x",
+        );
+        // A value naming another placeholder is text, never expanded again.
+        let sql = bind(
+            &q,
+            &[("a".into(), "${b}".into()), ("b".into(), "1) OR (1".into())],
+        )
+        .unwrap();
+        assert!(
+            sql.ends_with("SELECT '${b}' AS a, '1) OR (1' AS b"),
+            "{sql}"
+        );
+        let sql = bind(&q, &[("b".into(), "${a}".into()), ("a".into(), "x".into())]).unwrap();
+        assert!(sql.ends_with("SELECT 'x' AS a, '${a}' AS b"), "{sql}");
+        for (value, bound) in [
+            ("inf", "'inf'"),
+            ("NaN", "'NaN'"),
+            ("-infinity", "'-infinity'"),
+            ("1e999", "'1e999'"),
+            ("0x10", "'0x10'"),
+            ("12", "12"),
+            ("-0.5", "-0.5"),
+            ("2E3", "2E3"),
+            (".5", "'.5'"),
+        ] {
+            assert_eq!(literal(value), bound, "{value}");
+        }
     }
 
     #[test]

@@ -55,8 +55,13 @@ impl QueryResult {
     }
 }
 
-/// Runs the query and returns its result.
+/// Runs the query (read-only) and returns its result.
 pub fn execute(config: &QueryConfig) -> Result<QueryResult> {
+    execute_with(config, session::Writes::None)
+}
+
+/// Runs the query allowing `writes` (see [`session::Writes`]).
+pub fn execute_with(config: &QueryConfig, writes: session::Writes) -> Result<QueryResult> {
     let (sql, origin) = match &config.source {
         QuerySource::Named(name) => {
             let query = catalog::find(name, config.queries_dir.as_deref())?;
@@ -80,6 +85,6 @@ pub fn execute(config: &QueryConfig) -> Result<QueryResult> {
         })?;
     runtime.block_on(async {
         let session = session::open(&config.data_dir, config.run.as_deref()).await?;
-        session.run(&sql, &origin).await
+        session.run_with(&sql, &origin, writes).await
     })
 }

@@ -1,11 +1,12 @@
 //! A DataFusion session over the dataset root: one listing table per table
-//! directory, partitioned by `run`; `--run` turns each into a filtered view.
+//! directory, partitioned by `run` (each `run=<key>` a link that the local object
+//! store follows); `--run` (a run id or its key) turns each into a filtered view.
 //!
 //! Known tables use the schemas of [`crate::model::schema`] (no inference, stable
 //! across runs); a table with no data yet is registered empty with its schema, so
 //! every shipped query plans on any dataset.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -15,6 +16,9 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::MemTable;
+use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::QueryResult;
@@ -25,6 +29,34 @@ use crate::model::schema::{schema_of, INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_
 pub struct Session {
     ctx: SessionContext,
     tables: Vec<String>,
+    root: PathBuf,
+}
+
+/// True when `location` (a path or `file://` URL) lies under `root`, judged on
+/// canonical paths (links followed) of the longest existing ancestor.
+fn is_inside(root: &Path, location: &str) -> bool {
+    let path = Path::new(location.strip_prefix("file://").unwrap_or(location));
+    let absolute = std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let Ok(root) = std::fs::canonicalize(root) else {
+        return false;
+    };
+    let mut probe = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = std::fs::canonicalize(probe) {
+            let full = rest.iter().rev().fold(canonical, |p, c| p.join(c));
+            return full.starts_with(&root);
+        }
+        match (probe.parent(), probe.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                probe = parent;
+            }
+            _ => return absolute.starts_with(&root),
+        }
+    }
 }
 
 fn query_error(context: impl Into<String>, e: impl std::fmt::Display) -> Error {
@@ -43,6 +75,14 @@ pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
             root.display()
         )));
     }
+    // `--run` takes the run id as given (mapped to its partition key) or the key.
+    let key = run.map(|run| {
+        crate::model::partition_key(run)
+            .ok()
+            .filter(|key| root.join("runs").join(format!("run={key}")).is_dir())
+            .unwrap_or_else(|| run.to_string())
+    });
+    let run = key.as_deref();
     if let Some(run) = run {
         let runs_dir = root.join("runs");
         if !runs_dir.join(format!("run={run}")).is_dir() {
@@ -90,7 +130,11 @@ pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
     for name in &names {
         register(&ctx, root, name, run).await?;
     }
-    Ok(Session { ctx, tables: names })
+    Ok(Session {
+        ctx,
+        tables: names,
+        root: root.to_path_buf(),
+    })
 }
 
 async fn register(ctx: &SessionContext, root: &Path, name: &str, run: Option<&str>) -> Result<()> {
@@ -110,7 +154,10 @@ async fn register(ctx: &SessionContext, root: &Path, name: &str, run: Option<&st
             .with_file_extension(".parquet")
             .with_table_partition_cols(vec![("run".to_string(), DataType::Utf8)]);
         let schema = match known {
-            Some(schema) => schema,
+            Some(schema) => {
+                check_parts(&dir, &schema)?;
+                schema
+            }
             None => options
                 .infer_schema(&ctx.state(), &url)
                 .await
@@ -146,11 +193,109 @@ async fn register(ctx: &SessionContext, root: &Path, name: &str, run: Option<&st
     Ok(())
 }
 
+/// What a query may change besides reading the dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// Only reads (`SELECT`, `WITH`, `EXPLAIN`, `SHOW`, `DESCRIBE`): the default.
+    None,
+    /// `COPY … TO`, `CREATE EXTERNAL TABLE … LOCATION` and `INSERT` into tables
+    /// created so, all outside the dataset root (`trace query --allow-write`).
+    OutsideDataset,
+}
+
+/// Refuses part files a query would misread: empty files, files that are not
+/// Parquet, and files whose columns differ from the table's schema (a listing
+/// table would fill missing columns with nulls and drop extra ones silently).
+fn check_parts(dir: &Path, schema: &Schema) -> Result<()> {
+    let partitions = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for partition in partitions.flatten() {
+        let name = partition.file_name().to_string_lossy().to_string();
+        if !name.starts_with("run=") {
+            continue;
+        }
+        let Ok(files) = std::fs::read_dir(partition.path()) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let path = file.path();
+            if path.extension().is_none_or(|e| e != "parquet") {
+                continue;
+            }
+            let bad = |reason: String| {
+                Err(Error::input(
+                    &path,
+                    format!("{reason}; this part was not written by `trace ingest` — re-ingest the run or remove the file"),
+                ))
+            };
+            let handle = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+            if handle.metadata().map_err(|e| Error::io(&path, e))?.len() == 0 {
+                return bad("empty part file (0 bytes)".into());
+            }
+            let found = match ParquetRecordBatchReaderBuilder::try_new(handle) {
+                Ok(reader) => reader.schema().clone(),
+                Err(e) => return bad(format!("not a readable Parquet file ({e})")),
+            };
+            let names = |s: &Schema| -> Vec<(String, DataType)> {
+                s.fields()
+                    .iter()
+                    .map(|f| (f.name().clone(), f.data_type().clone()))
+                    .collect()
+            };
+            let (want, have) = (names(schema), names(&found));
+            if want != have {
+                let missing: Vec<&str> = want
+                    .iter()
+                    .filter(|w| !have.contains(w))
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                let extra: Vec<&str> = have
+                    .iter()
+                    .filter(|h| !want.contains(h))
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                return bad(format!(
+                    "columns differ from table {}: missing or retyped [{}], unexpected [{}]",
+                    dir.file_name()
+                        .map(|n| n.to_string_lossy().to_string())
+                        .unwrap_or_default(),
+                    missing.join(", "),
+                    extra.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl Session {
-    /// Plans and runs `sql`; errors name `origin` and list the tables and columns.
+    /// Plans and runs a read-only `sql`; errors name `origin` and list the tables
+    /// and columns.
     pub async fn run(&self, sql: &str, origin: &str) -> Result<QueryResult> {
+        self.run_with(sql, origin, Writes::None).await
+    }
+
+    /// Like [`Session::run`], allowing `writes`.
+    pub async fn run_with(&self, sql: &str, origin: &str, writes: Writes) -> Result<QueryResult> {
+        let read_only = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        let plan = match writes {
+            Writes::None => self.ctx.state().create_logical_plan(sql).await.and_then(|plan| {
+                read_only.verify_plan(&plan).map_err(|e| {
+                    datafusion::error::DataFusionError::Plan(format!(
+                        "{e}; `trace query` only reads (SELECT, WITH, EXPLAIN); to write results use --out, or --allow-write to COPY outside the dataset"
+                    ))
+                })?;
+                Ok(plan)
+            }),
+            Writes::OutsideDataset => self.ctx.state().create_logical_plan(sql).await,
+        };
+        if let (Ok(plan), Writes::OutsideDataset) = (&plan, writes) {
+            self.check_writes(plan, origin)?;
+        }
         let result = async {
-            let frame = self.ctx.sql(sql).await?;
+            let frame = self.ctx.execute_logical_plan(plan?).await?;
             let schema = frame.schema().inner().clone();
             Ok::<_, datafusion::error::DataFusionError>(QueryResult {
                 schema,
@@ -165,6 +310,41 @@ impl Session {
                 reason: format!("{e}\n{}", self.describe_tables().await),
             }),
         }
+    }
+
+    /// Refuses a write into the dataset root or into one of its tables.
+    fn check_writes(&self, plan: &LogicalPlan, origin: &str) -> Result<()> {
+        let refuse = |what: String| {
+            Err(Error::Usage(format!(
+                "query {origin}: {what} is inside the dataset {}; trace query never writes there (only `trace ingest` does)",
+                self.root.display()
+            )))
+        };
+        let locations: Vec<&String> = match plan {
+            LogicalPlan::Copy(copy) => vec![&copy.output_url],
+            LogicalPlan::Ddl(DdlStatement::CreateExternalTable(table)) => {
+                table.locations.iter().collect()
+            }
+            LogicalPlan::Dml(dml) => {
+                let name = dml.table_name.table().to_string();
+                let dataset = self
+                    .tables
+                    .iter()
+                    .any(|t| *t == name || format!("__all_{t}") == name);
+                return if dataset {
+                    refuse(format!("table {name}"))
+                } else {
+                    Ok(())
+                };
+            }
+            _ => Vec::new(),
+        };
+        for location in locations {
+            if is_inside(&self.root, location) {
+                return refuse(format!("{location:?}"));
+            }
+        }
+        Ok(())
     }
 
     /// "available tables: name(col, …)" for error messages.

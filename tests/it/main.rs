@@ -4,10 +4,13 @@
 mod common;
 mod synthetic;
 
+mod atomic;
 mod bad_input;
 mod capture;
 mod cli;
 mod exactness;
+mod fuzz_corpus;
+mod hostile;
 mod invariants;
 mod kernel_names;
 mod kineto;

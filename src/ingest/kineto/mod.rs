@@ -24,13 +24,13 @@ use super::nsys::gpu_ops::append_step;
 use super::nsys::meta::ExportFacts;
 use super::stats::{KernelStats, MemopStats};
 use super::steps::{StepRange, Steps};
-use super::Survey;
+use super::{sanity, Survey};
 use crate::attribute::rules::CategoryCache;
 use crate::attribute::{Label, Rules};
 use crate::error::Result;
 use crate::model::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder};
 use crate::model::TableWriter;
-use parse::{us_to_ns, Event};
+use parse::Event;
 
 /// Thread key as used by [`Steps`]: `pid << 24 | tid` (so `nsys::pid_of` works).
 fn thread_key(pid: i64, tid: i64) -> i64 {
@@ -177,8 +177,13 @@ fn collect(
                 *skipped.entry("Kineto event without ts or cat").or_default() += 1;
                 return;
             };
-            let start = us_to_ns(ts);
-            let end = start + dur.map_or(0, us_to_ns);
+            let (start, end) = match sanity::kineto_times(ts, dur) {
+                Ok(times) => times,
+                Err(reason) => {
+                    *skipped.entry(reason).or_default() += 1;
+                    return;
+                }
+            };
             let pid = pid.and_then(|p| p.as_int()).unwrap_or(0);
             let tid = tid.and_then(|t| t.as_int()).unwrap_or(0);
             let args = args.unwrap_or_default();
@@ -302,7 +307,14 @@ pub fn import(
         }
         let depth = open_ends.len() as i32;
         open_ends.push(a.end);
-        let step = Label::parse(&a.name).map(|label| {
+        let label = match Label::check(&a.name) {
+            Ok(label) => label,
+            Err(refusal) => {
+                survey.skip(refusal.reason());
+                None
+            }
+        };
+        let step = label.map(|label| {
             ranges.push(StepRange {
                 label,
                 thread: a.thread,

@@ -60,11 +60,6 @@ pub struct Event {
     pub args: Option<Args>,
 }
 
-/// Converts Kineto µs to ns (exact for traces shorter than ~104 days of clock).
-pub fn us_to_ns(us: f64) -> i64 {
-    (us * 1000.0).round() as i64
-}
-
 /// Device properties we keep.
 #[derive(Debug, Default, Clone, Deserialize)]
 pub struct DeviceProperties {
@@ -164,7 +159,8 @@ fn open(path: &Path) -> Result<Box<dyn Read>> {
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
     if head.starts_with(&[0x1f, 0x8b]) {
-        let decoder = flate2::read::GzDecoder::new(reader);
+        // Multi-member gzip (concatenated `gzip` outputs) is valid gzip: read every member.
+        let decoder = flate2::read::MultiGzDecoder::new(reader);
         Ok(Box::new(BufReader::with_capacity(1 << 20, decoder)))
     } else {
         Ok(Box::new(reader))
@@ -210,8 +206,14 @@ mod tests {
 
     #[test]
     fn converts_microseconds_exactly() {
-        assert_eq!(us_to_ns(4_964_592_927_089.388), 4_964_592_927_089_388);
-        assert_eq!(us_to_ns(1.184), 1184);
+        assert_eq!(
+            crate::ingest::sanity::kineto_times(4_964_592_927_089.388, None),
+            Ok((4_964_592_927_089_388, 4_964_592_927_089_388))
+        );
+        assert_eq!(
+            crate::ingest::sanity::kineto_times(0.0, Some(1.184)),
+            Ok((0, 1184))
+        );
     }
 
     #[test]

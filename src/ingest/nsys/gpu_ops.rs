@@ -9,7 +9,7 @@
 //! so are attributed through it. A kernel whose API call is missing (windowed
 //! export, warm-up outside the capture range) is kept with a null step.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use datafusion::arrow::array::{Int32Builder, Int64Builder, StringBuilder};
@@ -22,6 +22,7 @@ use super::{pid_of, tid_of, PROCESS_MASK};
 use crate::attribute::rules::CategoryCache;
 use crate::attribute::Rules;
 use crate::error::Result;
+use crate::ingest::sanity;
 use crate::ingest::stats::{KernelStats, MemopStats};
 use crate::ingest::steps::Steps;
 use crate::ingest::Survey;
@@ -167,15 +168,23 @@ pub fn read_kernels(
     let mut categories = CategoryCache::default();
     let mut previous_start = i64::MIN;
     let mut unsorted = false;
+    let mut impossible: BTreeMap<&'static str, u64> = BTreeMap::new();
     for_each_activity(export, KERNEL, &sql, "kernel", survey, |row, names| {
         let strings = &mut names.strings;
         let start: i64 = row.get(1).map_err(&error)?;
+        let end: i64 = row.get(2).map_err(&error)?;
+        let dur = match sanity::interval(start, end) {
+            Ok(dur) => dur,
+            Err(reason) => {
+                *impossible.entry(reason).or_default() += 1;
+                return Ok(true);
+            }
+        };
         if start < previous_start {
             unsorted = true;
             return Ok(false);
         }
         previous_start = start;
-        let end: i64 = row.get(2).map_err(&error)?;
         let device: i32 = row.get(3).map_err(&error)?;
         let stream: i64 = row.get(4).map_err(&error)?;
         let correlation: Option<i64> = row.get(5).map_err(&error)?;
@@ -200,7 +209,6 @@ pub fn read_kernels(
         let api = names.api(launch.api_name, export)?;
         let strings = &mut names.strings;
 
-        let dur = end - start;
         stats.record(category, step, device, (start, end), graph_node.is_some());
 
         let pid = global_pid.or(launch.global_tid).map_or(0, pid_of);
@@ -248,7 +256,14 @@ pub fn read_kernels(
         progress.inc(1);
         Ok(true)
     })?;
-    Ok((!unsorted).then_some(stats))
+    if unsorted {
+        // The caller reads again in start order; that pass counts.
+        return Ok(None);
+    }
+    for (reason, n) in impossible {
+        survey.skip_n(&format!("kernel: {reason}"), n);
+    }
+    Ok(Some(stats))
 }
 
 /// Name lookups of one pass: `StringIds` and version-stripped API names.
@@ -400,6 +415,10 @@ pub fn read_memops(
     };
     let mut per_step = MemopStats::new();
     for m in &records {
+        if let Err(reason) = sanity::interval(m.start, m.end) {
+            survey.skip(&format!("memop: {reason}"));
+            continue;
+        }
         let launch = m
             .correlation
             .and_then(|corr| launches.get(&(m.global_pid.unwrap_or(0), corr)));
@@ -418,7 +437,7 @@ pub fn read_memops(
         r.correlation_id.append_option(m.correlation);
         r.start_ns.append_value(m.start);
         r.end_ns.append_value(m.end);
-        r.dur_ns.append_value(m.end - m.start);
+        r.dur_ns.append_value(m.end - m.start); // checked by sanity::interval above
         r.bytes.append_value(m.bytes);
         if m.is_memcpy {
             let (code, label) = copy_kind(m.copy_kind.unwrap_or(0));

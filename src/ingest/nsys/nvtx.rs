@@ -13,6 +13,7 @@ use super::export::{NsysExport, NVTX, STRINGS};
 use super::{pid_of, tid_of};
 use crate::attribute::Label;
 use crate::error::Result;
+use crate::ingest::sanity;
 use crate::ingest::steps::{StepRange, Steps};
 use crate::ingest::Survey;
 use crate::model::schema::NvtxBuilder;
@@ -86,6 +87,10 @@ pub fn read(
         let kind = kind_of(row.get(3).map_err(&error)?);
         let text: Option<String> = row.get(4).map_err(&error)?;
         let domain: Option<i64> = row.get(5).map_err(&error)?;
+        if let Err(reason) = sanity::interval(start, end.unwrap_or(start)) {
+            survey.skip(&format!("NVTX range: {reason}"));
+            continue;
+        }
 
         if thread != Some(global_tid) {
             thread = Some(global_tid);
@@ -100,10 +105,13 @@ pub fn read(
             open_ends.push(end);
         }
 
-        let label = if is_range {
-            text.as_deref().and_then(Label::parse)
-        } else {
-            None
+        let label = match (is_range, text.as_deref().map(Label::check)) {
+            (true, Some(Ok(label))) => label,
+            (true, Some(Err(refusal))) => {
+                survey.skip(refusal.reason());
+                None
+            }
+            _ => None,
         };
         let step = match (label, end) {
             (Some(label), Some(end)) => {

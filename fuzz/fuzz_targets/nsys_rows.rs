@@ -1,0 +1,8 @@
+#![no_main]
+//! cargo-fuzz target: see `trace_fuzz::nsys_rows`.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    trace_fuzz::nsys_rows(data);
+});

@@ -1,0 +1,240 @@
+//! Regression tests for issue 14's defects that are not about the commit protocol:
+//! impossible times and labels are counted and skipped, `--param` binds values
+//! once, `--sql` cannot write, bad part files are refused, multi-member gzip reads,
+//! and user-side failures exit 1.
+
+use std::io::Write;
+use std::path::Path;
+
+use rusqlite::Connection;
+use sgl_trace::ingest;
+
+use crate::common::{config, fixture, read_table, trace};
+use crate::synthetic::{self, Synth, GLOBAL_PID};
+
+fn synthetic_with(dir: &Path, sql: &str) -> std::path::PathBuf {
+    let path = dir.join("s.sqlite");
+    synthetic::build(&path, Synth::default());
+    Connection::open(&path).unwrap().execute_batch(sql).unwrap();
+    path
+}
+
+#[test]
+fn impossible_kernel_times_are_counted_and_never_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = synthetic_with(
+        dir.path(),
+        &format!(
+            "INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL (start, end, deviceId, contextId, streamId, correlationId, globalPid,
+                 demangledName, shortName, registersPerThread, gridX, gridY, gridZ, blockX, blockY, blockZ,
+                 staticSharedMemory, dynamicSharedMemory, localMemoryPerThread, localMemoryTotal, gridId)
+             VALUES (1500, 1400, 0, 1, 7, 1, {GLOBAL_PID}, 1, 1, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 9),
+                    ({min}, {max}, 0, 1, 7, 1, {GLOBAL_PID}, 1, 1, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 10),
+                    ({big}, {max}, 0, 1, 7, 1, {GLOBAL_PID}, 1, 1, 32, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 11);",
+            min = i64::MIN,
+            max = i64::MAX,
+            big = i64::MAX - 10,
+        ),
+    );
+    let out = dir.path().join("out");
+    let summary = ingest::run(&config(vec![input], &out)).unwrap();
+    let skipped = &summary.survey.skipped;
+    let end_before = skipped
+        .iter()
+        .find(|(k, _)| k.contains("end before start"))
+        .map(|(_, n)| *n);
+    let out_of_range = skipped
+        .iter()
+        .find(|(k, _)| k.contains("beyond"))
+        .map(|(_, n)| *n);
+    assert_eq!(
+        (end_before, out_of_range),
+        (Some(1), Some(2)),
+        "{skipped:?}"
+    );
+    assert_eq!(summary.kernels, 4);
+    assert!(summary.kernel_ns >= 0);
+    let kernels = read_table(&out, "kernels", "s");
+    let dur = kernels
+        .column_by_name("dur_ns")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Int64Array>()
+        .unwrap();
+    assert!(dur.iter().all(|d| d.unwrap() >= 0), "{dur:?}");
+}
+
+/// A minimal Kineto trace: one labelled step and kernels with the given ts/dur.
+fn kineto_with(kernels: &[(&str, &str)]) -> String {
+    let mut events = vec![
+        r#"{"ph":"X","cat":"user_annotation","name":"decode|bsz=1|seq=8","pid":1,"tid":1,"ts":0,"dur":100}"#.to_string(),
+        r#"{"ph":"X","cat":"cuda_runtime","name":"cudaLaunchKernel","pid":1,"tid":1,"ts":10,"dur":1,"args":{"correlation":1}}"#.to_string(),
+    ];
+    for (ts, dur) in kernels {
+        events.push(format!(
+            r#"{{"ph":"X","cat":"kernel","name":"k","pid":0,"tid":7,"ts":{ts},"dur":{dur},"args":{{"correlation":1,"device":0,"stream":7}}}}"#
+        ));
+    }
+    format!(r#"{{"traceEvents":[{}]}}"#, events.join(","))
+}
+
+#[test]
+fn impossible_kineto_times_are_counted_and_never_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("k.json");
+    std::fs::write(
+        &input,
+        kineto_with(&[("20", "5"), ("30", "-4"), ("1e300", "1"), ("40", "1e300")]),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let summary = ingest::run(&config(vec![input], &out)).unwrap();
+    let bad: u64 = summary
+        .survey
+        .skipped
+        .iter()
+        .filter(|(k, _)| k.contains("not finite, out of range, or dur < 0"))
+        .map(|(_, n)| *n)
+        .sum();
+    assert_eq!(bad, 3, "{:?}", summary.survey.skipped);
+    assert_eq!(summary.kernels, 1);
+    assert_eq!(summary.kernel_ns, 5000);
+}
+
+#[test]
+fn malformed_step_labels_are_counted_not_silently_unlabelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = synthetic_with(
+        dir.path(),
+        "UPDATE NVTX_EVENTS SET text = 'prefill|bsz=-1|seq=64|iter=0' WHERE text LIKE 'prefill%';
+         UPDATE NVTX_EVENTS SET text = 'decode|bsz=99999999999999999999|seq=64' WHERE text LIKE 'decode%';",
+    );
+    let summary = ingest::run(&config(vec![input], &dir.path().join("out"))).unwrap();
+    let refused = summary
+        .survey
+        .skipped
+        .iter()
+        .find(|(k, _)| k.contains("bsz/seq not an integer"))
+        .map(|(_, n)| *n);
+    assert_eq!(refused, Some(2), "{:?}", summary.survey.skipped);
+    assert!(summary.shapes.keys().all(|(_, b, s)| *b > 0 && *s > 0));
+    assert_eq!(summary.steps, 0);
+}
+
+fn query_cmd(out: &Path, args: &[&str]) -> std::process::Output {
+    trace()
+        .args(["query", "--data", out.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn sql_cannot_write_into_the_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    crate::common::ingest(&[fixture("nsys/mini.sqlite")], &out);
+    let part = out.join("kernels/run=mini/part-0.parquet");
+    let before = std::fs::read(&part).unwrap();
+    for sql in [
+        format!(
+            "COPY (SELECT 1 AS x) TO '{}' STORED AS PARQUET",
+            part.display()
+        ),
+        format!(
+            "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION '{}'",
+            out.join("kernels").display()
+        ),
+        "INSERT INTO kernels SELECT * FROM kernels".to_string(),
+    ] {
+        let o = query_cmd(&out, &["--sql", &sql]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{sql}: {stderr}");
+        assert!(stderr.contains("only reads"), "{sql}: {stderr}");
+        // Even when writing is allowed, never into the dataset.
+        let o = query_cmd(&out, &["--allow-write", "--sql", &sql]);
+        assert_ne!(o.status.code(), Some(0), "{sql} with --allow-write");
+    }
+    assert_eq!(std::fs::read(&part).unwrap(), before);
+    // Outside the dataset, with the flag, COPY works.
+    let outside = dir.path().join("copy.parquet");
+    let sql = format!(
+        "COPY (SELECT 1 AS x) TO '{}' STORED AS PARQUET",
+        outside.display()
+    );
+    let o = query_cmd(&out, &["--allow-write", "--sql", &sql]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(outside.exists());
+}
+
+#[test]
+fn bad_part_files_are_refused_not_misread() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    crate::common::ingest(&[fixture("nsys/mini.sqlite")], &out);
+    let part_dir = out.join("kernels/run=mini");
+    // A zero-byte part, then a part with another table's schema.
+    std::fs::write(part_dir.join("part-9.parquet"), b"").unwrap();
+    let o = query_cmd(&out, &["--sql", "SELECT count(*) FROM kernels"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("empty part file"), "{stderr}");
+    std::fs::copy(
+        out.join("runs/run=mini/part-0.parquet"),
+        part_dir.join("part-9.parquet"),
+    )
+    .unwrap();
+    let o = query_cmd(&out, &["--sql", "SELECT count(*) FROM kernels"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("columns differ"), "{stderr}");
+}
+
+#[test]
+fn multi_member_gzip_kineto_is_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(fixture("kineto/mini.kineto.json.gz")).unwrap(),
+        ),
+        &mut json,
+    )
+    .unwrap();
+    let input = dir.path().join("multi.json.gz");
+    let mut file = std::fs::File::create(&input).unwrap();
+    let (head, tail) = json.split_at(json.len() / 2);
+    for member in [head, tail] {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(member).unwrap();
+        file.write_all(&gz.finish().unwrap()).unwrap();
+    }
+    drop(file);
+    let split = ingest::run(&config(vec![input], &dir.path().join("a"))).unwrap();
+    let whole = ingest::run(&config(
+        vec![fixture("kineto/mini.kineto.json.gz")],
+        &dir.path().join("b"),
+    ))
+    .unwrap();
+    assert_eq!(
+        (split.kernels, split.kernel_ns),
+        (whole.kernels, whole.kernel_ns)
+    );
+}
+
+#[test]
+fn bad_utf8_in_an_export_is_a_user_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = synthetic_with(
+        dir.path(),
+        "UPDATE StringIds SET value = CAST(X'66FF6F' AS TEXT);",
+    );
+    let o = trace()
+        .args(["ingest", input.to_str().unwrap(), "--quiet", "--out"])
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("invalid utf-8"), "{stderr}");
+}
