@@ -158,6 +158,12 @@ fn rows_match_categories_by_shape_and_the_steps_table() {
         checked += 1;
     }
     assert_eq!(checked, base.len().max(new.len()));
+    // Two captures of one model pick different GEMM kernels: kernel rows move beyond the
+    // gate, categories do not, and kernel rows never gate.
+    assert!(c.rows.iter().any(|r| r.kind == RowKind::Kernel
+        && r.change == Change::Slower
+        && r.pct.is_some_and(|p| p > 40.0)));
+    assert_eq!(c.regressions().count(), 0);
     // Kernel rows of a shape add up to its total.
     let kernels: f64 = c
         .rows
