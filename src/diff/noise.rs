@@ -34,15 +34,6 @@ pub fn seed_of(key: &str) -> u64 {
     })
 }
 
-/// Mean of `values` (0 for none).
-pub fn mean(values: &[f64]) -> f64 {
-    if values.is_empty() {
-        0.0
-    } else {
-        values.iter().sum::<f64>() / values.len() as f64
-    }
-}
-
 /// 95% percentile-bootstrap interval of `mean(new) - mean(base)`.
 pub fn mean_difference_interval(base: &[f64], new: &[f64], seed: u64) -> (f64, f64) {
     if base.is_empty() || new.is_empty() {

@@ -3,7 +3,7 @@
 //! more runs, optionally with a [`crate::diff`] comparison.
 //!
 //! [`rows`] reads the dataset with SQL, [`data`] and [`timeline`] turn it into the
-//! numbers behind each section, [`svg`] draws them and [`html`] lays out the page.
+//! numbers behind each section, [`svg`] draws them, [`html`] and [`tables`] lay out the page.
 //! Invariants: the page depends only on the dataset; its size is bounded by the grid
 //! (shapes × categories) and by [`timeline::MAX_BLOCKS`] per timeline, not by the
 //! number of kernels or steps; the file is written under a temporary name and renamed,
@@ -13,6 +13,7 @@ pub mod data;
 pub mod html;
 pub mod rows;
 pub mod svg;
+pub mod tables;
 pub mod timeline;
 
 use std::path::PathBuf;
