@@ -9,6 +9,9 @@
 # (same join, same order) — and, when nsys is found ($NSYS or PATH), `nsys stats
 # --report nvtx_gpu_proj_sum` on the same file, the baseline users compare with.
 # Then it times `trace query categories-by-shape` on the largest replica.
+# Per replica it also times `trace report` (the whole HTML page) on the ingested dataset,
+# with its page size, against `trace query categories-by-shape` on the same dataset as
+# the baseline (ratio = report time / query time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src="${1:-fixtures/nsys/mini.sqlite}"
@@ -39,6 +42,7 @@ floor_sql='SELECT count(*), total(k.start), total(k.shortName), total(r.globalTi
 
 printf "%-18s %8s %10s %8s %8s %12s %8s %9s\n" input MB kernels threads "time_s" "rows/s" "MB/s" "peak_MB"
 last=""
+report_rows=()
 for n in $factors; do
   input="$work/$(basename "$src" .sqlite)_x$n.sqlite"
   [ -f "$input" ] || python3 "$scale" "$src" "$input" "$n"
@@ -51,6 +55,10 @@ for n in $factors; do
     printf "%-18s %8s %10s %8s %8.2f %12.0f %8.1f %9.0f\n" "x$n" "$mb" "$kernels" "$threads" "$secs" \
       "$(echo "$rows / $secs" | bc -l)" "$(echo "$mb / $secs" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
   done
+  read -r qsecs qkb < <(measure "$bin" query categories-by-shape --data "$work/parquet")
+  read -r secs kb < <(measure "$bin" report --data "$work/parquet" --out "$work/report.html")
+  report_rows+=("$(printf "%-18s %10s %10.2f %10.2f %8.1f %9.0f %10.1f" "x$n" "$kernels" "$secs" "$qsecs" \
+    "$(echo "$secs / $qsecs" | bc -l)" "$(echo "$kb / 1024" | bc -l)" "$(echo "$(stat -c %s "$work/report.html") / 1048576" | bc -l)")")
   read -r secs kb < <(measure python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone())" "$input" "$floor_sql")
   printf "%-18s %8s %10s %8s %8.2f %12s %8.1f %9.0f\n" "x$n sqlite-floor" "$mb" "$kernels" 1 "$secs" - "$(echo "$mb / $secs" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
   if [ -n "$nsys" ]; then
@@ -64,3 +72,6 @@ rm -rf "$work/parquet"
 "$bin" ingest "$last" --out "$work/parquet" --quiet 2> /dev/null
 read -r secs kb < <(measure "$bin" query categories-by-shape --data "$work/parquet")
 printf "\nquery categories-by-shape on %s: %.2f s, peak %.0f MB\n" "$(basename "$last")" "$secs" "$(echo "$kb / 1024" | bc -l)"
+
+printf "\n%-18s %10s %10s %10s %8s %9s %10s\n" input kernels report_s query_s ratio peak_MB page_MB
+printf "%s\n" "${report_rows[@]}"

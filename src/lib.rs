@@ -9,6 +9,8 @@
 //!               innermost labelled NVTX range), ordered regex categories, step sums
 //!            └► model: results/parquet/<table>/run=<id>/part-*.parquet (staged, renamed)
 //! query:     DataFusion over results/parquet ─► queries/*.sql ─► table|csv|json|parquet
+//! report:    the same SQL ─► one self-contained HTML page (inline SVG); diff: two runs
+//!            per shape × category × kernel, bootstrap noise, exit 1 past the gate
 //! ```
 //!
 //! Invariants shared by every stage: times are `i64` nanoseconds on the trace's own
@@ -19,10 +21,12 @@ pub mod arch;
 pub mod attribute;
 pub mod capture;
 pub mod cli;
+pub mod diff;
 pub mod error;
 pub mod ingest;
 pub mod model;
 pub mod nsys_tool;
 pub mod query;
+pub mod report;
 
 pub use error::{Error, Result};

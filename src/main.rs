@@ -3,12 +3,14 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use sgl_trace::cli::Cli;
+use sgl_trace::cli::{Cli, Outcome};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match sgl_trace::cli::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        // A regression is an answer, not an error: the verdict is already printed.
+        Ok(Outcome::Regression) => ExitCode::from(1),
         Err(err) => {
             // A closed pipe (`trace query … | head`) is not a failure.
             for cause in err.chain() {

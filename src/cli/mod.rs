@@ -3,9 +3,11 @@
 //! Output goes to stdout, progress and the ingest summary to stderr.
 
 mod capture;
+mod diff;
 mod ingest;
 mod model;
 mod query;
+mod report;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +34,10 @@ pub enum Command {
     /// Parameters and FLOPs of a model config (model_conf/<model>/config_<mconf>.json).
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// One self-contained HTML page with plots of where the GPU time goes.
+    Report(report::ReportArgs),
+    /// Compare two runs per shape, category and kernel; exit 1 on a regression beyond the gate.
+    Diff(diff::DiffArgs),
     /// Ingest the shipped fixture traces and print kernels-by-phase (the README demo).
     Demo(DemoArgs),
 }
@@ -47,14 +53,27 @@ pub struct DemoArgs {
     pub out: std::path::PathBuf,
 }
 
+/// How a command that ran to the end came out, for `main`'s exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Success,
+    /// `trace diff` found a regression beyond the gate: exit 1, nothing to print
+    /// (the verdict is already on stdout or stderr).
+    Regression,
+}
+
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let done = |r: anyhow::Result<()>| r.map(|()| Outcome::Success);
     match cli.command {
-        Command::Capture(args) => capture::run(args),
-        Command::Ingest(args) => ingest::run(args),
-        Command::Query(args) => query::run(args),
-        Command::Model(command) => model::run(command),
-        Command::Demo(args) => demo(args),
+        Command::Capture(args) => done(capture::run(args)),
+        Command::Ingest(args) => done(ingest::run(args)),
+        Command::Query(args) => done(query::run(args)),
+        Command::Model(command) => done(model::run(command)),
+        Command::Report(args) => report::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Demo(args) => done(demo(args)),
     }
 }
 
