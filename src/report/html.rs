@@ -89,8 +89,12 @@ fn facts(run: &RunData) -> String {
         .map(|(k, v)| vec![k.clone(), v.clone()])
         .collect();
     let mut s = table(&["fact", "value"], &rows);
-    if !run.facts.iter().any(|(k, _)| k == "sglang_version") {
-        s.push_str("<p class=\"note\">SGLang version: not recorded in the dataset.</p>");
+    let fact = |key: &str| run.facts.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    if fact("sglang_version").is_none() {
+        s.push_str(match fact("engine").map(String::as_str) {
+            Some("hf") => "<p class=\"note\">SGLang version: none (an HF-engine run).</p>",
+            _ => "<p class=\"note\">SGLang version: not recorded (`trace capture --engine sglang` records it; a plain ingest cannot know it).</p>",
+        });
     }
     s
 }
