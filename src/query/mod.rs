@@ -76,15 +76,20 @@ pub fn execute_with(config: &QueryConfig, writes: session::Writes) -> Result<Que
             }
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let session = session::open(&config.data_dir, config.run.as_deref()).await?;
+        session.run_with(&sql, &origin, writes).await
+    })
+}
+
+/// The async runtime DataFusion queries run on (one per command).
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Query {
             context: "starting the query runtime".into(),
             reason: e.to_string(),
-        })?;
-    runtime.block_on(async {
-        let session = session::open(&config.data_dir, config.run.as_deref()).await?;
-        session.run_with(&sql, &origin, writes).await
-    })
+        })
 }

@@ -23,13 +23,7 @@ pub struct Dataset {
 impl Dataset {
     /// Opens the dataset at `root` (all runs; queries filter by run themselves).
     pub fn open(root: &Path) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Query {
-                context: "starting the query runtime".into(),
-                reason: e.to_string(),
-            })?;
+        let runtime = crate::query::runtime()?;
         let session = runtime.block_on(session::open(root, None))?;
         Ok(Dataset { runtime, session })
     }
