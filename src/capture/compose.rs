@@ -38,12 +38,26 @@ pub struct Composed {
 }
 
 fn line_of(text: &str, key: &str) -> Option<usize> {
+    key_lines(text, key).first().copied()
+}
+
+/// Every 1-based line where top-level `key:` is set.
+fn key_lines(text: &str, key: &str) -> Vec<usize> {
     text.lines()
-        .position(|l| {
+        .enumerate()
+        .filter(|(_, l)| {
             l.strip_prefix(key)
                 .is_some_and(|rest| rest.trim_start().starts_with(':'))
         })
-        .map(|i| i + 1)
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+/// The key of serde_yaml's "duplicate entry with key \"K\"" error.
+fn duplicate_key(e: &serde_yaml::Error) -> Option<String> {
+    let text = e.to_string();
+    let rest = text.split("duplicate entry with key \"").nth(1)?;
+    Some(rest.split('"').next()?.to_string())
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -88,8 +102,17 @@ impl Composed {
             line,
             reason,
         };
-        let value: Value = serde_yaml::from_str(text)
-            .map_err(|e| error(e.location().map(|l| l.line()), e.to_string()))?;
+        let value: Value = serde_yaml::from_str(text).map_err(|e| match duplicate_key(&e) {
+            // serde_yaml points at the mapping; the user needs the second occurrence.
+            Some(key) => match key_lines(text, &key).as_slice() {
+                [first, second, ..] => error(
+                    Some(*second),
+                    format!("duplicate key {key:?} (first set on line {first})"),
+                ),
+                _ => error(e.location().map(|l| l.line()), e.to_string()),
+            },
+            None => error(e.location().map(|l| l.line()), e.to_string()),
+        })?;
         let mapping = match value {
             Value::Mapping(m) => m,
             Value::Null => return Ok(()),
@@ -271,6 +294,20 @@ mod tests {
             c.merge_text(text, Path::new(name))?;
         }
         Ok(c)
+    }
+
+    #[test]
+    fn a_duplicate_key_is_reported_at_its_second_line() {
+        let err = compose(&[(
+            "base.yaml",
+            "load_format: dummy\nmem_fraction_static: 0.5\nload_format: auto\n",
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("base.yaml:3: duplicate key \"load_format\" (first set on line 1)"),
+            "{err}"
+        );
     }
 
     #[test]
