@@ -238,3 +238,47 @@ fn bad_utf8_in_an_export_is_a_user_error() {
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("invalid utf-8"), "{stderr}");
 }
+
+#[test]
+fn a_huge_kernel_name_is_capped_so_memory_stays_bounded() {
+    // The most launched kernel of mini gets a 1 MiB name: every one of its rows would
+    // carry it (1.2 GB RSS before the cap).
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long.sqlite");
+    std::fs::copy(fixture("nsys/mini.sqlite"), &input).unwrap();
+    let conn = Connection::open(&input).unwrap();
+    let (id, launches): (i64, i64) = conn
+        .query_row(
+            "SELECT shortName, count(*) AS n FROM CUPTI_ACTIVITY_KIND_KERNEL GROUP BY shortName ORDER BY n DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let huge = "k".repeat(1 << 20);
+    conn.execute(
+        "UPDATE StringIds SET value = ?1 WHERE id = ?2",
+        rusqlite::params![huge, id],
+    )
+    .unwrap();
+    drop(conn);
+    let out = dir.path().join("out");
+    let summary = ingest::run(&config(vec![input], &out)).unwrap();
+    assert_eq!(summary.kernels, 4888, "no kernel is dropped");
+    let kernels = read_table(&out, "kernels", "long");
+    let names = kernels
+        .column_by_name("name")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::StringArray>()
+        .unwrap();
+    let capped: Vec<&str> = names
+        .iter()
+        .flatten()
+        .filter(|n| n.starts_with("kkkk"))
+        .collect();
+    assert_eq!(capped.len() as i64, launches);
+    let marker = format!("…[+{} bytes]", (1 << 20) - ingest::sanity::MAX_NAME_BYTES);
+    assert!(capped
+        .iter()
+        .all(|n| n.len() == ingest::sanity::MAX_NAME_BYTES + marker.len() && n.ends_with(&marker)));
+}

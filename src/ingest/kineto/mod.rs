@@ -46,6 +46,7 @@ struct Interner {
 
 impl Interner {
     fn id(&mut self, value: String) -> u32 {
+        let value = crate::ingest::sanity::cap_name(value);
         if let Some(id) = self.ids.get(&value) {
             return *id;
         }

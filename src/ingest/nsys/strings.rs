@@ -34,10 +34,9 @@ impl<'c> StringCache<'c> {
                 .query_row([id], |r| r.get(0))
                 .optional()
                 .map_err(export.sql_error(STRINGS))?;
-            self.values.insert(
-                id,
-                value.unwrap_or_else(|| format!("<unknown string {id}>")),
-            );
+            let value = value.unwrap_or_else(|| format!("<unknown string {id}>"));
+            self.values
+                .insert(id, crate::ingest::sanity::cap_name(value));
         }
         Ok(self.values.get(&id).map(String::as_str).unwrap_or_default())
     }
