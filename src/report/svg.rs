@@ -78,7 +78,13 @@ pub struct Bar {
 pub fn stacked_bars(title: &str, bars: &[Bar], unit: &str, max: f64) -> String {
     let (label_w, plot_w, row_h, top) = (130.0, 330.0, 22.0, 24.0);
     let height = top + row_h * bars.len() as f64 + 26.0;
-    let width = label_w + plot_w + 200.0;
+    // Room after the bar for its total and note (about 7 px a character at 11 px text).
+    let note_chars = bars
+        .iter()
+        .map(|b| b.note.chars().count())
+        .max()
+        .unwrap_or(0);
+    let width = label_w + plot_w + (7.0 * (note_chars + 14) as f64).max(200.0);
     let scale = if max > 0.0 { plot_w / max } else { 0.0 };
     let mut s = String::new();
     let _ = write!(
