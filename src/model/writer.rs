@@ -146,3 +146,25 @@ fn parquet_error(path: &Path, e: impl std::fmt::Display + 'static) -> Error {
         reason: e.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::parquet::errors::ParquetError;
+
+    #[test]
+    fn a_full_disk_while_writing_parquet_is_a_user_error() {
+        let full = std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device");
+        let err = parquet_error(
+            Path::new("out/kernels/part-0.parquet"),
+            ParquetError::External(Box::new(full)),
+        );
+        assert_eq!(err.exit_code(), 1, "{err}");
+        assert!(
+            err.to_string().contains("out/kernels/part-0.parquet"),
+            "{err}"
+        );
+        let encoding = parquet_error(Path::new("p"), ParquetError::General("bad page".into()));
+        assert_eq!(encoding.exit_code(), 2, "an encoding failure is ours");
+    }
+}
