@@ -78,8 +78,11 @@ impl Label {
             let key = f.split('=').next().unwrap_or_default().trim();
             key == "bsz" || key == "seq"
         });
+        // A phase is one word: no `=`, no whitespace and no `:` (so the optional
+        // `trace:` prefix is never ambiguous: `trace:trace:x|…` is no label).
         if phase.is_empty()
             || phase.contains('=')
+            || phase.contains(':')
             || phase.contains(char::is_whitespace)
             || !label_shaped
         {
@@ -145,6 +148,10 @@ mod tests {
             "prefill|bsz=1|bsz=2|seq=2",
             "aten::mm, op_id = 3",
             "|bsz=1|seq=2",
+            // Found by the label fuzz target: parsed as phase `trace:e`, which wrote
+            // back and parsed again became phase `e`.
+            "trace:trace:e|bsz=2|seq=512",
+            "trace:e:x|bsz=2|seq=512",
         ] {
             assert_eq!(Label::parse(text), None, "{text:?}");
         }
