@@ -7,7 +7,7 @@
 //! ingest:    nsys SQLite ──(ingest::probe picks the importer)──► rows in ns
 //!            └► attribute: per-thread label lookup (kernel ⇐ launching API call ⇐
 //!               innermost labelled NVTX range), ordered regex categories, step sums
-//!            └► model: results/parquet/<table>/run=<id>/part-*.parquet (staged, renamed)
+//!            └► dataset: results/parquet/<table>/run=<id>/part-*.parquet (staged, renamed)
 //! query:     DataFusion over results/parquet ─► queries/*.sql ─► table|csv|json|parquet
 //! report:    the same SQL ─► one self-contained HTML page (inline SVG); diff: two runs
 //!            per shape × category × kernel, bootstrap noise, exit 1 past the gate
@@ -21,10 +21,10 @@ pub mod arch;
 pub mod attribute;
 pub mod capture;
 pub mod cli;
+pub mod dataset;
 pub mod diff;
 pub mod error;
 pub mod ingest;
-pub mod model;
 pub mod nsys_tool;
 pub mod query;
 pub mod report;

@@ -11,10 +11,10 @@ use serde::Deserialize;
 use super::grid::Point;
 use crate::arch::flops::{self, Phase, Shape};
 use crate::arch::{peaks, Arch};
+use crate::dataset::schema::LatencyBuilder;
+use crate::dataset::{Staging, TableWriter};
 use crate::error::{Error, Result};
 use crate::ingest::Summary;
-use crate::model::schema::LatencyBuilder;
-use crate::model::{Staging, TableWriter};
 
 /// One line of the harness's `latency.jsonl`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

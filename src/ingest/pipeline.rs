@@ -19,12 +19,12 @@ use super::summary::Summary;
 use super::{kineto, probe, IngestConfig, InputKind, ShapeCount, Survey};
 use crate::arch::flops::{self, Phase, Shape};
 use crate::arch::{peaks, Arch};
-use crate::error::{Error, Result};
-use crate::model::schema::{
+use crate::dataset::schema::{
     KernelsBuilder, MemopsBuilder, ModelFlopsBuilder, NvtxBuilder, RunsBuilder, StepsBuilder,
     TableBuilder,
 };
-use crate::model::{Staging, TableWriter};
+use crate::dataset::{Staging, TableWriter};
+use crate::error::{Error, Result};
 use crate::nsys_tool;
 
 /// One input, opened and checked.

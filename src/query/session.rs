@@ -2,7 +2,7 @@
 //! directory, partitioned by `run` (each `run=<key>` a link that the local object
 //! store follows); `--run` (a run id or its key) turns each into a filtered view.
 //!
-//! Known tables use the schemas of [`crate::model::schema`] (no inference, stable
+//! Known tables use the schemas of [`crate::dataset::schema`] (no inference, stable
 //! across runs); a table with no data yet is registered empty with its schema, so
 //! every shipped query plans on any dataset.
 
@@ -22,8 +22,8 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::QueryResult;
+use crate::dataset::schema::{schema_of, INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
 use crate::error::{Error, Result};
-use crate::model::schema::{schema_of, INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
 
 /// A session with the dataset's tables registered.
 pub struct Session {
@@ -77,7 +77,7 @@ pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
     }
     // `--run` takes the run id as given (mapped to its partition key) or the key.
     let key = run.map(|run| {
-        crate::model::partition_key(run)
+        crate::dataset::partition_key(run)
             .ok()
             .filter(|key| root.join("runs").join(format!("run={key}")).is_dir())
             .unwrap_or_else(|| run.to_string())

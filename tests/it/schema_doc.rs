@@ -1,6 +1,6 @@
 //! `docs/SCHEMA.md` documents every column of every table, in that table's section.
 
-use sgl_trace::model::schema::{schema_of, INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
+use sgl_trace::dataset::schema::{schema_of, INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
 
 use crate::common::root;
 

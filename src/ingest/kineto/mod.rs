@@ -27,9 +27,9 @@ use super::steps::{StepRange, Steps};
 use super::{sanity, Survey};
 use crate::attribute::rules::CategoryCache;
 use crate::attribute::{Label, Rules};
+use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder};
+use crate::dataset::TableWriter;
 use crate::error::Result;
-use crate::model::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder};
-use crate::model::TableWriter;
 use parse::Event;
 
 /// Thread key as used by [`Steps`]: `pid << 24 | tid` (so `nsys::pid_of` works).

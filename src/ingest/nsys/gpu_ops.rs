@@ -21,13 +21,13 @@ use super::strings::{strip_api_version, StringCache};
 use super::{pid_of, tid_of, PROCESS_MASK};
 use crate::attribute::rules::CategoryCache;
 use crate::attribute::Rules;
+use crate::dataset::schema::{KernelsBuilder, MemopsBuilder};
+use crate::dataset::TableWriter;
 use crate::error::Result;
 use crate::ingest::sanity;
 use crate::ingest::stats::{KernelStats, MemopStats};
 use crate::ingest::steps::Steps;
 use crate::ingest::Survey;
-use crate::model::schema::{KernelsBuilder, MemopsBuilder};
-use crate::model::TableWriter;
 
 /// Launch columns selected by [`launch_join`]: thread, API start, API name id.
 struct Launch {

@@ -12,12 +12,12 @@ use indicatif::ProgressBar;
 use super::export::{NsysExport, NVTX, STRINGS};
 use super::{pid_of, tid_of};
 use crate::attribute::Label;
+use crate::dataset::schema::NvtxBuilder;
+use crate::dataset::TableWriter;
 use crate::error::Result;
 use crate::ingest::sanity;
 use crate::ingest::steps::{StepRange, Steps};
 use crate::ingest::Survey;
-use crate::model::schema::NvtxBuilder;
-use crate::model::TableWriter;
 
 /// Name of an NVTX event type id (ids are stable across nsys 2022.1 → 2026.x).
 fn kind_of(event_type: i64) -> &'static str {

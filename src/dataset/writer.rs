@@ -17,8 +17,8 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use crate::dataset::schema::TableBuilder;
 use crate::error::{Error, Result};
-use crate::model::schema::TableBuilder;
 
 /// Rows per Arrow batch (and Parquet row-group granularity).
 pub const BATCH_ROWS: usize = 64 * 1024;

@@ -11,11 +11,11 @@
 pub mod commit;
 #[cfg(test)]
 mod commit_tests;
-pub mod dataset;
 pub mod run_key;
 pub mod schema;
+pub mod staging;
 pub mod writer;
 
-pub use dataset::Staging;
 pub use run_key::partition_key;
+pub use staging::Staging;
 pub use writer::TableWriter;

@@ -1,5 +1,5 @@
 //! Staged writes: a run's tables are written into a private staging directory under
-//! `<root>/.runs/<key>/` and published by [`crate::model::commit`] with one atomic
+//! `<root>/.runs/<key>/` and published by [`crate::dataset::commit`] with one atomic
 //! pointer switch, so readers see the whole old run or the whole new one.
 //!
 //! Invariants: a staging directory holds an exclusive lock on its `.owner` file for
@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
+use crate::dataset::commit;
+use crate::dataset::run_key::partition_key;
 use crate::error::{Error, Result};
-use crate::model::commit;
-use crate::model::run_key::partition_key;
 
 /// Hidden directory of run generations under the dataset root.
 pub const RUNS_DIR: &str = ".runs";
@@ -90,7 +90,7 @@ impl Staging {
     }
 
     /// Publishes the staged tables, replacing those tables of an earlier ingest of
-    /// the run and keeping its other tables (see [`crate::model::commit`]).
+    /// the run and keeping its other tables (see [`crate::dataset::commit`]).
     pub fn commit(mut self) -> Result<()> {
         let target = commit::Target {
             root: &self.root,

@@ -157,7 +157,7 @@ fn ensure_link(target: &Target, table: &str) -> Result<()> {
     let table_dir = target.root.join(table);
     let link = table_dir.join(format!("run={}", target.key));
     let points_to = Path::new("..")
-        .join(crate::model::dataset::RUNS_DIR)
+        .join(crate::dataset::staging::RUNS_DIR)
         .join(target.key)
         .join(CURRENT)
         .join(table);

@@ -10,7 +10,7 @@
 //!   store keeps as they are — `~`, for one, is percent-encoded by object_store);
 //! - two distinct ids that still met on one key (a 64-bit hash collision) are refused
 //!   at commit: the run directory records the id it belongs to
-//!   ([`crate::model::commit`]).
+//!   ([`crate::dataset::commit`]).
 
 use crate::attribute::rules::fnv1a_hex;
 use crate::error::{Error, Result};
