@@ -53,7 +53,8 @@ pub struct FlopCount {
     #[serde(serialize_with = "super::components_as_map")]
     pub components: Vec<(&'static str, u64)>,
     pub total: u64,
-    /// Weight bytes read (embedding rows excluded; routed experts actually hit).
+    /// Weight bytes read (embedding rows excluded; routed experts: the expected
+    /// distinct experts the batch's tokens hit, [`expected_distinct_experts`]).
     pub weight_bytes: u64,
     /// KV-cache bytes read by attention (BF16 cache).
     pub kv_bytes: u64,
@@ -62,6 +63,22 @@ pub struct FlopCount {
 }
 
 const KV_CACHE_BYTES: u64 = 2;
+
+/// Expected number of distinct experts that `tokens` routed tokens touch in one
+/// MoE layer of `experts` experts with top-`top_k` routing, assuming uniform,
+/// independent routing: each expert is missed by one token with probability
+/// `1 − k/E`, so `E·(1 − (1 − k/E)^tokens)`. Equals `k` for one token and tends
+/// to `E` as tokens grow; never more than `min(E, tokens·k)`.
+pub fn expected_distinct_experts(experts: u64, top_k: u64, tokens: u64) -> f64 {
+    if experts == 0 {
+        return 0.0;
+    }
+    let e = experts as f64;
+    let k = (top_k.min(experts)) as f64;
+    let miss = 1.0 - k / e;
+    let t = i32::try_from(tokens).unwrap_or(i32::MAX);
+    e * (1.0 - miss.powi(t))
+}
 
 /// FLOPs of `arch` for `shape`; `mla` overrides the MLA path.
 pub fn count(arch: &Arch, shape: Shape, mla: Option<MlaPath>) -> FlopCount {
@@ -126,7 +143,10 @@ pub fn count(arch: &Arch, shape: Shape, mla: Option<MlaPath>) -> FlopCount {
             moe_layers * 2 * tokens * m.top_k * params::expert(arch),
             moe_layers * 2 * tokens * 3 * d * m.shared_ff,
             moe_layers * 2 * tokens * d * m.experts,
-            moe_layers * m.experts.min(tokens * m.top_k) * params::expert(arch),
+            moe_layers
+                * (expected_distinct_experts(m.experts, m.top_k, tokens)
+                    * params::expert(arch) as f64)
+                    .round() as u64,
         ),
         None => (0, 0, 0, 0),
     };
@@ -165,5 +185,54 @@ pub fn count(arch: &Arch, shape: Shape, mla: Option<MlaPath>) -> FlopCount {
         kv_bytes,
         attention_convention: "causal: prefill QK^T+PV = 2*S^2*h*d_h per layer and sequence (unmasked would be 4*S^2*h*d_h)",
         mla_path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::expected_distinct_experts;
+
+    /// Mean union size over every assignment of a k-subset of E experts to each
+    /// of T tokens, by enumeration.
+    fn enumerated(experts: u32, top_k: u32, tokens: u32) -> f64 {
+        let subsets: Vec<u32> = (0u32..1 << experts)
+            .filter(|m| m.count_ones() == top_k)
+            .collect();
+        let mut total = 0u64;
+        let mut count = 0u64;
+        let mut index = vec![0usize; tokens as usize];
+        loop {
+            let union = index.iter().fold(0u32, |acc, &i| acc | subsets[i]);
+            total += u64::from(union.count_ones());
+            count += 1;
+            let mut position = 0;
+            loop {
+                if position == index.len() {
+                    return total as f64 / count as f64;
+                }
+                index[position] += 1;
+                if index[position] < subsets.len() {
+                    break;
+                }
+                index[position] = 0;
+                position += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn expected_distinct_experts_matches_enumeration() {
+        for (e, k, t) in [(4, 2, 2), (5, 2, 3), (6, 1, 4), (6, 3, 3), (8, 2, 1)] {
+            let want = enumerated(e, k, t);
+            let got = expected_distinct_experts(u64::from(e), u64::from(k), u64::from(t));
+            assert!(
+                (got - want).abs() < 1e-9,
+                "E={e} k={k} T={t}: {got} vs {want}"
+            );
+        }
+        assert_eq!(expected_distinct_experts(128, 8, 1), 8.0);
+        let many = expected_distinct_experts(128, 8, 4096);
+        assert!(many <= 128.0 && many > 127.99, "{many}");
+        assert!(expected_distinct_experts(128, 8, 4) < 32.0);
     }
 }

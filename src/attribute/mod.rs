@@ -8,9 +8,15 @@
 //! - [`ranges`]: innermost enclosing range on a thread at a time point.
 //! - [`rules`]: ordered first-match regex categories (`conf/kernels.yaml`).
 //! - [`intervals`]: streaming interval unions for busy / overlap / idle time.
+//! - [`modules`]: module range text, layer index, module-class rules
+//!   (`conf/modules.yaml`) and the module-vs-name precedence.
+//! - [`module_index`]: per-thread innermost module at a launch, and CUDA-graph
+//!   node → capture-time module.
 
 pub mod intervals;
 pub mod label;
+pub mod module_index;
+pub mod modules;
 pub mod ranges;
 pub mod rules;
 

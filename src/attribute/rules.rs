@@ -4,8 +4,11 @@
 //! demangled name. The first matching rule wins; a kernel no rule matches is
 //! `other`. Categories must come from [`CATEGORIES`] so that queries can rely on
 //! them, and an unknown key or category is an error naming the file and line.
-//! The rules hash (FNV-1a 64 of the file's bytes) is stored per run so results can
-//! be traced back to the rules that made them.
+//! The module-class rules (`conf/modules.yaml`, [`ModuleRules`]) travel with the
+//! name rules: [`Rules::load`] reads `modules.yaml` beside the given file when it
+//! exists, else the built-in copy. The rules hash (FNV-1a 64 of the name rules'
+//! bytes, then of the module rules' bytes) is stored per run so results can be
+//! traced back to the rules that made them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +16,7 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use serde::Deserialize;
 
+use super::modules::{ModuleRules, DEFAULT_MODULES_YAML};
 use crate::error::{Error, Result};
 
 /// The category set, in the order reports show it.
@@ -56,20 +60,33 @@ struct RuleEntry {
 #[derive(Debug, Clone)]
 pub struct Rules {
     rules: Vec<(&'static str, Regex)>,
+    /// Module-class rules, applied before the name rules (see [`super::modules::decide`]).
+    pub modules: ModuleRules,
     /// Where the rules came from (`<built-in>` for the default).
     pub source: PathBuf,
-    /// FNV-1a 64 of the rules file, as 16 hex digits.
+    /// FNV-1a 64 of the name rules then the module rules, as 16 hex digits.
     pub hash: String,
 }
 
 impl Rules {
-    /// Loads and compiles a rules file.
+    /// Loads and compiles a rules file, with `modules.yaml` beside it if present
+    /// (else the built-in module rules).
     pub fn load(path: &Path) -> Result<Rules> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Rules::parse(&text, path)
+        let modules_path = path.with_file_name("modules.yaml");
+        let (modules_text, modules) = if modules_path.is_file() {
+            let text =
+                std::fs::read_to_string(&modules_path).map_err(|e| Error::io(&modules_path, e))?;
+            let rules = ModuleRules::parse(&text, &modules_path)?;
+            (text, rules)
+        } else {
+            (DEFAULT_MODULES_YAML.to_string(), ModuleRules::builtin()?)
+        };
+        Rules::parse_with(&text, path, modules, &modules_text)
     }
 
-    /// The rules compiled into the binary (same text as `conf/kernels.yaml`).
+    /// The rules compiled into the binary (same text as `conf/kernels.yaml` and
+    /// `conf/modules.yaml`).
     pub fn builtin() -> Result<Rules> {
         Rules::parse(
             DEFAULT_RULES_YAML,
@@ -77,8 +94,18 @@ impl Rules {
         )
     }
 
-    /// Parses rules from YAML text; `origin` names the file in errors.
+    /// Parses name rules from YAML text, with the built-in module rules; `origin`
+    /// names the file in errors.
     pub fn parse(text: &str, origin: &Path) -> Result<Rules> {
+        Rules::parse_with(text, origin, ModuleRules::builtin()?, DEFAULT_MODULES_YAML)
+    }
+
+    fn parse_with(
+        text: &str,
+        origin: &Path,
+        modules: ModuleRules,
+        modules_text: &str,
+    ) -> Result<Rules> {
         let config_error = |line: Option<usize>, reason: String| Error::Config {
             path: origin.to_path_buf(),
             line,
@@ -106,10 +133,14 @@ impl Rules {
                 .map_err(|e| config_error(line, format!("invalid pattern for {category}: {e}")))?;
             rules.push((*category, regex));
         }
+        let mut hashed = text.as_bytes().to_vec();
+        hashed.extend_from_slice(b"\n# conf/modules.yaml\n");
+        hashed.extend_from_slice(modules_text.as_bytes());
         Ok(Rules {
             rules,
+            modules,
             source: origin.to_path_buf(),
-            hash: fnv1a_hex(text.as_bytes()),
+            hash: fnv1a_hex(&hashed),
         })
     }
 

@@ -7,6 +7,7 @@
 //! every output is independent of the thread count: each input writes its own
 //! `part-<index>` files and steps are numbered per input.
 
+mod categorize;
 mod kineto;
 mod nsys;
 mod pipeline;

@@ -2,7 +2,7 @@
 //! writing anything), then per input: NVTX pass, then kernels ∥ memops, then the
 //! `steps` rows; finally the `runs` row and the atomic commit.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::nsys::gpu_ops::{self, KernelOrder};
 use super::nsys::meta::{self, ExportFacts};
+use super::nsys::modules as nsys_modules;
 use super::nsys::nvtx;
 use super::nsys::NsysExport;
 use super::stats::{KernelStats, MemopStats};
@@ -19,6 +20,7 @@ use super::summary::Summary;
 use super::{kineto, probe, IngestConfig, InputKind, ShapeCount, Survey};
 use crate::arch::flops::{self, Phase, Shape};
 use crate::arch::{peaks, Arch};
+use crate::attribute::module_index::Modules;
 use crate::dataset::schema::{
     KernelsBuilder, MemopsBuilder, ModelFlopsBuilder, NvtxBuilder, RunsBuilder, StepsBuilder,
     TableBuilder,
@@ -100,6 +102,7 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
         elapsed: started.elapsed(),
         ..Summary::default()
     };
+    let mut other_by_name: HashMap<String, i64> = HashMap::new();
     for outcome in outcomes {
         let k = outcome.kernels;
         summary.kernels += k.kernels;
@@ -111,6 +114,18 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
             entry.0 += n;
             entry.1 += ns;
         }
+        for (source, (n, ns)) in k.by_source {
+            let entry = summary.by_source.entry(source).or_default();
+            entry.0 += n;
+            entry.1 += ns;
+        }
+        for (reason, n) in k.fallbacks {
+            *summary.fallbacks.entry(reason).or_default() += n;
+        }
+        summary.module_ranges += k.module_ranges;
+        for (name, ns) in k.other_by_name {
+            *other_by_name.entry(name).or_default() += ns;
+        }
         summary.steps += outcome.steps;
         summary.memops += outcome.memops;
         summary.nvtx += outcome.nvtx;
@@ -121,8 +136,41 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
             entry.steps_without_kernels += count.steps_without_kernels;
         }
     }
+    if let Some(warning) = other_warning(&summary, other_by_name) {
+        run_survey.warn(warning);
+    }
     summary.survey.merge(run_survey);
     Ok(summary)
+}
+
+/// Share of GPU time left `other` above which ingest warns.
+const OTHER_WARN_SHARE: f64 = 0.05;
+
+/// A warning naming the top three `other` kernels when they exceed 5 % of GPU time.
+fn other_warning(summary: &Summary, other_by_name: HashMap<String, i64>) -> Option<String> {
+    let other_ns = summary.by_category.get("other").map_or(0, |e| e.1);
+    let share = other_ns as f64 / summary.kernel_ns.max(1) as f64;
+    if share <= OTHER_WARN_SHARE {
+        return None;
+    }
+    let mut names: Vec<(String, i64)> = other_by_name.into_iter().collect();
+    names.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let top: Vec<String> = names
+        .iter()
+        .take(3)
+        .map(|(name, ns)| {
+            format!(
+                "{name} ({:.1}%)",
+                100.0 * *ns as f64 / summary.kernel_ns.max(1) as f64
+            )
+        })
+        .collect();
+    Some(format!(
+        "{:.1}% of GPU time is `other` (over {:.0}%); top: {}. Add rules to conf/kernels.yaml or capture with module ranges; `trace query unattributed` lists the rest",
+        100.0 * share,
+        100.0 * OTHER_WARN_SHARE,
+        top.join(", ")
+    ))
 }
 
 /// Warns about inputs that look like the same capture twice (same Kineto trace id,
@@ -249,7 +297,19 @@ fn ingest_file(
     let progress = bar(bars, export, &["NVTX_EVENTS"], "nvtx");
     let mut nvtx_out =
         TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, index)?)?;
-    let steps = nvtx::read(export, &mut nvtx_out, base, &mut survey, &progress)?;
+    // The step pass writes the nvtx table; module ranges and graph-node
+    // creation events are a filtered read of their own, at the same time.
+    let (steps, modules) = rayon::join(
+        || nvtx::read(export, &mut nvtx_out, base, &mut survey, &progress),
+        || -> Result<Modules> {
+            Ok(Modules::new(
+                nsys_modules::read_ranges(export)?,
+                &cfg.rules.modules,
+                nsys_modules::read_graph_nodes(export)?,
+            ))
+        },
+    );
+    let (steps, modules) = (steps?, modules?);
     let nvtx = nvtx_out.finish()?;
     progress.finish_and_clear();
 
@@ -262,7 +322,7 @@ fn ingest_file(
             let read = |order, survey: &mut Survey| -> Result<Option<KernelStats>> {
                 let mut out = TableWriter::<KernelsBuilder>::create(&kernel_path)?;
                 let stats = gpu_ops::read_kernels(
-                    export, &steps, &cfg.rules, order, &mut out, survey, &progress,
+                    export, &steps, &modules, &cfg.rules, order, &mut out, survey, &progress,
                 )?;
                 if stats.is_some() {
                     out.finish()?;

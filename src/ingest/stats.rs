@@ -25,6 +25,33 @@ pub struct KernelStats {
     pub by_category: BTreeMap<&'static str, (u64, i64)>,
     pub devices: BTreeSet<i32>,
     pub per_step: HashMap<(i64, i32), StepGpu>,
+    /// `category_source` → (count, summed ns).
+    pub by_source: BTreeMap<&'static str, (u64, i64)>,
+    /// Kernel name → summed ns, for kernels left `other`.
+    pub other_by_name: HashMap<String, i64>,
+    /// Graph kernels categorised by name instead of module, by reason.
+    pub fallbacks: crate::ingest::categorize::Fallbacks,
+    /// Module ranges the input had.
+    pub module_ranges: u64,
+}
+
+impl KernelStats {
+    /// Counts where one kernel's category came from; `name` is looked up only
+    /// when the kernel is `other`.
+    pub fn record_source(
+        &mut self,
+        source: crate::attribute::modules::Source,
+        category: &str,
+        dur: i64,
+        name: impl FnOnce() -> String,
+    ) {
+        let entry = self.by_source.entry(source.as_str()).or_default();
+        entry.0 += 1;
+        entry.1 += dur;
+        if category == "other" {
+            *self.other_by_name.entry(name()).or_default() += dur;
+        }
+    }
 }
 
 /// Memop counts per step.

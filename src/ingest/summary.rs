@@ -21,6 +21,12 @@ pub struct Summary {
     pub labelled_ns: i64,
     /// Category → (count, summed ns).
     pub by_category: BTreeMap<&'static str, (u64, i64)>,
+    /// `category_source` → (count, summed ns).
+    pub by_source: BTreeMap<&'static str, (u64, i64)>,
+    /// Graph kernels categorised by name instead of module, by reason.
+    pub fallbacks: BTreeMap<&'static str, u64>,
+    /// Module ranges in the inputs.
+    pub module_ranges: u64,
     pub steps: u64,
     pub memops: u64,
     pub nvtx: u64,
@@ -96,6 +102,29 @@ impl fmt::Display for Summary {
                     )?;
                 }
             }
+        }
+        if self.kernels > 0 {
+            let share = |source: &str| {
+                pct(
+                    self.by_source.get(source).map_or(0, |e| e.1) as f64,
+                    self.kernel_ns as f64,
+                )
+            };
+            write!(
+                f,
+                "  category from module {:.1}%, name {:.1}%, none {:.1}% of GPU time",
+                share("module"),
+                share("name"),
+                share("none")
+            )?;
+            if self.module_ranges == 0 {
+                writeln!(f, " (no module ranges in the input: names only)")?;
+            } else {
+                writeln!(f, " ({} module ranges)", self.module_ranges)?;
+            }
+        }
+        for (reason, n) in &self.fallbacks {
+            writeln!(f, "  {n} {reason}")?;
         }
         for (reason, n) in &self.survey.skipped {
             writeln!(f, "  skipped {n}: {reason}")?;

@@ -17,6 +17,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "categories-by-shape",
         include_str!("../../queries/categories-by-shape.sql"),
     ),
+    ("coverage", include_str!("../../queries/coverage.sql")),
     ("idle", include_str!("../../queries/idle.sql")),
     (
         "kernels-by-phase",

@@ -25,11 +25,13 @@ use super::nsys::meta::ExportFacts;
 use super::stats::{KernelStats, MemopStats};
 use super::steps::{StepRange, Steps};
 use super::{sanity, Survey};
+use crate::attribute::module_index::{ModuleRange, Modules};
 use crate::attribute::rules::CategoryCache;
 use crate::attribute::{Label, Rules};
 use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder};
 use crate::dataset::TableWriter;
 use crate::error::Result;
+use crate::ingest::categorize::{append_module_columns, categorize, LaunchSite};
 use parse::Event;
 
 /// Thread key as used by [`Steps`]: `pid << 24 | tid` (so `nsys::pid_of` works).
@@ -97,6 +99,8 @@ struct Collected {
     kernels: Vec<GpuRec>,
     memops: Vec<GpuRec>,
     annotations: Vec<Annotation>,
+    /// PyTorch's own `nn.Module: <Class>_<n>` events (`python_function`).
+    torch_modules: Vec<ModuleRange>,
 }
 
 /// Base kernel name from a demangled one, like nsys `shortName`:
@@ -231,6 +235,18 @@ fn collect(
                     end,
                     name: name.unwrap_or_default(),
                 }),
+                "python_function"
+                    if name
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("nn.Module: ")) =>
+                {
+                    c.torch_modules.push(ModuleRange {
+                        thread: thread_key(pid, tid),
+                        start,
+                        end,
+                        text: name.unwrap_or_default(),
+                    })
+                }
                 "cpu_op" => {
                     *skipped
                         .entry("PyTorch cpu_op event (operators are not stored)")
@@ -249,6 +265,28 @@ fn collect(
         *survey.skipped.entry(reason.to_string()).or_default() += n;
     }
     Ok((c, meta))
+}
+
+/// The module ranges of a trace: the harness's `module:` annotations when there
+/// are any (they carry qualified names), else PyTorch's `nn.Module` events.
+fn kineto_modules(c: &mut Collected, rules: &Rules) -> Modules {
+    let harness: Vec<ModuleRange> = c
+        .annotations
+        .iter()
+        .filter(|a| a.name.starts_with("module:"))
+        .map(|a| ModuleRange {
+            thread: a.thread,
+            start: a.start,
+            end: a.end,
+            text: a.name.clone(),
+        })
+        .collect();
+    let ranges = if harness.is_empty() {
+        std::mem::take(&mut c.torch_modules)
+    } else {
+        harness
+    };
+    Modules::new(ranges, &rules.modules, None)
 }
 
 /// What one Kineto file contributed.
@@ -338,6 +376,7 @@ pub fn import(
         out.nvtx.row_done()?;
     }
     let steps = Steps::new(base, ranges);
+    let modules = kineto_modules(&mut c, rules);
     let fallback_phase = if steps.ranges.is_empty() {
         phase_from_file_name(path)
     } else {
@@ -350,7 +389,10 @@ pub fn import(
         (launch, step)
     };
 
-    let mut stats = KernelStats::default();
+    let mut stats = KernelStats {
+        module_ranges: modules.len() as u64,
+        ..KernelStats::default()
+    };
     let mut categories = CategoryCache::default();
     let mut order: Vec<usize> = (0..c.kernels.len()).collect();
     order.sort_by_key(|&i| (c.kernels[i].start, i));
@@ -359,12 +401,27 @@ pub fn import(
         let (launch, step) = attribute(k);
         let demangled = c.names.get(k.name);
         let short = short_name(demangled);
-        let category = categories.get(rules, (i64::from(k.name), 0), || {
+        let by_name = categories.get(rules, (i64::from(k.name), 0), || {
             Ok((short.to_string(), demangled.to_string()))
         })?;
         let api = launch.map(|l| c.apis.get(l.api));
         let graph = api == Some("cudaGraphLaunch") || api == Some("cuGraphLaunch");
+        // Kineto records no graph-node creation: replayed kernels fall back to
+        // names (counted).
+        let site = match launch {
+            Some(_) if graph => LaunchSite::Graph { node: None },
+            Some(l) => LaunchSite::Live {
+                thread: l.thread,
+                t: l.ts,
+            },
+            None => LaunchSite::Unknown,
+        };
+        let categorized = categorize(&modules, site, by_name, &mut stats.fallbacks);
+        let category = categorized.category;
         stats.record(category, step, k.device, (k.start, k.end), graph);
+        stats.record_source(categorized.source, category, k.end - k.start, || {
+            short.to_string()
+        });
         let r = &mut out.kernels.rows;
         r.device.append_value(k.device);
         r.pid.append_value(launch.map_or(0, |l| l.thread >> 24));
@@ -377,6 +434,15 @@ pub fn import(
         r.name.append_value(short);
         r.demangled.append_value(demangled);
         r.category.append_value(category);
+        append_module_columns(
+            &categorized,
+            (
+                &mut r.category_source,
+                &mut r.module,
+                &mut r.module_class,
+                &mut r.layer,
+            ),
+        );
         r.launch
             .append_value(if graph { "graph" } else { "kernel" });
         r.api.append_option(api);

@@ -19,11 +19,13 @@ use rusqlite::Row;
 use super::export::{NsysExport, KERNEL, MEMCPY, MEMSET, RUNTIME};
 use super::strings::{strip_api_version, StringCache};
 use super::{pid_of, tid_of, PROCESS_MASK};
+use crate::attribute::module_index::Modules;
 use crate::attribute::rules::CategoryCache;
 use crate::attribute::Rules;
 use crate::dataset::schema::{KernelsBuilder, MemopsBuilder};
 use crate::dataset::TableWriter;
 use crate::error::Result;
+use crate::ingest::categorize::{append_module_columns, categorize, LaunchSite};
 use crate::ingest::sanity;
 use crate::ingest::stats::{KernelStats, MemopStats};
 use crate::ingest::steps::Steps;
@@ -109,16 +111,21 @@ pub enum KernelOrder {
 
 /// Reads every kernel into `out`, in start order. `None`: `order` was
 /// [`KernelOrder::AsStored`] and the table is not sorted; run again with `ByStart`.
+#[allow(clippy::too_many_arguments)]
 pub fn read_kernels(
     export: &NsysExport,
     steps: &Steps,
+    modules: &Modules,
     rules: &Rules,
     order: KernelOrder,
     out: &mut TableWriter<KernelsBuilder>,
     survey: &mut Survey,
     progress: &ProgressBar,
 ) -> Result<Option<KernelStats>> {
-    let mut stats = KernelStats::default();
+    let mut stats = KernelStats {
+        module_ranges: modules.len() as u64,
+        ..KernelStats::default()
+    };
     if !export.has_table(KERNEL) {
         survey.warn(format!(
             "{}: no CUPTI_ACTIVITY_KIND_KERNEL table: the capture recorded no GPU kernels (was CUDA traced with `-t cuda`, and did the profiled range run any?)",
@@ -197,11 +204,18 @@ pub fn read_kernels(
         };
         let launch = read_launch(row, 19).map_err(&error)?;
 
-        let category = categories.get(rules, (short_id, demangled_id), || {
+        let by_name = categories.get(rules, (short_id, demangled_id), || {
             let short = strings.get(short_id, export)?.to_string();
             let demangled = strings.get(demangled_id, export)?.to_string();
             Ok((short, demangled))
         })?;
+        let site = match (graph_node, launch.global_tid.zip(launch.api_start)) {
+            (Some(node), _) => LaunchSite::Graph { node: Some(node) },
+            (None, Some((thread, t))) => LaunchSite::Live { thread, t },
+            (None, None) => LaunchSite::Unknown,
+        };
+        let categorized = categorize(modules, site, by_name, &mut stats.fallbacks);
+        let category = categorized.category;
         let step = launch
             .global_tid
             .zip(launch.api_start)
@@ -210,6 +224,12 @@ pub fn read_kernels(
         let strings = &mut names.strings;
 
         stats.record(category, step, device, (start, end), graph_node.is_some());
+        let other_name = if category == "other" {
+            strings.get(short_id, export)?.to_string()
+        } else {
+            String::new()
+        };
+        stats.record_source(categorized.source, category, dur, || other_name);
 
         let pid = global_pid.or(launch.global_tid).map_or(0, pid_of);
         let r = &mut out.rows;
@@ -224,6 +244,15 @@ pub fn read_kernels(
         r.name.append_value(strings.get(short_id, export)?);
         r.demangled.append_value(strings.get(demangled_id, export)?);
         r.category.append_value(category);
+        append_module_columns(
+            &categorized,
+            (
+                &mut r.category_source,
+                &mut r.module,
+                &mut r.module_class,
+                &mut r.layer,
+            ),
+        );
         r.launch.append_value(if graph_node.is_some() {
             "graph"
         } else {

@@ -7,12 +7,14 @@
 //! - [`gpu_ops`]: pass 2 — kernels and memops joined to their launching API call on
 //!   (process, correlationId), attributed and categorised, streamed in start order.
 //! - [`meta`]: the whitelisted run facts (versions, GPU model and count).
+//! - [`modules`]: module NVTX ranges and CUDA-graph node creation events.
 //!
 //! Ids: `globalTid`/`globalPid` pack `pid` in bits 24–47 and `tid` in bits 0–23.
 
 pub mod export;
 pub mod gpu_ops;
 pub mod meta;
+pub mod modules;
 pub mod nvtx;
 mod strings;
 

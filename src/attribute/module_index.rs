@@ -1,0 +1,363 @@
+//! The module ranges of one input, indexed so that a kernel's launch (thread,
+//! time) — or, for a CUDA-graph node, the capture of that node — finds the
+//! innermost model module that was open, and the category evidence of the
+//! module chain above it.
+//!
+//! Invariants:
+//! - A module id is an index into the ranges as given; lookups are exact for any
+//!   set of closed ranges (the [`ThreadRanges`] index).
+//! - A module's verdict is that of its OUTERMOST enclosing module that a rule
+//!   matches (so an RMSNorm inside an attention block is attention); its layer is
+//!   its own qualified name's, else its parent's.
+//! - A graph node resolves through `originalGraphNodeId` links (a node cloned at
+//!   instantiation points to the node created during stream capture) to the
+//!   node's creation event; the module is the one open on the creating thread at
+//!   that time. Every node that does not resolve says why ([`GraphMiss`]), so
+//!   the fallback to names is counted, never silent.
+
+use std::collections::HashMap;
+
+use super::modules::{layer_of, ModuleCategory, ModuleRules, ModuleText};
+use super::ThreadRanges;
+
+/// One module range as an importer read it.
+#[derive(Debug, Clone)]
+pub struct ModuleRange {
+    /// Thread key (nsys `globalTid`, Kineto `pid << 24 | tid`).
+    pub thread: i64,
+    pub start: i64,
+    pub end: i64,
+    /// The range text, `module:<qualified>:<Class>` or `nn.Module: <Class>_<n>`.
+    pub text: String,
+}
+
+/// One CUDA-graph node creation event (nsys `CUDA_GRAPH_NODE_EVENTS`).
+#[derive(Debug, Clone, Copy)]
+pub struct GraphNodeEvent {
+    pub node: i64,
+    /// The node this one was cloned from, if any.
+    pub original: Option<i64>,
+    /// Thread key of the creating thread.
+    pub thread: Option<i64>,
+    pub start: i64,
+}
+
+/// What the index knows about one module range.
+#[derive(Debug, Clone)]
+pub struct ModuleInfo {
+    pub qualified: String,
+    pub class: String,
+    pub layer: Option<i32>,
+    /// Verdict of the outermost enclosing module a rule matches.
+    pub verdict: Option<ModuleCategory>,
+}
+
+/// Why a CUDA-graph kernel has no capture-time module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphMiss {
+    /// The input has no node-creation events at all.
+    NoNodeEvents,
+    /// The node (or its original) has no creation event.
+    UnknownNode,
+    /// No module range was open when the node was created.
+    NoModuleAtCapture,
+}
+
+impl GraphMiss {
+    /// The reason as the ingest summary counts it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            GraphMiss::NoNodeEvents => "CUDA-graph kernel categorised by name: the input has no graph-node creation events (nsys CUDA_GRAPH_NODE_EVENTS; Kineto has none)",
+            GraphMiss::UnknownNode => "CUDA-graph kernel categorised by name: its node has no creation event",
+            GraphMiss::NoModuleAtCapture => "CUDA-graph kernel categorised by name: no module range was open when its node was captured",
+        }
+    }
+}
+
+/// Longest `originalGraphNodeId` chain followed (guards against cycles).
+const MAX_CLONE_DEPTH: usize = 64;
+
+/// The module ranges of one input, per thread, plus the graph-node map.
+#[derive(Debug, Default)]
+pub struct Modules {
+    infos: Vec<ModuleInfo>,
+    by_thread: HashMap<i64, ThreadRanges>,
+    /// `None`: the input has no node-creation events.
+    graph_nodes: Option<HashMap<i64, Result<u32, GraphMiss>>>,
+}
+
+impl Modules {
+    /// Indexes `ranges` (texts that are not module ranges are ignored) and maps
+    /// every node of `graph_events` to its capture-time module.
+    pub fn new(
+        ranges: Vec<ModuleRange>,
+        rules: &ModuleRules,
+        graph_events: Option<Vec<GraphNodeEvent>>,
+    ) -> Modules {
+        let mut infos = Vec::with_capacity(ranges.len());
+        let mut kept: Vec<ModuleRange> = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            let Some(text) = ModuleText::parse(&range.text) else {
+                continue;
+            };
+            infos.push(ModuleInfo {
+                qualified: text.qualified.to_string(),
+                class: text.class.to_string(),
+                layer: layer_of(text.qualified),
+                verdict: rules.classify(&text),
+            });
+            kept.push(range);
+        }
+        inherit_from_parents(&kept, &mut infos);
+        let mut per_thread: HashMap<i64, Vec<(i64, i64, u32)>> = HashMap::new();
+        for (id, r) in kept.iter().enumerate() {
+            per_thread
+                .entry(r.thread)
+                .or_default()
+                .push((r.start, r.end, id as u32));
+        }
+        let mut modules = Modules {
+            infos,
+            by_thread: per_thread
+                .into_iter()
+                .map(|(thread, list)| (thread, ThreadRanges::new(list)))
+                .collect(),
+            graph_nodes: None,
+        };
+        modules.graph_nodes = graph_events.map(|events| modules.map_graph_nodes(&events));
+        modules
+    }
+
+    /// Number of module ranges indexed.
+    pub fn len(&self) -> usize {
+        self.infos.len()
+    }
+
+    /// True when the input has no module ranges.
+    pub fn is_empty(&self) -> bool {
+        self.infos.is_empty()
+    }
+
+    /// The innermost module open on `thread` at time `t`.
+    pub fn at(&self, thread: i64, t: i64) -> Option<u32> {
+        self.by_thread.get(&thread)?.innermost_at(t)
+    }
+
+    /// What the index knows about module `id`.
+    pub fn info(&self, id: u32) -> Option<&ModuleInfo> {
+        self.infos.get(id as usize)
+    }
+
+    /// The module open when CUDA-graph node `node` was captured.
+    pub fn for_graph_node(&self, node: i64) -> Result<u32, GraphMiss> {
+        match &self.graph_nodes {
+            None => Err(GraphMiss::NoNodeEvents),
+            Some(map) => map
+                .get(&node)
+                .copied()
+                .unwrap_or(Err(GraphMiss::UnknownNode)),
+        }
+    }
+
+    fn map_graph_nodes(&self, events: &[GraphNodeEvent]) -> HashMap<i64, Result<u32, GraphMiss>> {
+        let mut original: HashMap<i64, i64> = HashMap::new();
+        let mut created: HashMap<i64, (Option<i64>, i64)> = HashMap::new();
+        for e in events {
+            match e.original {
+                Some(from) if from != e.node => {
+                    original.insert(e.node, from);
+                }
+                _ => {
+                    let entry = created.entry(e.node).or_insert((e.thread, e.start));
+                    if e.start < entry.1 {
+                        *entry = (e.thread, e.start);
+                    }
+                }
+            }
+        }
+        let resolve = |mut node: i64| -> Result<u32, GraphMiss> {
+            for _ in 0..MAX_CLONE_DEPTH {
+                match original.get(&node) {
+                    Some(&from) => node = from,
+                    None => break,
+                }
+            }
+            let (thread, start) = created.get(&node).copied().ok_or(GraphMiss::UnknownNode)?;
+            thread
+                .and_then(|t| self.at(t, start))
+                .ok_or(GraphMiss::NoModuleAtCapture)
+        };
+        original
+            .keys()
+            .chain(created.keys())
+            .map(|&node| (node, resolve(node)))
+            .collect()
+    }
+}
+
+/// Fills each module's verdict from its outermost matching ancestor and its
+/// layer from its parent when its own name has none (per thread, stack sweep).
+fn inherit_from_parents(ranges: &[ModuleRange], infos: &mut [ModuleInfo]) {
+    let mut order: Vec<usize> = (0..ranges.len()).collect();
+    order.sort_by_key(|&i| {
+        let r = &ranges[i];
+        (r.thread, r.start, std::cmp::Reverse(r.end), i)
+    });
+    let mut stack: Vec<usize> = Vec::new();
+    let mut thread = None;
+    for i in order {
+        let r = &ranges[i];
+        if thread != Some(r.thread) {
+            thread = Some(r.thread);
+            stack.clear();
+        }
+        while stack.last().is_some_and(|&p| ranges[p].end < r.start) {
+            stack.pop();
+        }
+        if let Some(&parent) = stack.last() {
+            let (verdict, layer) = (infos[parent].verdict, infos[parent].layer);
+            let info = &mut infos[i];
+            info.verdict = verdict.or(info.verdict);
+            info.layer = info.layer.or(layer);
+        }
+        stack.push(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(thread: i64, start: i64, end: i64, text: &str) -> ModuleRange {
+        ModuleRange {
+            thread,
+            start,
+            end,
+            text: text.into(),
+        }
+    }
+
+    fn rules() -> ModuleRules {
+        ModuleRules::builtin().unwrap()
+    }
+
+    #[test]
+    fn innermost_module_with_outermost_verdict() {
+        let modules = Modules::new(
+            vec![
+                range(1, 0, 1000, "module::Qwen3MoeForCausalLM"),
+                range(1, 10, 500, "module:model.layers.3:Qwen3MoeDecoderLayer"),
+                range(
+                    1,
+                    20,
+                    100,
+                    "module:model.layers.3.self_attn:Qwen3MoeAttention",
+                ),
+                range(
+                    1,
+                    30,
+                    40,
+                    "module:model.layers.3.self_attn.q_norm:Qwen3MoeRMSNorm",
+                ),
+                range(
+                    1,
+                    200,
+                    400,
+                    "module:model.layers.3.mlp:Qwen3MoeSparseMoeBlock",
+                ),
+                range(1, 210, 220, "module:model.layers.3.mlp.gate:Linear"),
+                range(1, 600, 700, "module:lm_head:Linear"),
+                range(2, 0, 1000, "not a module"),
+            ],
+            &rules(),
+            None,
+        );
+        assert_eq!(modules.len(), 7);
+        let at = |thread, t| {
+            modules
+                .at(thread, t)
+                .and_then(|id| modules.info(id))
+                .map(|m| (m.qualified.as_str(), m.layer, m.verdict.map(|v| v.category)))
+        };
+        assert_eq!(
+            at(1, 35),
+            Some((
+                "model.layers.3.self_attn.q_norm",
+                Some(3),
+                Some("attention")
+            ))
+        );
+        assert_eq!(
+            at(1, 215),
+            Some(("model.layers.3.mlp.gate", Some(3), Some("moe")))
+        );
+        assert_eq!(at(1, 150), Some(("model.layers.3", Some(3), None)));
+        assert_eq!(at(1, 650), Some(("lm_head", None, Some("gemm"))));
+        assert_eq!(at(1, 800), Some(("", None, None)));
+        assert_eq!(at(2, 50), None);
+        assert_eq!(at(1, 2000), None);
+    }
+
+    #[test]
+    fn graph_nodes_resolve_through_clones_to_capture_time() {
+        let ranges = vec![
+            range(
+                7,
+                100,
+                200,
+                "module:model.layers.0.self_attn:LlamaAttention",
+            ),
+            range(
+                7,
+                300,
+                400,
+                "module:model.layers.0.mlp:MixtralSparseMoeBlock",
+            ),
+        ];
+        let event = |node, original, thread, start| GraphNodeEvent {
+            node,
+            original,
+            thread,
+            start,
+        };
+        let events = vec![
+            // Captured nodes (no original), as nsys records stream capture.
+            event(10, None, Some(7), 150),
+            event(11, None, Some(7), 350),
+            event(12, None, Some(7), 250),
+            event(13, None, None, 150),
+            // Instantiation: exec-graph nodes cloned from the captured ones; the
+            // clone also has a plain creation row later, which must not win.
+            event(20, None, Some(7), 999),
+            event(20, Some(10), Some(7), 1000),
+            event(21, Some(11), Some(7), 1001),
+            event(22, Some(12), Some(7), 1002),
+            event(23, Some(99), Some(7), 1003),
+            // A clone of a clone.
+            event(30, Some(21), Some(7), 1100),
+            // A cycle must end.
+            event(40, Some(41), Some(7), 1200),
+            event(41, Some(40), Some(7), 1201),
+        ];
+        let modules = Modules::new(ranges, &rules(), Some(events));
+        let class = |node| {
+            modules
+                .for_graph_node(node)
+                .map(|id| modules.info(id).map(|m| m.class.clone()))
+        };
+        assert_eq!(class(20), Ok(Some("LlamaAttention".into())));
+        assert_eq!(class(21), Ok(Some("MixtralSparseMoeBlock".into())));
+        assert_eq!(class(30), Ok(Some("MixtralSparseMoeBlock".into())));
+        assert_eq!(class(22), Err(GraphMiss::NoModuleAtCapture));
+        assert_eq!(class(13), Err(GraphMiss::NoModuleAtCapture));
+        assert_eq!(class(23), Err(GraphMiss::UnknownNode));
+        assert_eq!(class(40), Err(GraphMiss::UnknownNode));
+        assert_eq!(class(777), Err(GraphMiss::UnknownNode));
+
+        let without_table = Modules::new(Vec::new(), &rules(), None);
+        assert_eq!(
+            without_table.for_graph_node(20),
+            Err(GraphMiss::NoNodeEvents)
+        );
+    }
+}

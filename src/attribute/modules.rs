@@ -1,0 +1,366 @@
+//! Model modules as attribution evidence: the text of module ranges, the layer
+//! index in a qualified name, the module-class → category rules of
+//! `conf/modules.yaml`, and the precedence between module and kernel name.
+//!
+//! Invariants:
+//! - [`ModuleText::parse`] accepts exactly the harness convention
+//!   `module:<qualified name>:<ClassName>` (qualified names contain no `:`; the
+//!   root model has an empty qualified name) and PyTorch's
+//!   `nn.Module: <ClassName>_<n>`; anything else is not a module range.
+//! - [`decide`] is the single place the precedence lives: a name that says
+//!   communication wins everywhere; then the module's category (unless its rule
+//!   `refine`s and the name is more specific); then the name; then `other`.
+//!   Every kernel gets exactly one [`Source`].
+
+use std::path::Path;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::rules::{CATEGORIES, COMMUNICATION};
+use crate::error::{Error, Result};
+
+/// The module rules shipped in `conf/modules.yaml`, compiled into the binary.
+pub const DEFAULT_MODULES_YAML: &str = include_str!("../../conf/modules.yaml");
+
+/// Where a kernel's category came from (`kernels.category_source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Source {
+    /// The module-class rules (`conf/modules.yaml`).
+    Module,
+    /// The kernel-name rules (`conf/kernels.yaml`).
+    Name,
+    /// Neither: the kernel is `other`.
+    None,
+}
+
+impl Source {
+    /// The value stored in `kernels.category_source`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Module => "module",
+            Source::Name => "name",
+            Source::None => "none",
+        }
+    }
+}
+
+/// A module range's text, split into qualified name and class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleText<'a> {
+    /// `model.layers.7.mlp`; empty for the root model. For PyTorch's own
+    /// `nn.Module` events (no qualified name) the event name, `Qwen3MoeMLP_3`.
+    pub qualified: &'a str,
+    /// `Qwen3MoeSparseMoeBlock`.
+    pub class: &'a str,
+}
+
+impl<'a> ModuleText<'a> {
+    /// Parses `module:<qualified>:<Class>` or `nn.Module: <Class>_<n>`.
+    pub fn parse(text: &'a str) -> Option<ModuleText<'a>> {
+        if let Some(rest) = text.strip_prefix("module:") {
+            let (qualified, class) = rest.rsplit_once(':')?;
+            let valid = !class.is_empty()
+                && !qualified.contains(':')
+                && class.chars().all(|c| c.is_alphanumeric() || c == '_');
+            return valid.then_some(ModuleText { qualified, class });
+        }
+        let name = text.strip_prefix("nn.Module: ")?;
+        let (class, instance) = name.rsplit_once('_')?;
+        let valid = !class.is_empty()
+            && !instance.is_empty()
+            && instance.bytes().all(|b| b.is_ascii_digit());
+        valid.then_some(ModuleText {
+            qualified: name,
+            class,
+        })
+    }
+}
+
+/// Decoder-layer index in a qualified name: the integer after a `layers`,
+/// `layer`, `h`, `blocks` or `block` segment (`model.layers.7.mlp` → 7).
+pub fn layer_of(qualified: &str) -> Option<i32> {
+    let mut segments = qualified.split('.');
+    while let Some(segment) = segments.next() {
+        if matches!(segment, "layers" | "layer" | "h" | "blocks" | "block") {
+            if let Some(Ok(index)) = segments.clone().next().map(str::parse::<i32>) {
+                return Some(index);
+            }
+        }
+    }
+    None
+}
+
+/// What a module rule says about the kernels beneath it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModuleCategory {
+    pub category: &'static str,
+    /// The kernel-name rules decide where they are more specific.
+    pub refine: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModulesFile {
+    rules: Vec<ModuleEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModuleEntry {
+    category: String,
+    #[serde(default)]
+    class: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    refine: bool,
+}
+
+#[derive(Debug, Clone)]
+struct ModuleRule {
+    class: Option<Regex>,
+    name: Option<Regex>,
+    verdict: ModuleCategory,
+}
+
+/// Compiled `conf/modules.yaml`.
+#[derive(Debug, Clone)]
+pub struct ModuleRules {
+    rules: Vec<ModuleRule>,
+}
+
+impl ModuleRules {
+    /// The rules compiled into the binary.
+    pub fn builtin() -> Result<ModuleRules> {
+        ModuleRules::parse(
+            DEFAULT_MODULES_YAML,
+            Path::new("<built-in conf/modules.yaml>"),
+        )
+    }
+
+    /// Parses rules from YAML text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<ModuleRules> {
+        let config_error = |line: Option<usize>, reason: String| Error::Config {
+            path: origin.to_path_buf(),
+            line,
+            reason,
+        };
+        let file: ModulesFile = serde_yaml::from_str(text)
+            .map_err(|e| config_error(e.location().map(|l| l.line()), e.to_string()))?;
+        let item_lines: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.trim_start().starts_with("- "))
+            .map(|(n, _)| n + 1)
+            .collect();
+        let mut rules = Vec::with_capacity(file.rules.len());
+        for (index, entry) in file.rules.into_iter().enumerate() {
+            let line = item_lines.get(index).copied();
+            let category = CATEGORIES
+                .iter()
+                .find(|c| **c == entry.category && **c != "other")
+                .ok_or_else(|| {
+                    config_error(
+                        line,
+                        format!(
+                            "unknown module category {:?}; use one of: {}",
+                            entry.category,
+                            CATEGORIES[..CATEGORIES.len() - 1].join(", ")
+                        ),
+                    )
+                })?;
+            if entry.class.is_none() && entry.name.is_none() {
+                return Err(config_error(
+                    line,
+                    "a module rule needs `class:` or `name:` (or both)".into(),
+                ));
+            }
+            let compile = |pattern: &Option<String>, key: &str| -> Result<Option<Regex>> {
+                pattern
+                    .as_deref()
+                    .map(|p| {
+                        Regex::new(p).map_err(|e| {
+                            config_error(line, format!("invalid {key} pattern for {category}: {e}"))
+                        })
+                    })
+                    .transpose()
+            };
+            rules.push(ModuleRule {
+                class: compile(&entry.class, "class")?,
+                name: compile(&entry.name, "name")?,
+                verdict: ModuleCategory {
+                    category,
+                    refine: entry.refine,
+                },
+            });
+        }
+        Ok(ModuleRules { rules })
+    }
+
+    /// The first rule matching a module, if any.
+    pub fn classify(&self, module: &ModuleText) -> Option<ModuleCategory> {
+        self.rules
+            .iter()
+            .find(|r| {
+                r.class.as_ref().is_none_or(|re| re.is_match(module.class))
+                    && r.name
+                        .as_ref()
+                        .is_none_or(|re| re.is_match(module.qualified))
+            })
+            .map(|r| r.verdict)
+    }
+}
+
+/// The precedence: the kernel's final category and where it came from, given the
+/// deciding module's verdict (if the kernel has one) and the name rules' category.
+pub fn decide(module: Option<ModuleCategory>, by_name: &'static str) -> (&'static str, Source) {
+    let name_is_specific = !matches!(by_name, "elementwise" | "other");
+    match module {
+        _ if by_name == COMMUNICATION => (by_name, Source::Name),
+        Some(m) if m.refine && name_is_specific && by_name != m.category => (by_name, Source::Name),
+        Some(m) => (m.category, Source::Module),
+        None if by_name == "other" => (by_name, Source::None),
+        None => (by_name, Source::Name),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_harness_and_torch_module_text() {
+        assert_eq!(
+            ModuleText::parse("module:model.layers.7.mlp:Qwen3MoeSparseMoeBlock"),
+            Some(ModuleText {
+                qualified: "model.layers.7.mlp",
+                class: "Qwen3MoeSparseMoeBlock"
+            })
+        );
+        assert_eq!(
+            ModuleText::parse("module::Qwen3MoeForCausalLM"),
+            Some(ModuleText {
+                qualified: "",
+                class: "Qwen3MoeForCausalLM"
+            })
+        );
+        assert_eq!(
+            ModuleText::parse("nn.Module: Qwen3MoeMLP_12"),
+            Some(ModuleText {
+                qualified: "Qwen3MoeMLP_12",
+                class: "Qwen3MoeMLP"
+            })
+        );
+        for not_a_module in [
+            "module:",
+            "module:x",
+            "module:a:b:C",
+            "module:x:",
+            "module:x:Bad Class",
+            "nn.Module: NoInstance",
+            "nn.Module: Linear_x",
+            "decode|bsz=1|seq=8|iter=0",
+            "aten::mm",
+        ] {
+            assert_eq!(ModuleText::parse(not_a_module), None, "{not_a_module}");
+        }
+    }
+
+    #[test]
+    fn layer_index_from_qualified_names() {
+        assert_eq!(layer_of("model.layers.7.mlp"), Some(7));
+        assert_eq!(layer_of("model.layers.12.self_attn.q_proj"), Some(12));
+        assert_eq!(layer_of("transformer.h.3.attn"), Some(3));
+        assert_eq!(layer_of("model.embed_tokens"), None);
+        assert_eq!(layer_of("lm_head"), None);
+        assert_eq!(layer_of(""), None);
+        assert_eq!(layer_of("model.layers"), None);
+        assert_eq!(layer_of("model.layers.x.mlp"), None);
+    }
+
+    fn module<'a>(qualified: &'a str, class: &'a str) -> ModuleText<'a> {
+        ModuleText { qualified, class }
+    }
+
+    #[test]
+    fn builtin_module_rules() {
+        let rules = ModuleRules::builtin().unwrap();
+        let category = |q, c| rules.classify(&module(q, c)).map(|m| m.category);
+        assert_eq!(
+            category("model.layers.0.mlp", "Qwen3MoeSparseMoeBlock"),
+            Some("moe")
+        );
+        assert_eq!(category("model.layers.0.mlp", "GptOssMLP"), Some("moe"));
+        assert_eq!(
+            category("model.layers.0.mlp.experts", "FusedMoE"),
+            Some("moe")
+        );
+        assert_eq!(
+            category("model.layers.0.self_attn", "Qwen3MoeAttention"),
+            Some("attention")
+        );
+        assert_eq!(
+            category("model.layers.0.input_layernorm", "Qwen3MoeRMSNorm"),
+            Some("norm")
+        );
+        assert_eq!(
+            category("model.rotary_emb", "Qwen3MoeRotaryEmbedding"),
+            Some("rotary")
+        );
+        assert_eq!(category("model.embed_tokens", "Embedding"), Some("memory"));
+        assert_eq!(category("lm_head", "Linear"), Some("gemm"));
+        assert_eq!(category("model.layers.0.mlp.gate", "Linear"), None);
+        assert_eq!(category("model.layers.0", "Qwen3MoeDecoderLayer"), None);
+        assert_eq!(category("", "Qwen3MoeForCausalLM"), None);
+        let mlp = rules.classify(&module("model.layers.0.mlp", "LlamaMLP"));
+        assert_eq!(
+            mlp,
+            Some(ModuleCategory {
+                category: "gemm",
+                refine: true
+            })
+        );
+    }
+
+    #[test]
+    fn precedence() {
+        let moe = Some(ModuleCategory {
+            category: "moe",
+            refine: false,
+        });
+        let mlp = Some(ModuleCategory {
+            category: "gemm",
+            refine: true,
+        });
+        assert_eq!(decide(moe, "elementwise"), ("moe", Source::Module));
+        assert_eq!(decide(moe, "gemm"), ("moe", Source::Module));
+        assert_eq!(decide(moe, "other"), ("moe", Source::Module));
+        assert_eq!(
+            decide(moe, "communication"),
+            ("communication", Source::Name)
+        );
+        assert_eq!(decide(mlp, "activation"), ("activation", Source::Name));
+        assert_eq!(decide(mlp, "gemm"), ("gemm", Source::Module));
+        assert_eq!(decide(mlp, "elementwise"), ("gemm", Source::Module));
+        assert_eq!(decide(None, "gemm"), ("gemm", Source::Name));
+        assert_eq!(decide(None, "other"), ("other", Source::None));
+    }
+
+    #[test]
+    fn bad_module_rules_name_file_and_line() {
+        let err = |text: &str| {
+            ModuleRules::parse(text, Path::new("m.yaml"))
+                .unwrap_err()
+                .to_string()
+        };
+        let e = err("rules:\n  - {class: 'X', category: moe}\n  - {class: 'Y', category: other}\n");
+        assert!(e.starts_with("m.yaml:3: unknown module category"), "{e}");
+        let e = err("rules:\n  - {category: moe}\n");
+        assert!(e.starts_with("m.yaml:2:") && e.contains("class"), "{e}");
+        let e = err("rules:\n  - {class: '(', category: moe}\n");
+        assert!(e.contains("invalid class pattern"), "{e}");
+        let e = err("rules:\n  - {clas: 'X', category: moe}\n");
+        assert!(e.contains("clas"), "{e}");
+    }
+}

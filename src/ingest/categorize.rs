@@ -1,0 +1,85 @@
+//! One kernel's category, the same for every importer: the launching module
+//! (live at launch, or at capture for a CUDA-graph node) through
+//! `conf/modules.yaml`, then the name rules, with the precedence of
+//! [`crate::attribute::modules::decide`].
+//!
+//! Invariant: a graph kernel never takes the module open at its `cudaGraphLaunch`
+//! (that is the replay site, not the code that issued the kernel); when its
+//! capture-time module is unknown it falls back to names and the reason is
+//! counted in [`Fallbacks`] — but only for inputs that have module ranges at all
+//! (an input without them is categorised by name throughout, said once).
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{Int32Builder, StringBuilder};
+
+use crate::attribute::module_index::{ModuleInfo, Modules};
+use crate::attribute::modules::{decide, Source};
+
+/// Counted fallbacks to names, by reason.
+pub type Fallbacks = BTreeMap<&'static str, u64>;
+
+/// How a kernel was launched, as far as module lookup cares.
+#[derive(Debug, Clone, Copy)]
+pub enum LaunchSite {
+    /// A direct launch by `thread` at API start `t`.
+    Live { thread: i64, t: i64 },
+    /// A CUDA-graph node (`node` when the input records node ids).
+    Graph { node: Option<i64> },
+    /// No launching API call matched.
+    Unknown,
+}
+
+/// A kernel's category, its source and its module.
+#[derive(Debug, Clone, Copy)]
+pub struct Categorized<'m> {
+    pub category: &'static str,
+    pub source: Source,
+    pub module: Option<&'m ModuleInfo>,
+}
+
+/// Categorises one kernel whose name rules said `by_name`.
+pub fn categorize<'m>(
+    modules: &'m Modules,
+    site: LaunchSite,
+    by_name: &'static str,
+    fallbacks: &mut Fallbacks,
+) -> Categorized<'m> {
+    let id = match site {
+        LaunchSite::Live { thread, t } => modules.at(thread, t),
+        LaunchSite::Graph { node } if !modules.is_empty() => {
+            let found = match node {
+                Some(node) => modules.for_graph_node(node),
+                None => Err(crate::attribute::module_index::GraphMiss::NoNodeEvents),
+            };
+            found
+                .map_err(|miss| *fallbacks.entry(miss.reason()).or_default() += 1)
+                .ok()
+        }
+        LaunchSite::Graph { .. } | LaunchSite::Unknown => None,
+    };
+    let module = id.and_then(|id| modules.info(id));
+    let (category, source) = decide(module.and_then(|m| m.verdict), by_name);
+    Categorized {
+        category,
+        source,
+        module,
+    }
+}
+
+/// Appends `category_source`, `module`, `module_class` and `layer`.
+pub fn append_module_columns(
+    c: &Categorized,
+    columns: (
+        &mut StringBuilder,
+        &mut StringBuilder,
+        &mut StringBuilder,
+        &mut Int32Builder,
+    ),
+) {
+    let (source, module, class, layer) = columns;
+    source.append_value(c.source.as_str());
+    module.append_option(c.module.map(|m| m.qualified.as_str()));
+    class.append_option(c.module.map(|m| m.class.as_str()));
+    layer.append_option(c.module.and_then(|m| m.layer));
+}
