@@ -360,4 +360,54 @@ mod tests {
             Err(GraphMiss::NoNodeEvents)
         );
     }
+
+    #[test]
+    fn sglang_layerwise_markers_match_by_qualified_name() {
+        let marker =
+            |q: &str| format!("{{'Module': 'Qwen/Qwen3-30B-A3B.{q}', 'Inputs': [[4, 2048]]}}");
+        let modules = Modules::new(
+            vec![
+                range(1, 0, 1000, &marker("model.layers.5")),
+                range(1, 10, 100, &marker("model.layers.5.self_attn")),
+                range(1, 20, 30, &marker("model.layers.5.self_attn.qkv_proj")),
+                range(1, 200, 600, &marker("model.layers.5.mlp")),
+                range(1, 210, 220, &marker("model.layers.5.mlp.gate")),
+                range(1, 300, 500, &marker("model.layers.5.mlp.experts")),
+                range(
+                    1,
+                    700,
+                    710,
+                    &marker("model.layers.5.post_attention_layernorm"),
+                ),
+            ],
+            &rules(),
+            None,
+        );
+        let at = |t| {
+            let m = modules.info(modules.at(1, t).unwrap()).unwrap();
+            (
+                m.qualified.clone(),
+                m.class.clone(),
+                m.layer,
+                m.verdict.map(|v| v.category),
+            )
+        };
+        assert_eq!(
+            at(25),
+            (
+                "model.layers.5.self_attn.qkv_proj".into(),
+                String::new(),
+                Some(5),
+                Some("attention")
+            )
+        );
+        assert_eq!(at(215).3, Some("moe"));
+        assert_eq!(at(400).3, Some("moe"));
+        assert_eq!(
+            at(250).3,
+            None,
+            "the MoE block itself has no class to match"
+        );
+        assert_eq!(at(705).3, Some("norm"));
+    }
 }

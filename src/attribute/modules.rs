@@ -5,8 +5,10 @@
 //! Invariants:
 //! - [`ModuleText::parse`] accepts exactly the harness convention
 //!   `module:<qualified name>:<ClassName>` (qualified names contain no `:`; the
-//!   root model has an empty qualified name) and PyTorch's
-//!   `nn.Module: <ClassName>_<n>`; anything else is not a module range.
+//!   root model has an empty qualified name), PyTorch's `nn.Module: <ClassName>_<n>`,
+//!   and SGLang's layer-wise markers (`--enable-layerwise-nvtx-marker`: a Python
+//!   dict `{'Module': '<prefix>.<qualified name>', …}`, no class, so only the
+//!   `name:` rules can match them); anything else is not a module range.
 //! - [`decide`] is the single place the precedence lives: a name that says
 //!   communication wins everywhere; then the module's category (unless its rule
 //!   `refine`s and the name is more specific); then the name; then `other`.
@@ -65,6 +67,9 @@ impl<'a> ModuleText<'a> {
                 && class.chars().all(|c| c.is_alphanumeric() || c == '_');
             return valid.then_some(ModuleText { qualified, class });
         }
+        if let Some(rest) = text.strip_prefix("{'Module': '") {
+            return sglang_marker(rest);
+        }
         let name = text.strip_prefix("nn.Module: ")?;
         let (class, instance) = name.rsplit_once('_')?;
         let valid = !class.is_empty()
@@ -75,6 +80,32 @@ impl<'a> ModuleText<'a> {
             class,
         })
     }
+}
+
+/// The qualified name of an SGLang layer-wise marker (after `{'Module': '`). SGLang
+/// names modules `<prefix>.<qualified>` with the prefix `top` or the model path
+/// (`meta-llama/Llama-3.2-1B-Instruct.model.layers.0.self_attn`), which may itself
+/// contain dots: the qualified name starts at the first `model.` / `lm_head` segment
+/// after the last `/`, else after `top.`.
+fn sglang_marker(rest: &str) -> Option<ModuleText<'_>> {
+    let full = &rest[..rest.find('\'')?];
+    let after_path = full.rfind('/').map_or(0, |slash| slash + 1);
+    let tail = &full[after_path..];
+    let qualified = if let Some(q) = full.strip_prefix("top.") {
+        q
+    } else if full == "top" {
+        ""
+    } else {
+        [".model.", ".lm_head"]
+            .iter()
+            .filter_map(|seg| tail.find(seg))
+            .min()
+            .map_or("", |at| &tail[at + 1..])
+    };
+    Some(ModuleText {
+        qualified,
+        class: "",
+    })
 }
 
 /// Decoder-layer index in a qualified name: the integer after a `layers`,
@@ -252,6 +283,27 @@ mod tests {
                 class: "Qwen3MoeMLP"
             })
         );
+        assert_eq!(
+            ModuleText::parse("{'Module': 'meta-llama/Llama-3.2-1B-Instruct.model.layers.0.self_attn.qkv_proj', 'TrainableParams': {'weight': [3072, 2048]}}"),
+            Some(ModuleText {
+                qualified: "model.layers.0.self_attn.qkv_proj",
+                class: ""
+            })
+        );
+        assert_eq!(
+            ModuleText::parse("{'Module': 'top.model.layers.3.mlp', 'Inputs': [[4, 2048]]}"),
+            Some(ModuleText {
+                qualified: "model.layers.3.mlp",
+                class: ""
+            })
+        );
+        assert_eq!(
+            ModuleText::parse("{'Module': 'Qwen/Qwen3-30B-A3B', 'Inputs': [[4]]}"),
+            Some(ModuleText {
+                qualified: "",
+                class: ""
+            })
+        );
         for not_a_module in [
             "module:",
             "module:x",
@@ -310,7 +362,8 @@ mod tests {
         );
         assert_eq!(category("model.embed_tokens", "Embedding"), Some("memory"));
         assert_eq!(category("lm_head", "Linear"), Some("gemm"));
-        assert_eq!(category("model.layers.0.mlp.gate", "Linear"), None);
+        assert_eq!(category("model.layers.0.mlp.gate", "Linear"), Some("moe"));
+        assert_eq!(category("model.layers.0.self_attn.q_proj", "Linear"), None);
         assert_eq!(category("model.layers.0", "Qwen3MoeDecoderLayer"), None);
         assert_eq!(category("", "Qwen3MoeForCausalLM"), None);
         let mlp = rules.classify(&module("model.layers.0.mlp", "LlamaMLP"));

@@ -80,6 +80,10 @@ pub fn append_module_columns(
     let (source, module, class, layer) = columns;
     source.append_value(c.source.as_str());
     module.append_option(c.module.map(|m| m.qualified.as_str()));
-    class.append_option(c.module.map(|m| m.class.as_str()));
+    class.append_option(
+        c.module
+            .map(|m| m.class.as_str())
+            .filter(|class| !class.is_empty()),
+    );
     layer.append_option(c.module.and_then(|m| m.layer));
 }

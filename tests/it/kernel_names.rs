@@ -123,6 +123,21 @@ const NAMES: &[(&str, &str, &str, &str)] = &[
     ("triton_poi_fused_add_0", "", "compiled", "pytorch/pytorch torch/_inductor (generated kernel name)"),
     ("kernelHistogram1D", "void at::cuda::kernelHistogram1D<int, int, long, (int)1, (int)2, (int)-1, (at::cuda::CUDAHistogramMemoryType)0, ", "elementwise", "fixtures/nsys/hf_capture.sqlite"),
     ("vectorized_elementwise_kernel", "", "elementwise", "fixtures/nsys/hf_capture.sqlite"),
+    // --- names from real public traces and the research notes (2026-11) ---
+    ("combine", "void dpsk::ep::internode::combine<(dpsk::ep::internode::CombineMode)0>", "communication", "deepseek-ai/profile-data train.json"),
+    ("compute_attn_ws", "void flash::compute_attn_ws<Flash_fwd_kernel_traits<192, 128, 128, 16, 2, false, 1, cutlass::bfloat16_t>, true, flash::SingleTileScheduler", "attention", "deepseek-ai/profile-data train.json"),
+    ("fmhaReductionKernel", "", "attention", "NVIDIA/TensorRT-LLM cpp/tensorrt_llm/kernels/trtllmGenKernels/fmha/fmhaReduction.cu"),
+    ("computeCountAndIndiceDevice", "tensorrt_llm::kernels::computeCountAndIndiceDevice", "moe", "NVIDIA/TensorRT-LLM cpp/tensorrt_llm/kernels/moePrepareKernels.cu"),
+    ("device_kernel", "void cutlass::device_kernel<dpsk::grouped_gemm::cuda::m_grouped_fp8_ptp128c::GemmKernel>", "moe", "deepseek-ai/profile-data train.json"),
+    ("_gemma4_routing_kernel", "", "moe", "tlrmchlsmth/vllm-synthid gemma4-h200 trace summaries"),
+    ("device_kernel", "void cutlass::device_kernel<dpsk::grouped_gemm::cuda::fp8_ptp128c::GemmKernel>", "gemm", "deepseek-ai/profile-data train.json"),
+    ("applyMLARopeAndAssignQKVKernelOptContext", "tensorrt_llm::kernels::applyMLARopeAndAssignQKVKernelOptContext", "rotary", "NVIDIA/TensorRT-LLM cpp/tensorrt_llm/kernels/mlaKernels.cu"),
+    ("_copy_page_indices_kernel", "", "kv_cache", "fixtures/public/vllm_gptoss_b200_tp8_prefill_rank0.json.gz"),
+    ("Memcpy DtoD (Device -> Device)", "", "memory", "fixtures/public/vllm_gptoss_b200_tp8_prefill_rank0.json.gz (Kineto copy name)"),
+    ("multimem_all_reduce_kernel", "void (anonymous namespace)::multimem_all_reduce_kernel<c10::BFloat16, 16>(c10::BFloat16*, unsigned long, unsigned int**, unsigned long, unsigned long)", "communication", "fixtures/public/vllm_gptoss_b200_tp8_prefill_rank0.json.gz"),
+    ("bmm_MxE4m3_MxE2m1MxE4m3_Fp32_t128x16x256u2_s3_et128x16_m128x16x32_cga1x1x1_16dp256b_rM_TN_transOut_schedP2x1x2x3_biasM_bN_tma_tmaOpt_clmp_swiGlu_dynBatch_sm100f", "", "moe", "fixtures/public/vllm_gptoss_b200_tp8_prefill_rank0.json.gz"),
+    ("routingIndicesHistogramKernel", "void moe::dev::routing::routingIndicesHistogramKernel<moe::dev::routing::routingRenormalize::KernelParams<__nv_bfloat16, __nv_bfloat16, 128, false, true, true> >", "moe", "fixtures/public/vllm_gptoss_b200_tp8_prefill_rank0.json.gz"),
+    ("fmhaSm100aKernel_QkvE4m3OBfloat16H64PagedKvCausalP16VarSeqQ128Kv128PersistentContext", "", "attention", "fixtures/public/vllm_gptoss_b200_tp8_prefill_rank0.json.gz"),
 ];
 
 #[derive(Deserialize)]

@@ -18,6 +18,7 @@ mod kineto;
 mod model_accounting;
 mod modules;
 mod privacy;
+mod public_traces;
 mod query;
 mod report;
 mod scaling;

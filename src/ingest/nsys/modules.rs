@@ -4,7 +4,8 @@
 //!
 //! Invariants:
 //! - Only closed NVTX ranges (push/pop or start/end, `end` not null) whose
-//!   message starts with `module:` or `nn.Module: ` are read; the message is
+//!   message starts with `module:`, `nn.Module: ` or `{'Module': '` (SGLang's
+//!   layer-wise markers) are read; the message is
 //!   `coalesce(StringIds[textId], text)` as in [`super::nvtx`].
 //! - Node creation events come from `CUDA_GRAPH_NODE_EVENTS` (nsys 2024+), or
 //!   from `CUDA_GRAPH_EVENTS` when that older table still carries `graphNodeId`
@@ -40,7 +41,7 @@ pub fn read_ranges(export: &NsysExport) -> Result<Vec<ModuleRange>> {
         "SELECT {tid}, n.start, n.\"end\", {text} AS message
          FROM NVTX_EVENTS n {join}
          WHERE n.eventType IN (59, 60, 70, 71) AND n.\"end\" IS NOT NULL
-           AND (message LIKE 'module:%' OR message LIKE 'nn.Module: %')",
+           AND (message LIKE 'module:%' OR message LIKE 'nn.Module: %' OR message LIKE '{{''Module'': ''%')",
         tid = export.column_or_null("n", NVTX, "globalTid"),
     );
     let conn = export.connect()?;
