@@ -4,6 +4,7 @@
 mod common;
 mod synthetic;
 
+mod agreement;
 mod atomic;
 mod bad_input;
 mod capture;

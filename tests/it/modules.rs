@@ -390,3 +390,50 @@ fn kineto_module_events_attribute_like_nsys() {
     );
     assert_eq!(got[1].3.as_deref(), Some("Qwen3MoeSparseMoeBlock_0"));
 }
+
+#[test]
+fn ingest_warns_when_other_exceeds_five_percent_naming_the_top_kernels() {
+    // One `other` kernel of 40 ns among 11 kernels of 40 ns: 9.1 %.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("modules.sqlite");
+    build(&input, NodeTable::Current);
+    let summary = ingest(&[input], &dir.path().join("out"));
+    let warning = summary
+        .survey
+        .warnings
+        .iter()
+        .find(|w| w.contains("`other`"))
+        .unwrap_or_else(|| panic!("no warning in {:?}", summary.survey.warnings));
+    assert!(
+        warning.starts_with("9.1% of GPU time is `other` (over 5%); top: mystery_kernel (9.1%)"),
+        "{warning}"
+    );
+    assert!(summary
+        .to_string()
+        .contains("warning: 9.1% of GPU time is `other`"));
+}
+
+/// On a real capture without module ranges every kernel is categorised by name:
+/// `none` exactly when `other`, no module, no fallback counted.
+#[test]
+fn without_module_ranges_names_decide_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = ingest(&[crate::common::fixture("nsys/mini.sqlite")], dir.path());
+    assert_eq!(summary.module_ranges, 0);
+    assert!(summary.fallbacks.is_empty(), "{:?}", summary.fallbacks);
+    assert!(summary
+        .to_string()
+        .contains("no module ranges in the input"));
+    let got = rows(&read_table(dir.path(), "kernels", "mini"));
+    assert_eq!(got.len() as u64, summary.kernels);
+    for (name, category, source, module, class, layer) in got {
+        assert_eq!(source == "none", category == "other", "{name}");
+        assert_eq!(source, if category == "other" { "none" } else { "name" });
+        assert_eq!((module, class, layer), (None, None, None), "{name}");
+    }
+    assert!(!summary
+        .survey
+        .warnings
+        .iter()
+        .any(|w| w.contains("`other`")));
+}

@@ -1,0 +1,112 @@
+//! nsys and Kineto captures of the same workload agree: per (phase, bsz, seq,
+//! category), the category's share of the labelled steps' GPU time differs by at
+//! most 2 percentage points between the two importers. Printed per pair with
+//! `cargo test agreement -- --nocapture`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{Int32Type, Int64Type};
+
+use crate::common::{fixture, ingest, read_table};
+
+type Key = (String, i32, i32, String);
+
+/// (nsys export, Kineto trace) of one workload.
+pub const PAIRS: &[(&str, &str)] = &[("nsys/mini.sqlite", "kineto/mini.kineto.json.gz")];
+
+/// Most a category's share may differ, in percentage points of the shape's GPU time.
+const TOLERANCE_PP: f64 = 2.0;
+
+/// Share of GPU time (%) per (phase, bsz, seq, category) over labelled kernels.
+pub fn shares(kernels: &RecordBatch) -> BTreeMap<Key, f64> {
+    let text = |c: &str| {
+        kernels
+            .column_by_name(c)
+            .unwrap()
+            .as_string::<i32>()
+            .clone()
+    };
+    let int = |c: &str| {
+        kernels
+            .column_by_name(c)
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .clone()
+    };
+    let (phase, category, bsz, seq) = (text("phase"), text("category"), int("bsz"), int("seq"));
+    let step = kernels.column_by_name("step").unwrap();
+    let dur = kernels
+        .column_by_name("dur_ns")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    let mut ns: BTreeMap<Key, i64> = BTreeMap::new();
+    let mut totals: BTreeMap<(String, i32, i32), i64> = BTreeMap::new();
+    for i in 0..kernels.num_rows() {
+        if step.is_null(i) {
+            continue;
+        }
+        let shape = (phase.value(i).to_string(), bsz.value(i), seq.value(i));
+        *totals.entry(shape.clone()).or_default() += dur.value(i);
+        *ns.entry((shape.0, shape.1, shape.2, category.value(i).to_string()))
+            .or_default() += dur.value(i);
+    }
+    ns.into_iter()
+        .map(|(key, ns)| {
+            let total = totals[&(key.0.clone(), key.1, key.2)];
+            (key, 100.0 * ns as f64 / total as f64)
+        })
+        .collect()
+}
+
+fn stem(file: &str) -> String {
+    let name = PathBuf::from(file)
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    [".sqlite", ".json.gz", ".json"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(&name)
+        .to_string()
+}
+
+#[test]
+fn nsys_and_kineto_agree_per_shape_and_category() {
+    for (nsys, kineto) in PAIRS {
+        let dir = tempfile::tempdir().unwrap();
+        ingest(&[fixture(nsys)], dir.path());
+        ingest(&[fixture(kineto)], dir.path());
+        let a = shares(&read_table(dir.path(), "kernels", &stem(nsys)));
+        let b = shares(&read_table(dir.path(), "kernels", &stem(kineto)));
+        let keys: BTreeSet<&Key> = a.keys().chain(b.keys()).collect();
+        assert!(!keys.is_empty(), "{nsys}: no labelled kernels");
+        let mut worst: Vec<(f64, &Key, f64, f64)> = keys
+            .into_iter()
+            .map(|k| {
+                let (x, y) = (
+                    a.get(k).copied().unwrap_or(0.0),
+                    b.get(k).copied().unwrap_or(0.0),
+                );
+                ((x - y).abs(), k, x, y)
+            })
+            .collect();
+        worst.sort_by(|p, q| q.0.total_cmp(&p.0));
+        println!(
+            "{nsys} vs {kineto}: largest differences (percentage points of the shape's GPU time)"
+        );
+        for (diff, key, x, y) in worst.iter().take(5) {
+            println!(
+                "  {:<8} bsz={:<4} seq={:<6} {:<14} nsys {x:>6.2}%  kineto {y:>6.2}%  Δ {diff:.2}",
+                key.0, key.1, key.2, key.3
+            );
+        }
+        let (diff, key, x, y) = worst[0];
+        assert!(
+            diff <= TOLERANCE_PP,
+            "{nsys} vs {kineto}: {key:?} nsys {x:.2}% vs kineto {y:.2}%"
+        );
+    }
+}
