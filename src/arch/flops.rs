@@ -25,7 +25,22 @@ impl Phase {
             Phase::Decode => "decode",
         }
     }
+
+    /// The one phase parser of the crate, strict: exactly `prefill` or `decode`.
+    /// Any other phase (a hand-made label's `warmup`, say) is `None`, and callers
+    /// count it as skipped under [`UNKNOWN_PHASE`] rather than guess.
+    pub fn parse(text: &str) -> Option<Phase> {
+        match text {
+            "prefill" => Some(Phase::Prefill),
+            "decode" => Some(Phase::Decode),
+            _ => None,
+        }
+    }
 }
+
+/// Why a shape got no FLOPs: its phase is neither `prefill` nor `decode`.
+pub const UNKNOWN_PHASE: &str =
+    "phase other than prefill/decode: no model FLOPs for its shape (skipped)";
 
 /// MLA computation path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -165,5 +180,22 @@ pub fn count(arch: &Arch, shape: Shape, mla: Option<MlaPath>) -> FlopCount {
         kv_bytes,
         attention_convention: "causal: prefill QK^T+PV = 2*S^2*h*d_h per layer and sequence (unmasked would be 4*S^2*h*d_h)",
         mla_path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Phase;
+
+    #[test]
+    fn phase_parser_is_strict() {
+        assert_eq!(Phase::parse("prefill"), Some(Phase::Prefill));
+        assert_eq!(Phase::parse("decode"), Some(Phase::Decode));
+        for other in ["warmup", "Decode", " decode", "extend", ""] {
+            assert_eq!(Phase::parse(other), None, "{other:?}");
+        }
+        for phase in [Phase::Prefill, Phase::Decode] {
+            assert_eq!(Phase::parse(phase.as_str()), Some(phase));
+        }
     }
 }
