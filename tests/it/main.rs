@@ -16,6 +16,7 @@ mod invariants;
 mod kernel_names;
 mod kineto;
 mod model_accounting;
+mod parallel;
 mod privacy;
 mod query;
 mod report;
