@@ -1,26 +1,29 @@
 #!/usr/bin/env bash
-# Ingest throughput and peak memory on N× replicas of a real trace.
+# Ingest throughput and peak memory on N× replicas of real traces, against the SQLite
+# read floor and `nsys stats`, measured in one invocation so the ratios are comparable.
 #
-#   bench/ingest.sh [SOURCE.sqlite] [FACTORS]     (defaults: fixtures/nsys/mini.sqlite, "20 100 200 400": 19 MB to 384 MB)
+#   bench/ingest.sh                      both families (below), per-rank files, report
+#   bench/ingest.sh SOURCE.sqlite "N…"   one family: replicas of SOURCE at factors N…
 #
-# Builds the release binary, makes replicas with scale_trace.py (../shared/tools, or
-# $SCALE_TRACE), and prints one row per (size, threads): wall time, rows/s, MB/s, peak
-# RSS; plus the floor — the time SQLite alone needs to read the columns ingest reads
-# (same join, same order) — and, when nsys is found ($NSYS or PATH), `nsys stats
-# --report nvtx_gpu_proj_sum` on the same file, the baseline users compare with.
-# Then it times `trace query categories-by-shape` on the largest replica.
-# Per replica it also times `trace report` (the whole HTML page) on the ingested dataset,
-# with its page size, against `trace query categories-by-shape` on the same dataset as
-# the baseline (ratio = report time / query time).
+# Families (replicas made with scale_trace.py: ../shared/tools, or $SCALE_TRACE):
+#   mini        fixtures/nsys/mini.sqlite ×20 ×100 ×200 ×400 (19 to 371 MB; CUDA-graph decode)
+#   hf_capture  fixtures/nsys/hf_capture.sqlite ×18 ×70 ×285 (23 to 360 MB; eager HF decode,
+#               ~2.3 API rows per kernel)
+# For each replica: `trace ingest` at 1, 2 and all ($(nproc)) threads; the floor — SQLite
+# alone scanning the kernel and API columns ingest reads, no join (bench/scan_floor.py),
+# on 1 and 2 connections; and, when nsys is found ($NSYS or PATH), `nsys stats --report
+# nvtx_gpu_proj_sum`, the baseline users compare with. x_nsys and x_floor2 are ingest
+# time over nsys stats and over the 2-connection floor. Peak RSS from /usr/bin/time.
+# Then eight per-rank files (tp2.sqlite ×20 copies named per rank) ingested as one run
+# at 1 and all threads, and `trace report` / `trace query` timed on the mini replicas.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-src="${1:-fixtures/nsys/mini.sqlite}"
-factors="${2:-20 100 200 400}"
 scale="${SCALE_TRACE:-../shared/tools/scale_trace.py}"
 work="bench/out"
 mkdir -p "$work"
+all=$(nproc)
 # The baseline: $NSYS, else nsys on PATH (Debian's non-free nsight-systems-target runs
-# `nsys stats` on SQLite without a GPU).
+# `nsys stats` on SQLite without a GPU; see README "Performance").
 nsys="${NSYS:-$(command -v nsys || true)}"
 
 # $TRACE_BIN: a release binary built beforehand (skips the build).
@@ -38,40 +41,84 @@ measure() {
   cat "$work/time.txt"
 }
 
-floor_sql='SELECT count(*), total(k.start), total(k.shortName), total(r.globalTid), total(r.start) FROM CUPTI_ACTIVITY_KIND_KERNEL k LEFT JOIN CUPTI_ACTIVITY_KIND_RUNTIME r ON r.correlationId = k.correlationId AND (r.globalTid & -16777216) = k.globalPid ORDER BY k.start'
+count() {
+  python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(c.execute(f'select count(*) from {sys.argv[2]}').fetchone()[0])" "$1" "$2"
+}
 
-printf "%-18s %8s %10s %8s %8s %12s %8s %9s\n" input MB kernels threads "time_s" "rows/s" "MB/s" "peak_MB"
-last=""
+ratio() { if [ "$2" = "-" ]; then echo "-"; else printf "%.2f" "$(echo "$1 / $2" | bc -l)"; fi; }
+
+row() { # name MB kernels run secs peak_kb nsys_s floor2_s
+  printf "%-20s %6s %9s %-13s %7.2f %8.0f %7s %8s\n" "$1" "$2" "$3" "$4" "$5" "$(echo "$6 / 1024" | bc -l)" \
+    "$(ratio "$5" "$7")" "$(ratio "$5" "$8")"
+}
+
+header() {
+  printf "%-20s %6s %9s %-13s %7s %8s %7s %8s\n" input MB kernels run time_s peak_MB x_nsys x_floor2
+}
+
 report_rows=()
-for n in $factors; do
-  input="$work/$(basename "$src" .sqlite)_x$n.sqlite"
-  [ -f "$input" ] || python3 "$scale" "$src" "$input" "$n"
-  mb=$(du -m "$input" | cut -f1)
-  rows=$(python3 -c "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); print(sum(c.execute(f'select count(*) from {t}').fetchone()[0] for t in ['CUPTI_ACTIVITY_KIND_KERNEL','CUPTI_ACTIVITY_KIND_MEMCPY','CUPTI_ACTIVITY_KIND_MEMSET','NVTX_EVENTS']))" "$input")
-  kernels=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from CUPTI_ACTIVITY_KIND_KERNEL').fetchone()[0])" "$input")
-  for threads in 1 2; do
-    rm -rf "$work/parquet"
-    read -r secs kb < <(measure "$bin" ingest "$input" --out "$work/parquet" --threads "$threads" --quiet)
-    printf "%-18s %8s %10s %8s %8.2f %12.0f %8.1f %9.0f\n" "x$n" "$mb" "$kernels" "$threads" "$secs" \
-      "$(echo "$rows / $secs" | bc -l)" "$(echo "$mb / $secs" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
+family() { # SOURCE "FACTORS" REPORT(0/1)
+  local src="$1" factors="$2" with_report="$3" n input mb kernels secs kb f1 f2 ns
+  for n in $factors; do
+    input="$work/$(basename "$src" .sqlite)_x$n.sqlite"
+    [ -f "$input" ] || python3 "$scale" "$src" "$input" "$n"
+    mb=$(du -m "$input" | cut -f1)
+    kernels=$(count "$input" CUPTI_ACTIVITY_KIND_KERNEL)
+    name="$(basename "$input" .sqlite)"
+    read -r secs kb < <(measure python3 bench/scan_floor.py "$input" 1); f1=$secs
+    row "$name" "$mb" "$kernels" "floor 1 conn" "$secs" "$kb" - -
+    read -r secs kb < <(measure python3 bench/scan_floor.py "$input" 2); f2=$secs
+    row "$name" "$mb" "$kernels" "floor 2 conn" "$secs" "$kb" - -
+    ns="-"
+    if [ -n "$nsys" ]; then
+      read -r secs kb < <(measure "$nsys" stats --report nvtx_gpu_proj_sum --format csv --force-export=false "$input")
+      ns=$secs
+      row "$name" "$mb" "$kernels" "nsys stats" "$secs" "$kb" - -
+    fi
+    for threads in $(printf "%s\n" 1 2 "$all" | awk '!seen[$0]++'); do
+      rm -rf "$work/parquet"
+      read -r secs kb < <(measure "$bin" ingest "$input" --out "$work/parquet" --threads "$threads" --quiet)
+      row "$name" "$mb" "$kernels" "trace t=$threads" "$secs" "$kb" "$ns" "$f2"
+    done
+    if [ "$with_report" = 1 ]; then
+      read -r qsecs qkb < <(measure "$bin" query categories-by-shape --data "$work/parquet")
+      read -r secs kb < <(measure "$bin" report --data "$work/parquet" --out "$work/report.html")
+      report_rows+=("$(printf "%-20s %10s %10.2f %10.2f %8.1f %9.0f %10.1f" "$name" "$kernels" "$secs" "$qsecs" \
+        "$(echo "$secs / $qsecs" | bc -l)" "$(echo "$kb / 1024" | bc -l)" "$(echo "$(stat -c %s "$work/report.html") / 1048576" | bc -l)")")
+    fi
   done
-  read -r qsecs qkb < <(measure "$bin" query categories-by-shape --data "$work/parquet")
-  read -r secs kb < <(measure "$bin" report --data "$work/parquet" --out "$work/report.html")
-  report_rows+=("$(printf "%-18s %10s %10.2f %10.2f %8.1f %9.0f %10.1f" "x$n" "$kernels" "$secs" "$qsecs" \
-    "$(echo "$secs / $qsecs" | bc -l)" "$(echo "$kb / 1024" | bc -l)" "$(echo "$(stat -c %s "$work/report.html") / 1048576" | bc -l)")")
-  read -r secs kb < <(measure python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone())" "$input" "$floor_sql")
-  printf "%-18s %8s %10s %8s %8.2f %12s %8.1f %9.0f\n" "x$n sqlite-floor" "$mb" "$kernels" 1 "$secs" - "$(echo "$mb / $secs" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
-  if [ -n "$nsys" ]; then
-    read -r secs kb < <(measure "$nsys" stats --report nvtx_gpu_proj_sum --format csv --force-export=false "$input")
-    printf "%-18s %8s %10s %8s %8.2f %12s %8.1f %9.0f\n" "x$n nsys-stats" "$mb" "$kernels" - "$secs" - "$(echo "$mb / $secs" | bc -l)" "$(echo "$kb / 1024" | bc -l)"
-  fi
-  last="$input"
-done
+}
 
-rm -rf "$work/parquet"
-"$bin" ingest "$last" --out "$work/parquet" --quiet 2> /dev/null
-read -r secs kb < <(measure "$bin" query categories-by-shape --data "$work/parquet")
-printf "\nquery categories-by-shape on %s: %.2f s, peak %.0f MB\n" "$(basename "$last")" "$secs" "$(echo "$kb / 1024" | bc -l)"
+header
+if [ $# -gt 0 ]; then
+  family "$1" "${2:-20 100 200 400}" 1
+else
+  family fixtures/nsys/mini.sqlite "20 100 200 400" 1
+  family fixtures/nsys/hf_capture.sqlite "18 70 285" 0
 
-printf "\n%-18s %10s %10s %10s %8s %9s %10s\n" input kernels report_s query_s ratio peak_MB page_MB
-printf "%s\n" "${report_rows[@]}"
+  # Eight per-rank reports of one run, ingested concurrently.
+  rank0="$work/tp2_x20.sqlite"
+  [ -f "$rank0" ] || python3 "$scale" fixtures/nsys/tp2.sqlite "$rank0" 20
+  ranks=()
+  for r in 0 1 2 3 4 5 6 7; do
+    [ -f "$work/tp2_rank$r.sqlite" ] || cp "$rank0" "$work/tp2_rank$r.sqlite"
+    ranks+=("$work/tp2_rank$r.sqlite")
+  done
+  mb=$(du -cm "${ranks[@]}" | tail -1 | cut -f1)
+  kernels=$(( 8 * $(count "$rank0" CUPTI_ACTIVITY_KIND_KERNEL) ))
+  printf "\n"
+  header
+  base=""
+  for threads in $(printf "%s\n" 1 "$all" | awk '!seen[$0]++'); do
+    rm -rf "$work/parquet"
+    read -r secs kb < <(measure "$bin" ingest "${ranks[@]}" --run-id ranks --out "$work/parquet" --threads "$threads" --quiet)
+    [ -n "$base" ] || base=$secs
+    printf "%-20s %6s %9s %-13s %7.2f %8.0f %7s %8s   (speed-up %.2f)\n" "8 ranks (tp2 x20)" "$mb" "$kernels" "trace t=$threads" \
+      "$secs" "$(echo "$kb / 1024" | bc -l)" - - "$(echo "$base / $secs" | bc -l)"
+  done
+fi
+
+if [ ${#report_rows[@]} -gt 0 ]; then
+  printf "\n%-20s %10s %10s %10s %8s %9s %10s\n" input kernels report_s query_s ratio peak_MB page_MB
+  printf "%s\n" "${report_rows[@]}"
+fi

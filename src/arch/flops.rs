@@ -25,7 +25,22 @@ impl Phase {
             Phase::Decode => "decode",
         }
     }
+
+    /// The one phase parser of the crate, strict: exactly `prefill` or `decode`.
+    /// Any other phase (a hand-made label's `warmup`, say) is `None`, and callers
+    /// count it as skipped under [`UNKNOWN_PHASE`] rather than guess.
+    pub fn parse(text: &str) -> Option<Phase> {
+        match text {
+            "prefill" => Some(Phase::Prefill),
+            "decode" => Some(Phase::Decode),
+            _ => None,
+        }
+    }
 }
+
+/// Why a shape got no FLOPs: its phase is neither `prefill` nor `decode`.
+pub const UNKNOWN_PHASE: &str =
+    "phase other than prefill/decode: no model FLOPs for its shape (skipped)";
 
 /// MLA computation path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -190,7 +205,7 @@ pub fn count(arch: &Arch, shape: Shape, mla: Option<MlaPath>) -> FlopCount {
 
 #[cfg(test)]
 mod tests {
-    use super::expected_distinct_experts;
+    use super::{expected_distinct_experts, Phase};
 
     /// Mean union size over every assignment of a k-subset of E experts to each
     /// of T tokens, by enumeration.
@@ -234,5 +249,17 @@ mod tests {
         let many = expected_distinct_experts(128, 8, 4096);
         assert!(many <= 128.0 && many > 127.99, "{many}");
         assert!(expected_distinct_experts(128, 8, 4) < 32.0);
+    }
+
+    #[test]
+    fn phase_parser_is_strict() {
+        assert_eq!(Phase::parse("prefill"), Some(Phase::Prefill));
+        assert_eq!(Phase::parse("decode"), Some(Phase::Decode));
+        for other in ["warmup", "Decode", " decode", "extend", ""] {
+            assert_eq!(Phase::parse(other), None, "{other:?}");
+        }
+        for phase in [Phase::Prefill, Phase::Decode] {
+            assert_eq!(Phase::parse(phase.as_str()), Some(phase));
+        }
     }
 }

@@ -7,6 +7,12 @@
 //! it keeps O(1) state. Overlap comes from the identity
 //! `|comm ∩ compute| = |comm| + |compute| - |comm ∪ compute|`, so three unions give
 //! hidden and exposed communication exactly, without storing any interval.
+//!
+//! Parallel ingest reads kernels in consecutive chunks: each chunk accumulates a
+//! [`GpuTimePart`] (its intervals coalesced into disjoint runs), and the parts are
+//! absorbed into one [`GpuTime`] in chunk order. That is exact: pushing a chunk's
+//! coalesced runs gives the same union as pushing its intervals one by one, so the
+//! result equals the single-threaded one (property-tested below).
 
 /// Length of the union of intervals fed in non-decreasing start order.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +43,34 @@ impl Union {
     /// True when nothing has been covered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Union {
+    /// Adds the runs of a later chunk: every run starts at or after every interval
+    /// pushed so far.
+    pub fn absorb(&mut self, part: &UnionPart) {
+        for &(start, end) in &part.runs {
+            self.push(start, end);
+        }
+    }
+}
+
+/// The union of one chunk's intervals (fed in non-decreasing start order), kept as
+/// disjoint runs so it can be absorbed exactly into a [`Union`] of earlier chunks.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct UnionPart {
+    runs: Vec<(i64, i64)>,
+}
+
+impl UnionPart {
+    /// Adds `[start, end)`, extending the last run when it overlaps or touches.
+    pub fn push(&mut self, start: i64, end: i64) {
+        let end = end.max(start);
+        match self.runs.last_mut() {
+            Some((_, last_end)) if start <= *last_end => *last_end = (*last_end).max(end),
+            _ => self.runs.push((start, end)),
+        }
     }
 }
 
@@ -109,6 +143,53 @@ impl GpuTime {
     }
 }
 
+/// One chunk's share of a [`GpuTime`]; see the module docs.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct GpuTimePart {
+    all: UnionPart,
+    comm: UnionPart,
+    compute: UnionPart,
+    span: Option<(i64, i64)>,
+    summed_ns: i64,
+    count: i64,
+}
+
+impl GpuTimePart {
+    /// Adds one activity, as [`GpuTime::push`].
+    pub fn push(&mut self, start: i64, end: i64, is_comm: bool) {
+        self.all.push(start, end);
+        if is_comm {
+            self.comm.push(start, end);
+        } else {
+            self.compute.push(start, end);
+        }
+        self.span = Some(match self.span {
+            Some((s, e)) => (s.min(start), e.max(end)),
+            None => (start, end),
+        });
+        self.summed_ns += end - start;
+        self.count += 1;
+    }
+}
+
+impl GpuTime {
+    /// Adds a later chunk's activities: every one starts at or after every
+    /// activity pushed so far.
+    pub fn absorb(&mut self, part: &GpuTimePart) {
+        self.all.absorb(&part.all);
+        self.comm.absorb(&part.comm);
+        self.compute.absorb(&part.compute);
+        if let Some((start, end)) = part.span {
+            self.span = Some(match self.span {
+                Some((s, e)) => (s.min(start), e.max(end)),
+                None => (start, end),
+            });
+        }
+        self.summed_ns += part.summed_ns;
+        self.count += part.count;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +251,35 @@ mod tests {
             prop_assert_eq!(t.comm_ns(), comm);
             prop_assert_eq!(t.comm_hidden_ns(), hidden);
             prop_assert_eq!(union_len(&items.iter().map(|i| (i.0, i.1)).collect::<Vec<_>>()), busy);
+        }
+
+        /// Chunked accumulation merges to exactly the single-threaded state, wherever
+        /// the chunk boundaries fall (including empty chunks and equal starts).
+        #[test]
+        fn chunks_absorbed_in_order_equal_one_pass(
+            items in prop::collection::vec((0i64..200, 0i64..40, any::<bool>()), 0..60),
+            cuts in prop::collection::vec(0usize..61, 0..8),
+        ) {
+            let mut sorted: Vec<(i64, i64, bool)> =
+                items.iter().map(|&(s, l, c)| (s, s + l, c)).collect();
+            sorted.sort_by_key(|i| i.0);
+            let mut whole = GpuTime::default();
+            for &(s, e, c) in &sorted {
+                whole.push(s, e, c);
+            }
+            let mut bounds: Vec<usize> = cuts.iter().map(|c| (*c).min(sorted.len())).collect();
+            bounds.push(0);
+            bounds.push(sorted.len());
+            bounds.sort_unstable();
+            let mut merged = GpuTime::default();
+            for pair in bounds.windows(2) {
+                let mut part = GpuTimePart::default();
+                for &(s, e, c) in &sorted[pair[0]..pair[1]] {
+                    part.push(s, e, c);
+                }
+                merged.absorb(&part);
+            }
+            prop_assert_eq!(merged, whole);
         }
     }
 }

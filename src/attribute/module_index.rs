@@ -67,9 +67,9 @@ impl GraphMiss {
     /// The reason as the ingest summary counts it.
     pub fn reason(self) -> &'static str {
         match self {
-            GraphMiss::NoNodeEvents => "CUDA-graph kernel categorised by name: the input has no graph-node creation events (nsys CUDA_GRAPH_NODE_EVENTS; Kineto has none)",
-            GraphMiss::UnknownNode => "CUDA-graph kernel categorised by name: its node has no creation event",
-            GraphMiss::NoModuleAtCapture => "CUDA-graph kernel categorised by name: no module range was open when its node was captured",
+            GraphMiss::NoNodeEvents => "CUDA-graph kernels categorised by name: the input has no graph-node creation events (nsys CUDA_GRAPH_NODE_EVENTS; Kineto has none)",
+            GraphMiss::UnknownNode => "CUDA-graph kernels categorised by name: their node has no creation event",
+            GraphMiss::NoModuleAtCapture => "CUDA-graph kernels categorised by name: no module range was open when its node was captured",
         }
     }
 }

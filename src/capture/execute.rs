@@ -185,7 +185,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
         };
         let gpu_name = harness_gpu(&log);
         let csv = cfg.results_dir.join("csv").join("benchmark.csv");
-        results::append_csv(
+        let unknown_phase = results::append_csv(
             &csv,
             &labels,
             &rows,
@@ -193,6 +193,11 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
             gpu_name.as_deref(),
             plan.tp_size,
         )?;
+        if unknown_phase > 0 {
+            eprintln!(
+                "note: {unknown_phase} benchmark.csv row(s) have a phase other than prefill/decode: no tflops/mfu for them"
+            );
+        }
     }
     Ok(CaptureOutcome {
         run_id: plan.run_id,

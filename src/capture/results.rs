@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use super::grid::Point;
 use crate::arch::flops::{self, Phase, Shape};
-use crate::arch::{peaks, Arch};
+use crate::arch::peaks::{self, Precision};
+use crate::arch::Arch;
 use crate::dataset::schema::LatencyBuilder;
 use crate::dataset::{Staging, TableWriter};
 use crate::error::{Error, Result};
@@ -102,7 +103,8 @@ pub const CSV_HEADER: &str =
     "run_id,model,mconf,base,deploy,backend,engine,phase,bsz,seq_len,rank,iters,latency_ms,p50_ms,p90_ms,min_ms,max_ms,gpu,gpus,tflops,mfu_pct";
 
 /// Appends rank-0 rows to `csv` (header written when the file is new). MFU uses the
-/// model config when given and the GPU model when its peak is known.
+/// model config when given and the GPU model when its peak is known. Returns how
+/// many rows got no FLOPs because their phase is neither prefill nor decode.
 pub fn append_csv(
     csv: &Path,
     labels: &RunLabels,
@@ -110,7 +112,7 @@ pub fn append_csv(
     arch: Option<&Arch>,
     gpu: Option<&str>,
     gpus: u32,
-) -> Result<()> {
+) -> Result<u64> {
     if let Some(dir) = csv.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -126,12 +128,15 @@ pub fn append_csv(
         text.push('\n');
     }
     let peak = gpu.and_then(peaks::for_gpu);
+    let mut unknown_phase = 0u64;
     for row in rows.iter().filter(|r| r.rank == 0) {
-        let phase = match row.phase.as_str() {
-            "prefill" => Phase::Prefill,
-            _ => Phase::Decode,
-        };
-        let model_flops = arch.map(|a| {
+        // A phase other than prefill/decode has no FLOPs: its row keeps its latency,
+        // leaves tflops/mfu empty and is counted for the caller's note.
+        let phase = Phase::parse(&row.phase);
+        if phase.is_none() && arch.is_some() {
+            unknown_phase += 1;
+        }
+        let model_flops = arch.zip(phase).map(|(a, phase)| {
             flops::count(
                 a,
                 Shape {
@@ -146,11 +151,7 @@ pub fn append_csv(
         let tflops = model_flops.map(|f| f as f64 / 1e12);
         let mfu = match (model_flops, peak, arch) {
             (Some(f), Some(p), Some(a)) => {
-                let peak = if a.weight_bytes == 1 {
-                    p.fp8_tflops
-                } else {
-                    p.bf16_tflops
-                } * 1e12;
+                let peak = p.flops_per_s(Precision::of(a));
                 Some(100.0 * f as f64 / (row.mean_ms / 1e3 * f64::from(gpus.max(1)) * peak))
             }
             _ => None,
@@ -182,7 +183,8 @@ pub fn append_csv(
         ));
     }
     file.write_all(text.as_bytes())
-        .map_err(|e| Error::io(csv, e))
+        .map_err(|e| Error::io(csv, e))?;
+    Ok(unknown_phase)
 }
 
 /// Post-capture checks: kernels were recorded, every requested (phase, point) has
@@ -356,6 +358,16 @@ mod tests {
         )
         .unwrap();
         append_csv(&csv, &labels, &rows, None, None, 1).unwrap();
+        let mut warmup = rows.clone();
+        warmup[0].phase = "warmup".into();
+        let other = dir.path().join("csv/other.csv");
+        let unknown = append_csv(&other, &labels, &warmup, Some(&arch), None, 1).unwrap();
+        assert_eq!(
+            unknown, 1,
+            "a warmup phase is counted, not taken for decode"
+        );
+        let text = std::fs::read_to_string(&other).unwrap();
+        assert!(text.lines().nth(1).unwrap().ends_with(",,"), "{text}");
         let text = std::fs::read_to_string(&csv).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "one header, two rows");

@@ -11,9 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::array::{Int32Builder, StringBuilder};
-
-use crate::attribute::module_index::{ModuleInfo, Modules};
+use crate::attribute::module_index::Modules;
 use crate::attribute::modules::{decide, Source};
 
 /// Counted fallbacks to names, by reason.
@@ -30,21 +28,21 @@ pub enum LaunchSite {
     Unknown,
 }
 
-/// A kernel's category, its source and its module.
-#[derive(Debug, Clone, Copy)]
-pub struct Categorized<'m> {
+/// A kernel's category, its source and its module (an id of [`Modules`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Categorized {
     pub category: &'static str,
     pub source: Source,
-    pub module: Option<&'m ModuleInfo>,
+    pub module: Option<u32>,
 }
 
 /// Categorises one kernel whose name rules said `by_name`.
-pub fn categorize<'m>(
-    modules: &'m Modules,
+pub fn categorize(
+    modules: &Modules,
     site: LaunchSite,
     by_name: &'static str,
     fallbacks: &mut Fallbacks,
-) -> Categorized<'m> {
+) -> Categorized {
     let id = match site {
         LaunchSite::Live { thread, t } => modules.at(thread, t),
         LaunchSite::Graph { node } if !modules.is_empty() => {
@@ -58,32 +56,11 @@ pub fn categorize<'m>(
         }
         LaunchSite::Graph { .. } | LaunchSite::Unknown => None,
     };
-    let module = id.and_then(|id| modules.info(id));
-    let (category, source) = decide(module.and_then(|m| m.verdict), by_name);
+    let verdict = id.and_then(|id| modules.info(id)).and_then(|m| m.verdict);
+    let (category, source) = decide(verdict, by_name);
     Categorized {
         category,
         source,
-        module,
+        module: id,
     }
-}
-
-/// Appends `category_source`, `module`, `module_class` and `layer`.
-pub fn append_module_columns(
-    c: &Categorized,
-    columns: (
-        &mut StringBuilder,
-        &mut StringBuilder,
-        &mut StringBuilder,
-        &mut Int32Builder,
-    ),
-) {
-    let (source, module, class, layer) = columns;
-    source.append_value(c.source.as_str());
-    module.append_option(c.module.map(|m| m.qualified.as_str()));
-    class.append_option(
-        c.module
-            .map(|m| m.class.as_str())
-            .filter(|class| !class.is_empty()),
-    );
-    layer.append_option(c.module.and_then(|m| m.layer));
 }

@@ -1,21 +1,30 @@
 //! Ingest: turn profiler exports into the run's Parquet tables.
 //!
 //! [`probe`] looks at a file's first bytes and picks the importer (nsys SQLite, or
-//! an `.nsys-rep` exported first); [`run`] opens every input before writing
-//! anything, attributes and writes the tables through a [`Staging`] directory, and
-//! returns a [`Summary`]. Inputs of one run are processed in parallel (rayon), and
-//! every output is independent of the thread count: each input writes its own
-//! `part-<index>` files and steps are numbered per input.
+//! an `.nsys-rep` exported first, or a Kineto JSON trace). Every format implements
+//! one trait, [`importer::Importer`], that turns an input into shared records
+//! (kernels, memops, NVTX rows, run facts); [`run`] opens every input before
+//! writing anything, and the shared [`passes`] alone label steps, attribute,
+//! categorise, sum steps and write the tables through a
+//! [`Staging`](crate::dataset::Staging) directory, returning a [`Summary`].
+//! Inputs of one run are ingested concurrently and one input's kernel chunks in
+//! parallel (rayon, `--threads`); every output is independent of the thread count.
 
 mod categorize;
+pub mod importer;
 mod kineto;
 mod nsys;
+mod ordered;
+mod passes;
 mod pipeline;
+mod progress;
+mod rows;
 pub mod sanity;
 mod stats;
 mod steps;
 mod summary;
 mod survey;
+mod tables;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -1,53 +1,36 @@
 //! The ingest pipeline for one run: resolve inputs, open them all (fail before
-//! writing anything), then per input: NVTX pass, then kernels ∥ memops, then the
-//! `steps` rows; finally the `runs` row and the atomic commit.
+//! writing anything), then ingest the inputs concurrently, each through its
+//! [`Importer`] and the shared [`passes`]; finally the `runs` (and `model_flops`)
+//! rows and the atomic commit.
+//!
+//! Per input: the NVTX pass ∥ the importer's `prepare`, then kernels ∥ memops, then
+//! the `steps` rows. Each input writes its own `part-<index>` files and numbers its
+//! steps from `index << 32`, so nothing depends on which input finishes first.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::MultiProgress;
 use rayon::prelude::*;
 
-use super::nsys::gpu_ops::{self, KernelOrder};
-use super::nsys::meta::{self, ExportFacts};
-use super::nsys::modules as nsys_modules;
-use super::nsys::nvtx;
-use super::nsys::NsysExport;
-use super::stats::{KernelStats, MemopStats};
-use super::steps::Steps;
+use super::importer::Importer;
+use super::kineto::KinetoImporter;
+use super::nsys::NsysImporter;
+use super::passes;
+use super::progress::{self, Bars};
 use super::summary::Summary;
-use super::{kineto, probe, IngestConfig, InputKind, ShapeCount, Survey};
-use crate::arch::flops::{self, Phase, Shape};
-use crate::arch::{peaks, Arch};
+use super::tables::{self, InputOutcome};
+use super::{probe, IngestConfig, InputKind, Survey};
 use crate::attribute::module_index::Modules;
-use crate::dataset::schema::{
-    KernelsBuilder, MemopsBuilder, ModelFlopsBuilder, NvtxBuilder, RunsBuilder, StepsBuilder,
-    TableBuilder,
-};
+use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder, TableBuilder};
 use crate::dataset::{Staging, TableWriter};
 use crate::error::{Error, Result};
 use crate::nsys_tool;
 
-/// One input, opened and checked.
+/// One input, opened and checked (Kineto traces are read when ingested).
 enum Source {
-    Nsys(NsysExport),
+    Nsys(NsysImporter),
     Kineto(PathBuf),
-}
-
-/// What one input contributed.
-struct FileOutcome {
-    format: &'static str,
-    /// Per (phase, bsz, seq) of the labelled steps: step counts.
-    shapes: BTreeMap<(String, i32, i32), ShapeCount>,
-    rank: Option<i64>,
-    trace_id: Option<String>,
-    kernels: KernelStats,
-    steps: u64,
-    memops: u64,
-    nvtx: u64,
-    facts: ExportFacts,
-    survey: Survey,
 }
 
 /// Ingests `cfg.inputs` as one run and returns what was written.
@@ -57,7 +40,7 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
         .into_iter()
         .map(|(path, kind)| match kind {
             InputKind::Kineto => Ok(Source::Kineto(path)),
-            _ => NsysExport::open(&path).map(Source::Nsys),
+            _ => NsysImporter::open(&path).map(Source::Nsys),
         })
         .collect::<Result<Vec<_>>>()?;
     // Stored as given; the partition key is derived injectively by the staging.
@@ -68,24 +51,30 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
     let staging = Staging::begin(&cfg.out_dir, &run_id)?;
     let run_key = staging.key().to_string();
     let stale_removed = staging.stale_removed();
-    let bars = MultiProgress::with_draw_target(if cfg.progress {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
+    let bars = progress::bars(cfg.progress);
     let outcomes = sources
         .par_iter()
         .enumerate()
-        .map(|(index, source)| match source {
-            Source::Nsys(export) => ingest_file(index, export, cfg, &staging, &bars),
-            Source::Kineto(path) => ingest_kineto(index, path, cfg, &staging, &bars),
+        .map(|(index, source)| {
+            let mut survey = Survey::default();
+            let kineto;
+            let importer: &dyn Importer = match source {
+                Source::Nsys(importer) => importer,
+                Source::Kineto(path) => {
+                    let spinner = progress::events(&bars, path);
+                    kineto = KinetoImporter::load(path, &mut survey, &spinner)?;
+                    spinner.finish_and_clear();
+                    &kineto
+                }
+            };
+            ingest_input(index, importer, cfg, &staging, &bars, survey)
         })
         .collect::<Result<Vec<_>>>()?;
     let mut run_survey = Survey::default();
     check_duplicates(&outcomes, &cfg.inputs, &mut run_survey);
-    write_runs(cfg, &run_id, &staging, &outcomes)?;
+    tables::write_runs(cfg, &run_id, &staging, &outcomes)?;
     if let Some(arch) = &cfg.arch {
-        write_model_flops(cfg, arch, &staging, &outcomes)?;
+        tables::write_model_flops(cfg, arch, &staging, &outcomes, &mut run_survey)?;
     }
     staging.commit()?;
 
@@ -173,9 +162,103 @@ fn other_warning(summary: &Summary, other_by_name: HashMap<String, i64>) -> Opti
     ))
 }
 
+/// The passes over input `index`; `survey` holds what loading it observed.
+fn ingest_input(
+    index: usize,
+    importer: &dyn Importer,
+    cfg: &IngestConfig,
+    staging: &Staging,
+    bars: &MultiProgress,
+    mut survey: Survey,
+) -> Result<InputOutcome> {
+    let part = |table: &str| staging.part_path(table, index);
+    let nvtx_out = TableWriter::<NvtxBuilder>::create(&part(NvtxBuilder::NAME)?)?;
+    let bar = Bars::new(bars, importer);
+    let (nvtx, prepared) = rayon::join(
+        || -> Result<_> {
+            let mut survey = Survey::default();
+            let progress = bar.rows(|| importer.nvtx_rows(), "nvtx");
+            let done = passes::nvtx(
+                importer,
+                nvtx_out,
+                (index as i64) << 32,
+                &mut survey,
+                &progress,
+            )?;
+            progress.finish_and_clear();
+            Ok((done, survey))
+        },
+        || -> Result<_> {
+            let mut survey = Survey::default();
+            importer.prepare(&mut survey)?;
+            let graph_nodes = importer.graph_nodes()?;
+            Ok((survey, graph_nodes))
+        },
+    );
+    let (nvtx, nvtx_survey) = nvtx?;
+    let (prepared, graph_nodes) = prepared?;
+    survey.merge(nvtx_survey);
+    survey.merge(prepared);
+    let (steps, nvtx_rows) = (nvtx.steps, nvtx.rows);
+    let module_ranges = if nvtx.module_ranges.is_empty() {
+        importer.module_ranges()?
+    } else {
+        nvtx.module_ranges
+    };
+    let modules = Modules::new(module_ranges, &cfg.rules.modules, graph_nodes);
+
+    let kernel_path = part(KernelsBuilder::NAME)?;
+    let memop_out = TableWriter::<MemopsBuilder>::create(&part(MemopsBuilder::NAME)?)?;
+    let (kernels, memops) = rayon::join(
+        || -> Result<_> {
+            let mut survey = Survey::default();
+            let progress = bar.rows(|| importer.kernel_rows(), "kernels");
+            let create = || TableWriter::<KernelsBuilder>::create(&kernel_path);
+            let stats = passes::kernels(
+                importer,
+                &steps,
+                &modules,
+                &cfg.rules,
+                &create,
+                &mut survey,
+                &progress,
+            )?;
+            progress.finish_and_clear();
+            Ok((stats, survey))
+        },
+        || -> Result<_> {
+            let mut survey = Survey::default();
+            let progress = bar.rows(|| importer.memop_rows(), "memops");
+            let done = passes::memops(importer, &steps, memop_out, &mut survey, &progress)?;
+            progress.finish_and_clear();
+            Ok((done, survey))
+        },
+    );
+    let (kernels, kernel_survey) = kernels?;
+    let ((memop_steps, memop_rows), memop_survey) = memops?;
+    survey.merge(kernel_survey);
+    survey.merge(memop_survey);
+
+    tables::write_steps(staging, index, &steps, &kernels, &memop_steps)?;
+    let mut facts = importer.facts(&kernels.devices)?;
+    if importer.format() == "kineto" && cfg.inputs.len() == 1 {
+        facts.rank = facts.rank.or(cfg.meta.rank);
+    }
+    Ok(InputOutcome {
+        format: importer.format(),
+        shapes: tables::shapes_of(&steps, &kernels),
+        steps: steps.ranges.len() as u64,
+        kernels,
+        memops: memop_rows,
+        nvtx: nvtx_rows,
+        facts,
+        survey,
+    })
+}
+
 /// Warns about inputs that look like the same capture twice (same Kineto trace id,
 /// or the same rank).
-fn check_duplicates(outcomes: &[FileOutcome], inputs: &[PathBuf], survey: &mut Survey) {
+fn check_duplicates(outcomes: &[InputOutcome], inputs: &[PathBuf], survey: &mut Survey) {
     let mut trace_ids: BTreeMap<&str, usize> = BTreeMap::new();
     let mut ranks: BTreeMap<i64, usize> = BTreeMap::new();
     for (index, outcome) in outcomes.iter().enumerate() {
@@ -185,7 +268,7 @@ fn check_duplicates(outcomes: &[FileOutcome], inputs: &[PathBuf], survey: &mut S
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         };
-        if let Some(id) = outcome.trace_id.as_deref() {
+        if let Some(id) = outcome.facts.trace_id.as_deref() {
             if let Some(first) = trace_ids.insert(id, index) {
                 survey.warn(format!(
                     "{} and {} are the same trace (trace id {id}): its kernels are counted twice",
@@ -194,7 +277,7 @@ fn check_duplicates(outcomes: &[FileOutcome], inputs: &[PathBuf], survey: &mut S
                 ));
             }
         }
-        if let Some(rank) = outcome.rank {
+        if let Some(rank) = outcome.facts.rank {
             if let Some(first) = ranks.insert(rank, index) {
                 survey.warn(format!(
                     "{} and {} both claim rank {rank}",
@@ -244,425 +327,4 @@ fn stem(path: &Path) -> String {
         .find_map(|ext| name.strip_suffix(ext))
         .unwrap_or(&name)
         .to_string()
-}
-
-/// A progress bar over the rows of `tables` (counted only when it is drawn).
-fn bar(bars: &MultiProgress, export: &NsysExport, tables: &[&str], what: &str) -> ProgressBar {
-    let total = if bars.is_hidden() {
-        0
-    } else {
-        export
-            .connect()
-            .ok()
-            .map(|c| {
-                tables
-                    .iter()
-                    .filter(|t| export.has_table(t))
-                    .filter_map(|t| {
-                        c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| {
-                            r.get::<_, u64>(0)
-                        })
-                        .ok()
-                    })
-                    .sum()
-            })
-            .unwrap_or(0)
-    };
-    let bar = bars.add(ProgressBar::new(total));
-    let name = export
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    bar.set_prefix(format!("{name} {what}"));
-    if let Ok(style) = ProgressStyle::with_template(
-        "{prefix:>24} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} rows (eta {eta})",
-    ) {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
-fn ingest_file(
-    index: usize,
-    export: &NsysExport,
-    cfg: &IngestConfig,
-    staging: &Staging,
-    bars: &MultiProgress,
-) -> Result<FileOutcome> {
-    let mut survey = Survey::default();
-    let base = (index as i64) << 32;
-
-    let progress = bar(bars, export, &["NVTX_EVENTS"], "nvtx");
-    let mut nvtx_out =
-        TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, index)?)?;
-    // The step pass writes the nvtx table; module ranges and graph-node
-    // creation events are a filtered read of their own, at the same time.
-    let (steps, modules) = rayon::join(
-        || nvtx::read(export, &mut nvtx_out, base, &mut survey, &progress),
-        || -> Result<Modules> {
-            Ok(Modules::new(
-                nsys_modules::read_ranges(export)?,
-                &cfg.rules.modules,
-                nsys_modules::read_graph_nodes(export)?,
-            ))
-        },
-    );
-    let (steps, modules) = (steps?, modules?);
-    let nvtx = nvtx_out.finish()?;
-    progress.finish_and_clear();
-
-    let kernel_path = staging.part_path(KernelsBuilder::NAME, index)?;
-    let memop_path = staging.part_path(MemopsBuilder::NAME, index)?;
-    let (kernels, memops) = rayon::join(
-        || -> Result<(KernelStats, Survey)> {
-            let mut survey = Survey::default();
-            let progress = bar(bars, export, &["CUPTI_ACTIVITY_KIND_KERNEL"], "kernels");
-            let read = |order, survey: &mut Survey| -> Result<Option<KernelStats>> {
-                let mut out = TableWriter::<KernelsBuilder>::create(&kernel_path)?;
-                let stats = gpu_ops::read_kernels(
-                    export, &steps, &modules, &cfg.rules, order, &mut out, survey, &progress,
-                )?;
-                if stats.is_some() {
-                    out.finish()?;
-                }
-                Ok(stats)
-            };
-            // nsys exports kernels sorted by start: read them as stored and sort
-            // only when that turns out to be false.
-            let stats = match read(KernelOrder::AsStored, &mut survey)? {
-                Some(stats) => stats,
-                None => {
-                    progress.set_position(0);
-                    let mut retry = Survey::default();
-                    let stats =
-                        read(KernelOrder::ByStart, &mut retry)?.ok_or_else(|| Error::Parquet {
-                            path: kernel_path.clone(),
-                            reason: "kernels sorted by SQLite came back out of order".into(),
-                        })?;
-                    survey = retry;
-                    stats
-                }
-            };
-            progress.finish_and_clear();
-            Ok((stats, survey))
-        },
-        || -> Result<(MemopStats, u64, Survey)> {
-            let mut survey = Survey::default();
-            let progress = bar(
-                bars,
-                export,
-                &["CUPTI_ACTIVITY_KIND_MEMCPY", "CUPTI_ACTIVITY_KIND_MEMSET"],
-                "memops",
-            );
-            let mut out = TableWriter::<MemopsBuilder>::create(&memop_path)?;
-            let stats = gpu_ops::read_memops(export, &steps, &mut out, &mut survey, &progress)?;
-            let rows = out.finish()?;
-            progress.finish_and_clear();
-            Ok((stats, rows, survey))
-        },
-    );
-    let (kernels, kernel_survey) = kernels?;
-    let (memop_steps, memops, memop_survey) = memops?;
-    survey.merge(kernel_survey);
-    survey.merge(memop_survey);
-
-    write_steps(staging, index, &steps, &kernels, &memop_steps)?;
-    let facts = meta::read(export, &kernels.devices)?;
-    Ok(FileOutcome {
-        shapes: shapes_of(&steps, &kernels),
-        format: "nsys-sqlite",
-        rank: None,
-        trace_id: None,
-        kernels,
-        steps: steps.ranges.len() as u64,
-        memops,
-        nvtx,
-        facts,
-        survey,
-    })
-}
-
-fn ingest_kineto(
-    index: usize,
-    path: &Path,
-    cfg: &IngestConfig,
-    staging: &Staging,
-    bars: &MultiProgress,
-) -> Result<FileOutcome> {
-    let mut survey = Survey::default();
-    let progress = bars.add(ProgressBar::new_spinner());
-    progress.set_prefix(
-        path.file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default(),
-    );
-    if let Ok(style) = ProgressStyle::with_template(
-        "{prefix:>24} [{elapsed_precise}] {spinner} {human_pos} events",
-    ) {
-        progress.set_style(style);
-    }
-    let mut kernels =
-        TableWriter::<KernelsBuilder>::create(&staging.part_path(KernelsBuilder::NAME, index)?)?;
-    let mut memops =
-        TableWriter::<MemopsBuilder>::create(&staging.part_path(MemopsBuilder::NAME, index)?)?;
-    let mut nvtx =
-        TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, index)?)?;
-    let outputs = kineto::Outputs {
-        kernels: &mut kernels,
-        memops: &mut memops,
-        nvtx: &mut nvtx,
-    };
-    let imported = kineto::import(
-        path,
-        (index as i64) << 32,
-        &cfg.rules,
-        outputs,
-        &mut survey,
-        &progress,
-    )?;
-    kernels.finish()?;
-    memops.finish()?;
-    nvtx.finish()?;
-    progress.finish_and_clear();
-    write_steps(
-        staging,
-        index,
-        &imported.steps,
-        &imported.kernels,
-        &imported.memops,
-    )?;
-    Ok(FileOutcome {
-        shapes: shapes_of(&imported.steps, &imported.kernels),
-        format: "kineto",
-        rank: imported
-            .rank
-            .or(cfg.meta.rank.filter(|_| cfg.inputs.len() == 1)),
-        trace_id: imported.trace_id,
-        steps: imported.steps.ranges.len() as u64,
-        kernels: imported.kernels,
-        memops: imported.memop_rows,
-        nvtx: imported.nvtx_rows,
-        facts: imported.facts,
-        survey,
-    })
-}
-
-fn shapes_of(steps: &Steps, kernels: &KernelStats) -> BTreeMap<(String, i32, i32), ShapeCount> {
-    let mut with_kernels: BTreeSet<i64> = BTreeSet::new();
-    for ((step, _), gpu) in &kernels.per_step {
-        if gpu.time.count > 0 {
-            with_kernels.insert(*step);
-        }
-    }
-    let mut shapes: BTreeMap<(String, i32, i32), ShapeCount> = BTreeMap::new();
-    for (offset, r) in steps.ranges.iter().enumerate() {
-        let entry = shapes
-            .entry((r.label.phase.clone(), r.label.bsz, r.label.seq))
-            .or_default();
-        entry.steps += 1;
-        entry.steps_without_kernels +=
-            u64::from(!with_kernels.contains(&(steps.base + offset as i64)));
-    }
-    shapes
-}
-
-/// One row per (step, device it ran kernels on); a step without kernels gets one
-/// row with a null device.
-fn write_steps(
-    staging: &Staging,
-    index: usize,
-    steps: &Steps,
-    kernels: &KernelStats,
-    memops: &MemopStats,
-) -> Result<u64> {
-    let mut out =
-        TableWriter::<StepsBuilder>::create(&staging.part_path(StepsBuilder::NAME, index)?)?;
-    let mut devices_of: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
-    for (step, device) in kernels.per_step.keys() {
-        devices_of.entry(*step).or_default().push(*device);
-    }
-    for (offset, range) in steps.ranges.iter().enumerate() {
-        let step = steps.base + offset as i64;
-        let mut devices: Vec<Option<i32>> = devices_of
-            .get(&step)
-            .map(|d| d.iter().copied().map(Some).collect())
-            .unwrap_or_else(|| vec![None]);
-        devices.sort_unstable();
-        for device in devices {
-            let gpu = device
-                .and_then(|d| kernels.per_step.get(&(step, d)))
-                .cloned()
-                .unwrap_or_default();
-            let t = &gpu.time;
-            let r = &mut out.rows;
-            r.step.append_value(step);
-            r.phase.append_value(&range.label.phase);
-            r.bsz.append_value(range.label.bsz);
-            r.seq.append_value(range.label.seq);
-            r.iter.append_option(range.label.iter);
-            r.pid.append_value(super::nsys::pid_of(range.thread));
-            r.tid.append_value(super::nsys::tid_of(range.thread));
-            r.device.append_option(device);
-            r.cpu_start_ns.append_value(range.start);
-            r.cpu_end_ns.append_value(range.end);
-            r.cpu_dur_ns.append_value(range.end - range.start);
-            r.gpu_start_ns.append_option(t.span.map(|s| s.0));
-            r.gpu_end_ns.append_option(t.span.map(|s| s.1));
-            r.gpu_span_ns.append_option(t.span.map(|s| s.1 - s.0));
-            r.gpu_busy_ns.append_value(t.busy_ns());
-            r.gpu_idle_ns.append_value(t.idle_ns());
-            r.kernel_ns.append_value(t.summed_ns);
-            r.kernels.append_value(t.count);
-            r.graph_kernels.append_value(gpu.graph_kernels);
-            r.memops
-                .append_value(memops.get(&step).copied().unwrap_or(0));
-            r.comm_ns.append_value(t.comm_ns());
-            r.comm_hidden_ns.append_value(t.comm_hidden_ns());
-            r.comm_exposed_ns.append_value(t.comm_exposed_ns());
-            out.row_done()?;
-        }
-    }
-    out.finish()
-}
-
-/// `model_flops`: one row per distinct (phase, bsz, seq) among the run's steps.
-fn write_model_flops(
-    cfg: &IngestConfig,
-    arch: &Arch,
-    staging: &Staging,
-    outcomes: &[FileOutcome],
-) -> Result<()> {
-    let shapes: BTreeSet<(String, i32, i32)> = outcomes
-        .iter()
-        .flat_map(|o| o.shapes.keys().cloned())
-        .collect();
-    let gpu = joined(
-        outcomes
-            .iter()
-            .flat_map(|o| o.facts.gpu_names.iter().cloned()),
-    );
-    let peak = gpu.as_deref().and_then(peaks::for_gpu);
-    let mut out =
-        TableWriter::<ModelFlopsBuilder>::create(&staging.part_path(ModelFlopsBuilder::NAME, 0)?)?;
-    for (phase_name, bsz, seq) in shapes {
-        let phase = match phase_name.as_str() {
-            "prefill" => Phase::Prefill,
-            "decode" => Phase::Decode,
-            _ => continue,
-        };
-        let count = flops::count(
-            arch,
-            Shape {
-                phase,
-                bsz: bsz as u64,
-                seq: seq as u64,
-            },
-            None,
-        );
-        let part = |names: &[&str]| -> i64 {
-            count
-                .components
-                .iter()
-                .filter(|(c, _)| names.contains(c))
-                .map(|(_, n)| *n as i64)
-                .sum()
-        };
-        let r = &mut out.rows;
-        r.model
-            .append_value(cfg.meta.model.as_deref().unwrap_or_default());
-        r.mconf
-            .append_value(cfg.meta.mconf.as_deref().unwrap_or_default());
-        r.phase.append_value(&phase_name);
-        r.bsz.append_value(bsz);
-        r.seq.append_value(seq);
-        r.flops.append_value(count.total as i64);
-        r.attention_flops
-            .append_value(part(&["attention_proj", "attention_scores"]));
-        r.mlp_flops
-            .append_value(part(&["dense_mlp", "experts", "shared_experts", "router"]));
-        r.lm_head_flops.append_value(part(&["lm_head"]));
-        r.weight_bytes.append_value(count.weight_bytes as i64);
-        r.kv_bytes.append_value(count.kv_bytes as i64);
-        let fp8 = arch.weight_bytes == 1;
-        r.dtype.append_value(if fp8 { "fp8" } else { "bf16" });
-        r.gpu.append_option(gpu.as_deref());
-        r.peak_flops
-            .append_option(peak.map(|p| 1e12 * if fp8 { p.fp8_tflops } else { p.bf16_tflops }));
-        r.peak_bytes_per_s
-            .append_option(peak.map(|p| 1e12 * p.memory_tb_s));
-        out.row_done()?;
-    }
-    out.finish().map(|_| ())
-}
-
-fn joined(values: impl IntoIterator<Item = String>) -> Option<String> {
-    let set: BTreeSet<String> = values.into_iter().collect();
-    (!set.is_empty()).then(|| set.into_iter().collect::<Vec<_>>().join(", "))
-}
-
-fn write_runs(
-    cfg: &IngestConfig,
-    run_id: &str,
-    staging: &Staging,
-    outcomes: &[FileOutcome],
-) -> Result<()> {
-    let mut out = TableWriter::<RunsBuilder>::create(&staging.part_path(RunsBuilder::NAME, 0)?)?;
-    let facts = || outcomes.iter().map(|o| &o.facts);
-    let names: Vec<String> = cfg
-        .inputs
-        .iter()
-        .map(|p| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default()
-        })
-        .collect();
-    let r = &mut out.rows;
-    r.run_id.append_value(run_id);
-    r.source_files.append_value(names.join(","));
-    r.source_format
-        .append_value(joined(outcomes.iter().map(|o| o.format.to_string())).unwrap_or_default());
-    r.nsys_version
-        .append_option(joined(facts().filter_map(|f| f.nsys_version.clone())));
-    r.schema_version
-        .append_option(joined(facts().filter_map(|f| f.schema_version.clone())));
-    r.gpu
-        .append_option(joined(facts().flat_map(|f| f.gpu_names.iter().cloned())));
-    r.gpus.append_value(
-        outcomes
-            .iter()
-            .map(|o| o.kernels.devices.len() as i32)
-            .sum(),
-    );
-    let host: Vec<i32> = facts().filter_map(|f| f.host_gpus).collect();
-    r.host_gpus
-        .append_option((!host.is_empty()).then(|| host.iter().sum()));
-    r.cuda_driver_version.append_option(joined(
-        facts().filter_map(|f| f.cuda_driver_version.clone()),
-    ));
-    r.cuda_graph_trace
-        .append_option(joined(facts().filter_map(|f| f.cuda_graph_trace.clone())));
-    r.kernels
-        .append_value(outcomes.iter().map(|o| o.kernels.kernels as i64).sum());
-    r.labelled_kernels
-        .append_value(outcomes.iter().map(|o| o.kernels.labelled as i64).sum());
-    r.steps
-        .append_value(outcomes.iter().map(|o| o.steps as i64).sum());
-    let ranks: BTreeSet<i64> = outcomes.iter().filter_map(|o| o.rank).collect();
-    let ranks: Vec<String> = ranks.iter().map(i64::to_string).collect();
-    r.ranks
-        .append_option((!ranks.is_empty()).then(|| ranks.join(",")));
-    r.rules_hash.append_value(&cfg.rules.hash);
-    r.trace_version.append_value(env!("CARGO_PKG_VERSION"));
-    let m = &cfg.meta;
-    r.model.append_option(m.model.as_deref());
-    r.mconf.append_option(m.mconf.as_deref());
-    r.deploy.append_option(m.deploy.as_deref());
-    r.backend.append_option(m.backend.as_deref());
-    r.engine.append_option(m.engine.as_deref());
-    r.sglang_version.append_option(m.sglang_version.as_deref());
-    out.row_done()?;
-    out.finish().map(|_| ())
 }

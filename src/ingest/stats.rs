@@ -1,22 +1,29 @@
 //! What the kernel and memop passes accumulate for the summary and the `steps`
-//! and `runs` tables — the same for every importer. O(1) state per (step, device):
-//! kernels arrive in start order, so [`GpuTime`] keeps streaming unions.
+//! and `runs` tables — the same for every importer.
+//!
+//! Kernels are read in consecutive chunks, possibly on several threads: each chunk
+//! fills a [`ChunkStats`] (per (step, device) a [`GpuTimePart`]), and the chunks are
+//! absorbed into the input's [`KernelStats`] in chunk order, which is exact (see
+//! [`crate::attribute::intervals`]). Counts and sums merge by addition.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::attribute::intervals::GpuTime;
+use crate::attribute::intervals::{GpuTime, GpuTimePart};
+use crate::attribute::modules::Source;
 use crate::attribute::rules::COMMUNICATION;
+use crate::ingest::categorize::Fallbacks;
 
 /// Per (step, device): GPU time and counts, for the `steps` table.
 #[derive(Debug, Default, Clone)]
-pub struct StepGpu {
-    pub time: GpuTime,
+pub struct StepGpu<T> {
+    pub time: T,
     pub graph_kernels: i64,
 }
 
-/// What the kernel pass learned, for the summary, `steps` and `runs`.
+/// Kernel counts and GPU time of an input (`T = GpuTime`) or of one chunk of it
+/// (`T = GpuTimePart`).
 #[derive(Debug, Default)]
-pub struct KernelStats {
+pub struct KernelTally<T> {
     pub kernels: u64,
     pub labelled: u64,
     pub kernel_ns: i64,
@@ -24,40 +31,27 @@ pub struct KernelStats {
     /// Category → (count, summed ns).
     pub by_category: BTreeMap<&'static str, (u64, i64)>,
     pub devices: BTreeSet<i32>,
-    pub per_step: HashMap<(i64, i32), StepGpu>,
+    pub per_step: HashMap<(i64, i32), StepGpu<T>>,
     /// `category_source` → (count, summed ns).
     pub by_source: BTreeMap<&'static str, (u64, i64)>,
     /// Kernel name → summed ns, for kernels left `other`.
     pub other_by_name: HashMap<String, i64>,
-    /// Graph kernels categorised by name instead of module, by reason.
-    pub fallbacks: crate::ingest::categorize::Fallbacks,
-    /// Module ranges the input had.
+    /// CUDA-graph kernels categorised by name instead of module, by reason.
+    pub fallbacks: Fallbacks,
+    /// Module ranges the input had (set once per input, not per chunk).
     pub module_ranges: u64,
 }
 
-impl KernelStats {
-    /// Counts where one kernel's category came from; `name` is looked up only
-    /// when the kernel is `other`.
-    pub fn record_source(
-        &mut self,
-        source: crate::attribute::modules::Source,
-        category: &str,
-        dur: i64,
-        name: impl FnOnce() -> String,
-    ) {
-        let entry = self.by_source.entry(source.as_str()).or_default();
-        entry.0 += 1;
-        entry.1 += dur;
-        if category == "other" {
-            *self.other_by_name.entry(name()).or_default() += dur;
-        }
-    }
-}
+/// What the kernel pass learned about a whole input.
+pub type KernelStats = KernelTally<GpuTime>;
+
+/// What the kernel pass learned about one chunk.
+pub type ChunkStats = KernelTally<GpuTimePart>;
 
 /// Memop counts per step.
 pub type MemopStats = HashMap<i64, i64>;
 
-impl KernelStats {
+impl ChunkStats {
     /// Counts one kernel `[start, end)` of `category` on `device`, in `step` if labelled.
     pub fn record(
         &mut self,
@@ -81,6 +75,57 @@ impl KernelStats {
             let group = self.per_step.entry((step, device)).or_default();
             group.time.push(start, end, category == COMMUNICATION);
             group.graph_kernels += i64::from(graph);
+        }
+    }
+}
+
+impl ChunkStats {
+    /// Counts where one kernel's category came from; `name` is asked for only
+    /// when the kernel is `other`.
+    pub fn record_source(
+        &mut self,
+        source: Source,
+        category: &str,
+        dur: i64,
+        name: impl FnOnce() -> String,
+    ) {
+        let entry = self.by_source.entry(source.as_str()).or_default();
+        entry.0 += 1;
+        entry.1 += dur;
+        if category == "other" {
+            *self.other_by_name.entry(name()).or_default() += dur;
+        }
+    }
+}
+
+impl KernelStats {
+    /// Adds the next chunk (its kernels start at or after every kernel so far).
+    pub fn absorb(&mut self, chunk: ChunkStats) {
+        for (source, (n, ns)) in chunk.by_source {
+            let entry = self.by_source.entry(source).or_default();
+            entry.0 += n;
+            entry.1 += ns;
+        }
+        for (name, ns) in chunk.other_by_name {
+            *self.other_by_name.entry(name).or_default() += ns;
+        }
+        for (reason, n) in chunk.fallbacks {
+            *self.fallbacks.entry(reason).or_default() += n;
+        }
+        self.kernels += chunk.kernels;
+        self.labelled += chunk.labelled;
+        self.kernel_ns += chunk.kernel_ns;
+        self.labelled_ns += chunk.labelled_ns;
+        for (category, (n, ns)) in chunk.by_category {
+            let entry = self.by_category.entry(category).or_default();
+            entry.0 += n;
+            entry.1 += ns;
+        }
+        self.devices.extend(chunk.devices);
+        for (key, part) in chunk.per_step {
+            let group = self.per_step.entry(key).or_default();
+            group.time.absorb(&part.time);
+            group.graph_kernels += part.graph_kernels;
         }
     }
 }

@@ -15,6 +15,9 @@ pub struct StepRange {
     pub label: Label,
     /// Thread key: nsys `globalTid`, or `pid << 24 | tid` for Kineto.
     pub thread: i64,
+    /// OS process and thread ids of that thread.
+    pub pid: i64,
+    pub tid: i64,
     pub start: i64,
     pub end: i64,
 }

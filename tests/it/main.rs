@@ -18,6 +18,7 @@ mod kernel_names;
 mod kineto;
 mod model_accounting;
 mod modules;
+mod parallel;
 mod privacy;
 mod public_traces;
 mod query;

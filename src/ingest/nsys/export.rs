@@ -94,10 +94,69 @@ impl NsysExport {
         Ok(())
     }
 
+    /// Rows of `table` (0 when absent); for progress bars only.
+    pub fn row_count(&self, table: &str) -> Result<u64> {
+        if !self.has_table(table) {
+            return Ok(0);
+        }
+        self.connect()?
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .map_err(self.sql_error(table))
+    }
+
+    /// Smallest and largest rowid of `table` (`None` when empty): two b-tree seeks.
+    pub fn rowid_bounds(&self, table: &str) -> Result<Option<(i64, i64)>> {
+        let bounds: (Option<i64>, Option<i64>) = self
+            .connect()?
+            .query_row(
+                &format!("SELECT min(rowid), max(rowid) FROM {table}"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.sql_error(table))?;
+        Ok(bounds.0.zip(bounds.1))
+    }
+
     /// Maps a SQLite error while reading `table` to a user-facing error.
     pub fn sql_error(&self, table: &str) -> impl Fn(rusqlite::Error) -> Error + '_ {
         let table = table.to_string();
         move |e| sql_error(&self.path, &table, e)
+    }
+}
+
+/// A select list built by name: each column added returns the position to read it
+/// from, so rows are read through named fields, never through counted positions.
+#[derive(Debug, Default)]
+pub struct Select {
+    exprs: Vec<String>,
+}
+
+impl Select {
+    /// Adds `alias."column"` (required: the caller checked it exists).
+    pub fn column(&mut self, alias: &str, column: &str) -> usize {
+        self.expr(format!("{alias}.\"{column}\""))
+    }
+
+    /// Adds `alias."column"`, or `NULL` when `table` lacks it.
+    pub fn optional(
+        &mut self,
+        export: &NsysExport,
+        alias: &str,
+        table: &str,
+        column: &str,
+    ) -> usize {
+        self.expr(export.column_or_null(alias, table, column))
+    }
+
+    /// Adds an SQL expression.
+    pub fn expr(&mut self, expr: impl Into<String>) -> usize {
+        self.exprs.push(expr.into());
+        self.exprs.len() - 1
+    }
+
+    /// The comma-separated select list.
+    pub fn list(&self) -> String {
+        self.exprs.join(", ")
     }
 }
 

@@ -11,19 +11,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::export::NsysExport;
 use crate::error::Result;
-
-/// Whitelisted facts about one export.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ExportFacts {
-    pub nsys_version: Option<String>,
-    pub schema_version: Option<String>,
-    /// GPU model names of the devices that ran kernels (or of the host if unknown).
-    pub gpu_names: BTreeSet<String>,
-    pub host_gpus: Option<i32>,
-    pub cuda_driver_version: Option<String>,
-    /// `Node` or `Graph` (`--cuda-graph-trace`).
-    pub cuda_graph_trace: Option<String>,
-}
+use crate::ingest::importer::RunFacts;
 
 fn value(conn: &Connection, export: &NsysExport, table: &str, key: &str) -> Result<Option<String>> {
     if !export.has_table(table) {
@@ -38,9 +26,9 @@ fn value(conn: &Connection, export: &NsysExport, table: &str, key: &str) -> Resu
 }
 
 /// Reads the whitelisted facts; `devices` are the device ids that ran kernels.
-pub fn read(export: &NsysExport, devices: &BTreeSet<i32>) -> Result<ExportFacts> {
+pub fn read(export: &NsysExport, devices: &BTreeSet<i32>) -> Result<RunFacts> {
     let conn = export.connect()?;
-    let mut facts = ExportFacts::default();
+    let mut facts = RunFacts::default();
     for table in ["META_DATA_EXPORT", "EXPORT_META_DATA"] {
         if facts.nsys_version.is_none() {
             facts.nsys_version = value(&conn, export, table, "EXPORT_PRODUCT_VERSION")?;

@@ -1,7 +1,9 @@
 //! Lazy `StringIds` lookups: only the strings a pass actually references are loaded
-//! (kernel and API names), by primary key, and kept for the pass.
+//! (kernel and API names), by primary key, and kept for the pass. Values are shared
+//! (`Arc<str>`), so a record carries its name for the cost of a reference count.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Statement};
 
@@ -11,7 +13,9 @@ use crate::error::Result;
 /// Cache of `StringIds.value` by id for one connection.
 pub struct StringCache<'c> {
     stmt: Statement<'c>,
-    values: HashMap<i64, String>,
+    values: HashMap<i64, Arc<str>>,
+    /// API names with their CUPTI version suffix stripped, by string id.
+    apis: HashMap<i64, Arc<str>>,
 }
 
 impl<'c> StringCache<'c> {
@@ -22,23 +26,35 @@ impl<'c> StringCache<'c> {
         Ok(StringCache {
             stmt,
             values: HashMap::new(),
+            apis: HashMap::new(),
         })
     }
 
     /// The string for `id` (`<unknown string N>` if the id is not in the table:
     /// post-processed exports keep only some strings).
-    pub fn get(&mut self, id: i64, export: &NsysExport) -> Result<&str> {
-        if !self.values.contains_key(&id) {
-            let value: Option<String> = self
-                .stmt
-                .query_row([id], |r| r.get(0))
-                .optional()
-                .map_err(export.sql_error(STRINGS))?;
-            let value = value.unwrap_or_else(|| format!("<unknown string {id}>"));
-            self.values
-                .insert(id, crate::ingest::sanity::cap_name(value));
+    pub fn get(&mut self, id: i64, export: &NsysExport) -> Result<Arc<str>> {
+        if let Some(value) = self.values.get(&id) {
+            return Ok(Arc::clone(value));
         }
-        Ok(self.values.get(&id).map(String::as_str).unwrap_or_default())
+        let value: Option<String> = self
+            .stmt
+            .query_row([id], |r| r.get(0))
+            .optional()
+            .map_err(export.sql_error(STRINGS))?;
+        let value = value.unwrap_or_else(|| format!("<unknown string {id}>"));
+        let value: Arc<str> = Arc::from(crate::ingest::sanity::cap_name(value));
+        self.values.insert(id, Arc::clone(&value));
+        Ok(value)
+    }
+
+    /// The API name of string `id` without its CUPTI version suffix.
+    pub fn api(&mut self, id: i64, export: &NsysExport) -> Result<Arc<str>> {
+        if let Some(name) = self.apis.get(&id) {
+            return Ok(Arc::clone(name));
+        }
+        let name: Arc<str> = Arc::from(strip_api_version(&self.get(id, export)?));
+        self.apis.insert(id, Arc::clone(&name));
+        Ok(name)
     }
 }
 

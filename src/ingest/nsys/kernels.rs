@@ -1,0 +1,202 @@
+//! Kernels of an nsys export as [`KernelRecord`]s: a plain scan of
+//! `CUPTI_ACTIVITY_KIND_KERNEL` over one rowid range (one chunk) on its own
+//! read-only connection, joined in Rust to the launching API call through the
+//! [`LaunchIndex`] on (process, correlationId). Kernels of a CUDA graph replay carry
+//! the `cudaGraphLaunch`'s correlation id and so find it. A kernel whose API call is
+//! missing (windowed export, warm-up outside the capture range) has no launch.
+
+use super::export::{NsysExport, Select, KERNEL};
+use super::launches::LaunchIndex;
+use super::strings::StringCache;
+use super::{pid_of, tid_of};
+use crate::error::Result;
+use crate::ingest::importer::{Chunk, KernelOrder, KernelRecord, Launch, Sink};
+use crate::ingest::Survey;
+
+/// Columns every kernel table must have.
+pub const REQUIRED: &[&str] = &[
+    "start",
+    "end",
+    "deviceId",
+    "streamId",
+    "shortName",
+    "demangledName",
+];
+
+/// Select-list positions of the kernel columns.
+struct Columns {
+    start: usize,
+    end: usize,
+    device: usize,
+    stream: usize,
+    correlation: usize,
+    global_pid: usize,
+    short_name: usize,
+    demangled: usize,
+    graph_node: usize,
+    grid: [usize; 3],
+    block: [usize; 3],
+    registers: usize,
+    shared_static: usize,
+    shared_dynamic: usize,
+}
+
+impl Columns {
+    fn select(export: &NsysExport, select: &mut Select) -> Columns {
+        let mut opt = |column: &str| select.optional(export, "k", KERNEL, column);
+        let correlation = opt("correlationId");
+        let global_pid = opt("globalPid");
+        let graph_node = opt("graphNodeId");
+        let grid = [opt("gridX"), opt("gridY"), opt("gridZ")];
+        let block = [opt("blockX"), opt("blockY"), opt("blockZ")];
+        let registers = opt("registersPerThread");
+        let shared_static = opt("staticSharedMemory");
+        let shared_dynamic = opt("dynamicSharedMemory");
+        Columns {
+            start: select.column("k", "start"),
+            end: select.column("k", "end"),
+            device: select.column("k", "deviceId"),
+            stream: select.column("k", "streamId"),
+            short_name: select.column("k", "shortName"),
+            demangled: select.column("k", "demangledName"),
+            correlation,
+            global_pid,
+            graph_node,
+            grid,
+            block,
+            registers,
+            shared_static,
+            shared_dynamic,
+        }
+    }
+}
+
+/// Reads the kernels of `chunk` into `sink`. `launches` is `None` when the export
+/// cannot be joined to API calls (the caller warned).
+pub fn read(
+    export: &NsysExport,
+    chunk: &Chunk,
+    launches: Option<&LaunchIndex>,
+    survey: &mut Survey,
+    sink: Sink<KernelRecord>,
+) -> Result<()> {
+    let mut select = Select::default();
+    let c = Columns::select(export, &mut select);
+    let (filter, order) = match (chunk.rows, chunk.order) {
+        (Some(_), KernelOrder::AsStored) => ("WHERE k.rowid BETWEEN ?1 AND ?2", ""),
+        (Some(_), KernelOrder::ByStart) => (
+            "WHERE k.rowid BETWEEN ?1 AND ?2",
+            "ORDER BY k.start, k.rowid",
+        ),
+        (None, KernelOrder::AsStored) => ("WHERE ?1 <= ?2", ""),
+        (None, KernelOrder::ByStart) => ("WHERE ?1 <= ?2", "ORDER BY k.start, k.rowid"),
+    };
+    let sql = format!("SELECT {} FROM {KERNEL} k {filter} {order}", select.list());
+    let (first, last) = chunk.rows.unwrap_or((0, 0));
+    let conn = export.connect()?;
+    let error = export.sql_error(KERNEL);
+    let mut strings = StringCache::new(&conn, export)?;
+    let mut stmt = conn.prepare(&sql).map_err(&error)?;
+    let mut rows = stmt.query([first, last]).map_err(&error)?;
+    let duplicate =
+        "kernel matched a second CUDA API call with its correlation id (kept the first)";
+    let by_process = export.has_column(KERNEL, "globalPid");
+    while let Some(row) = rows.next().map_err(&error)? {
+        let int = |i: usize| -> Result<i32> {
+            Ok(row.get::<_, Option<i32>>(i).map_err(&error)?.unwrap_or(0))
+        };
+        let correlation_id: Option<i64> = row.get(c.correlation).map_err(&error)?;
+        let global_pid: Option<i64> = row.get(c.global_pid).map_err(&error)?;
+        let call = match (launches, correlation_id) {
+            (Some(index), Some(corr)) if !by_process || global_pid.is_some() => {
+                index.get(global_pid.unwrap_or(0), corr)
+            }
+            _ => None,
+        };
+        let launch = match call {
+            Some((call, repeats)) => {
+                if repeats > 0 {
+                    survey.skip_n(duplicate, u64::from(repeats));
+                }
+                let api = match call.name_id {
+                    Some(id) => Some(strings.api(id, export)?),
+                    None => None,
+                };
+                Some(Launch {
+                    thread: call.global_tid,
+                    start: call.start,
+                    api,
+                })
+            }
+            None => None,
+        };
+        let short_id: i64 = row.get(c.short_name).map_err(&error)?;
+        let demangled_id: i64 = row.get(c.demangled).map_err(&error)?;
+        let graph_node_id: Option<i64> = row.get(c.graph_node).map_err(&error)?;
+        let thread = launch.as_ref().and_then(|l| l.thread);
+        let record = KernelRecord {
+            device: row.get(c.device).map_err(&error)?,
+            pid: global_pid.or(thread).map_or(0, pid_of),
+            tid: thread.map(tid_of),
+            stream: row.get(c.stream).map_err(&error)?,
+            correlation_id,
+            start: row.get(c.start).map_err(&error)?,
+            end: row.get(c.end).map_err(&error)?,
+            name: strings.get(short_id, export)?,
+            demangled: strings.get(demangled_id, export)?,
+            name_key: (short_id, demangled_id),
+            from_graph: graph_node_id.is_some(),
+            graph_node_id,
+            grid: [int(c.grid[0])?, int(c.grid[1])?, int(c.grid[2])?],
+            block: [int(c.block[0])?, int(c.block[1])?, int(c.block[2])?],
+            registers: int(c.registers)?,
+            shared_static_bytes: int(c.shared_static)?,
+            shared_dynamic_bytes: int(c.shared_dynamic)?,
+            launch,
+        };
+        if !sink(record)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Fewest rowids per chunk: smaller chunks cost more in connections than they save.
+const MIN_CHUNK_ROWS: i64 = 1024;
+
+/// The chunks of the kernel table: about `wanted` rowid ranges of
+/// `MIN_CHUNK_ROWS..=max_rows` rowids when read as stored, one sorted chunk
+/// otherwise.
+pub fn chunks(
+    export: &NsysExport,
+    order: KernelOrder,
+    wanted: i64,
+    max_rows: i64,
+) -> Result<Vec<Chunk>> {
+    if !export.has_table(KERNEL) {
+        return Ok(Vec::new());
+    }
+    export.require_columns(KERNEL, REQUIRED)?;
+    if order == KernelOrder::ByStart {
+        return Ok(vec![Chunk {
+            index: 0,
+            rows: None,
+            order,
+        }]);
+    }
+    let Some((first, last)) = export.rowid_bounds(KERNEL)? else {
+        return Ok(Vec::new());
+    };
+    let span = last - first + 1;
+    let size = (span / wanted.max(1)).clamp(MIN_CHUNK_ROWS, max_rows.max(MIN_CHUNK_ROWS));
+    Ok((0..=(last - first) / size)
+        .map(|i| {
+            let lo = first + i * size;
+            Chunk {
+                index: i as usize,
+                rows: Some((lo, (lo + size - 1).min(last))),
+                order,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,306 @@
+//! The passes over one input, the same for every [`Importer`]: NVTX rows, the
+//! labelled steps and the module ranges (beside the importer's `prepare`), then
+//! kernels ∥ memops, each attributed to a step, categorised (module first, names
+//! second: [`super::categorize`]), counted and written.
+//!
+//! Kernels come in chunks that worker threads read, attribute and categorise in
+//! parallel; one consumer writes them and absorbs their [`ChunkStats`] in chunk
+//! order ([`map_in_order`]), so every output is the same at any thread count.
+//! Steps are numbered in the order the importer yields NVTX rows.
+
+use indicatif::ProgressBar;
+
+use super::categorize::{categorize, LaunchSite};
+use super::importer::{Chunk, Importer, KernelOrder, NvtxRecord};
+use super::ordered::map_in_order;
+use super::rows::{append_kernel, append_memop, append_nvtx, KernelRow};
+use super::sanity;
+use super::stats::{ChunkStats, KernelStats, MemopStats};
+use super::steps::{StepRange, Steps};
+use super::Survey;
+use crate::attribute::module_index::{ModuleRange, Modules};
+use crate::attribute::modules::ModuleText;
+use crate::attribute::rules::CategoryCache;
+use crate::attribute::{Label, Rules};
+use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder};
+use crate::dataset::TableWriter;
+use crate::error::{Error, Result};
+
+/// Kernels per chunk, at most: bounds the memory of rows in flight.
+const MAX_CHUNK_ROWS: i64 = 64 * 1024;
+
+/// The nesting depth of CPU ranges, one thread at a time: a stack of the open
+/// ranges' ends (memory: the deepest nesting). Rows come in `(thread, start, end
+/// desc)` order.
+#[derive(Debug, Default)]
+struct Nesting {
+    thread: Option<i64>,
+    open_ends: Vec<i64>,
+}
+
+impl Nesting {
+    /// Depth of a row starting at `start`; `range_end` is `Some` for ranges, which
+    /// then enclose the rows after them until they end.
+    fn depth(&mut self, thread: i64, start: i64, range_end: Option<i64>) -> i32 {
+        if self.thread != Some(thread) {
+            self.thread = Some(thread);
+            self.open_ends.clear();
+        }
+        while self.open_ends.last().is_some_and(|&e| e <= start) {
+            self.open_ends.pop();
+        }
+        let depth = self.open_ends.len() as i32;
+        if let Some(end) = range_end {
+            self.open_ends.push(end);
+        }
+        depth
+    }
+}
+
+/// What the NVTX pass found besides the rows it wrote.
+pub struct NvtxDone {
+    /// The labelled steps (ids from `base`).
+    pub steps: Steps,
+    /// Rows written to the `nvtx` table.
+    pub rows: u64,
+    /// Closed ranges whose text names a model module ([`ModuleText`]).
+    pub module_ranges: Vec<ModuleRange>,
+}
+
+/// NVTX pass: writes every row to `out` with its depth and step; returns the
+/// labelled steps, the rows written and the module ranges.
+pub fn nvtx(
+    importer: &dyn Importer,
+    mut out: TableWriter<NvtxBuilder>,
+    base: i64,
+    survey: &mut Survey,
+    progress: &ProgressBar,
+) -> Result<NvtxDone> {
+    let mut ranges: Vec<StepRange> = Vec::new();
+    let mut module_ranges: Vec<ModuleRange> = Vec::new();
+    let mut nesting = Nesting::default();
+    let mut seen = Survey::default();
+    importer.nvtx(survey, &mut |n: NvtxRecord| {
+        if let Err(reason) = sanity::interval(n.start, n.end.unwrap_or(n.start)) {
+            seen.skip(&format!("NVTX range: {reason}"));
+            return Ok(true);
+        }
+        let is_range = n.is_range();
+        let depth = nesting.depth(n.thread, n.start, n.end.filter(|_| is_range));
+        if let (true, Some(end), Some(text)) = (is_range, n.end, n.text.as_deref()) {
+            if ModuleText::parse(text).is_some() {
+                module_ranges.push(ModuleRange {
+                    thread: n.thread,
+                    start: n.start,
+                    end,
+                    text: text.to_string(),
+                });
+            }
+        }
+        let label = match (is_range, n.text.as_deref().map(Label::check)) {
+            (true, Some(Ok(label))) => label,
+            (true, Some(Err(refusal))) => {
+                seen.skip(refusal.reason());
+                None
+            }
+            _ => None,
+        };
+        let step = match (label, n.end) {
+            (Some(label), Some(end)) => {
+                ranges.push(StepRange {
+                    label,
+                    thread: n.thread,
+                    pid: n.pid,
+                    tid: n.tid,
+                    start: n.start,
+                    end,
+                });
+                Some(base + ranges.len() as i64 - 1)
+            }
+            (Some(_), None) => {
+                seen.skip("labelled NVTX range without an end (never popped), not a step");
+                None
+            }
+            (None, _) => None,
+        };
+        append_nvtx(&mut out, &n, depth, step)?;
+        progress.inc(1);
+        Ok(true)
+    })?;
+    survey.merge(seen);
+    let rows = out.finish()?;
+    Ok(NvtxDone {
+        steps: Steps::new(base, ranges),
+        rows,
+        module_ranges,
+    })
+}
+
+/// One chunk of kernels, read, attributed and categorised.
+struct ChunkDone {
+    rows: Vec<KernelRow>,
+    stats: ChunkStats,
+    survey: Survey,
+    /// Start of the first and last kernel kept.
+    first_start: Option<i64>,
+    last_start: Option<i64>,
+    /// A kernel started before the one before it (only when read as stored).
+    unsorted: bool,
+}
+
+fn read_chunk(
+    importer: &dyn Importer,
+    chunk: &Chunk,
+    steps: &Steps,
+    modules: &Modules,
+    rules: &Rules,
+) -> Result<ChunkDone> {
+    let mut survey = Survey::default();
+    let mut seen = Survey::default();
+    let mut categories = CategoryCache::default();
+    let mut done = ChunkDone {
+        rows: Vec::new(),
+        stats: ChunkStats::default(),
+        survey: Survey::default(),
+        first_start: None,
+        last_start: None,
+        unsorted: false,
+    };
+    importer.kernels(chunk, &mut survey, &mut |k| {
+        if let Err(reason) = sanity::interval(k.start, k.end) {
+            seen.skip(&format!("kernel: {reason}"));
+            return Ok(true);
+        }
+        if done.last_start.is_some_and(|last| k.start < last) {
+            done.unsorted = true;
+            return Ok(false);
+        }
+        done.first_start.get_or_insert(k.start);
+        done.last_start = Some(k.start);
+        let by_name = categories.get(rules, k.name_key, || {
+            Ok((k.name.to_string(), k.demangled.to_string()))
+        })?;
+        let launched = k.launch.as_ref().and_then(|l| l.thread.zip(l.start));
+        let step = launched.and_then(|(thread, t)| steps.lookup(thread, t));
+        // A graph node's module is the one open at its capture, never the one
+        // open at the replay's cudaGraphLaunch.
+        let site = match (k.from_graph, launched) {
+            (true, _) => LaunchSite::Graph {
+                node: k.graph_node_id,
+            },
+            (false, Some((thread, t))) => LaunchSite::Live { thread, t },
+            (false, None) => LaunchSite::Unknown,
+        };
+        let categorized = categorize(modules, site, by_name, &mut done.stats.fallbacks);
+        let category = categorized.category;
+        done.stats
+            .record(category, step, k.device, (k.start, k.end), k.from_graph);
+        done.stats
+            .record_source(categorized.source, category, k.end - k.start, || {
+                k.name.to_string()
+            });
+        done.rows.push(KernelRow {
+            record: k,
+            categorized,
+            step,
+        });
+        Ok(true)
+    })?;
+    survey.merge(seen);
+    done.survey = survey;
+    Ok(done)
+}
+
+/// Kernel pass: reads as stored and, when that turns out not to be in start
+/// order, once more sorted. Returns the input's kernel statistics.
+#[allow(clippy::too_many_arguments)]
+pub fn kernels(
+    importer: &dyn Importer,
+    steps: &Steps,
+    modules: &Modules,
+    rules: &Rules,
+    create: &dyn Fn() -> Result<TableWriter<KernelsBuilder>>,
+    survey: &mut Survey,
+    progress: &ProgressBar,
+) -> Result<KernelStats> {
+    let fallback_phase = steps
+        .ranges
+        .is_empty()
+        .then(|| importer.fallback_phase())
+        .flatten();
+    let wanted = 4 * rayon::current_num_threads().max(1) as i64;
+    for order in [KernelOrder::AsStored, KernelOrder::ByStart] {
+        let chunks = importer.kernel_chunks(order, wanted, MAX_CHUNK_ROWS)?;
+        let mut out = create()?;
+        let mut stats = KernelStats::default();
+        let mut pass_survey = Survey::default();
+        let mut last_start = i64::MIN;
+        let mut unsorted = false;
+        progress.set_position(0);
+        map_in_order(
+            &chunks,
+            |chunk| read_chunk(importer, chunk, steps, modules, rules),
+            |done: ChunkDone| {
+                if done.unsorted || done.first_start.is_some_and(|s| s < last_start) {
+                    unsorted = true;
+                    return Ok(false);
+                }
+                last_start = done.last_start.unwrap_or(last_start);
+                stats.absorb(done.stats);
+                pass_survey.merge(done.survey);
+                for row in &done.rows {
+                    append_kernel(&mut out, row, steps, modules, fallback_phase)?;
+                }
+                progress.inc(done.rows.len() as u64);
+                Ok(true)
+            },
+        )?;
+        if !unsorted {
+            out.finish()?;
+            survey.merge(pass_survey);
+            stats.module_ranges = modules.len() as u64;
+            return Ok(stats);
+        }
+    }
+    // The importer's own sort broke its contract: a bug, not the input's fault.
+    Err(Error::Parquet {
+        path: importer.path().to_path_buf(),
+        reason: "kernels read sorted by start came back out of order".into(),
+    })
+}
+
+/// Memop pass: writes every memop; returns memop counts per step and rows written.
+pub fn memops(
+    importer: &dyn Importer,
+    steps: &Steps,
+    mut out: TableWriter<MemopsBuilder>,
+    survey: &mut Survey,
+    progress: &ProgressBar,
+) -> Result<(MemopStats, u64)> {
+    let fallback_phase = steps
+        .ranges
+        .is_empty()
+        .then(|| importer.fallback_phase())
+        .flatten();
+    let mut per_step = MemopStats::new();
+    let mut seen = Survey::default();
+    importer.memops(survey, &mut |m| {
+        if let Err(reason) = sanity::interval(m.start, m.end) {
+            seen.skip(&format!("memop: {reason}"));
+            return Ok(true);
+        }
+        let step = m
+            .launch
+            .as_ref()
+            .and_then(|l| l.thread.zip(l.start))
+            .and_then(|(thread, t)| steps.lookup(thread, t));
+        if let Some(step) = step {
+            *per_step.entry(step).or_default() += 1;
+        }
+        append_memop(&mut out, &m, step, steps, fallback_phase)?;
+        progress.inc(1);
+        Ok(true)
+    })?;
+    survey.merge(seen);
+    Ok((per_step, out.finish()?))
+}
