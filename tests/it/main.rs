@@ -17,6 +17,7 @@ mod invariants;
 mod kernel_names;
 mod kineto;
 mod model_accounting;
+mod module_exactness;
 mod modules;
 mod parallel;
 mod privacy;
