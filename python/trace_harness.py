@@ -232,7 +232,9 @@ def module_ranges(engine, clock, args):
     model = trace_modules.model_of(engine)
     if model is None or getattr(engine, "emits_module_ranges", False):
         return None
-    return trace_modules.ModuleRanges(model, clock.torch).install()
+    # profiler annotations only feed Kineto; without it they would only cost time
+    annotate = getattr(clock, "kineto", None) is not None
+    return trace_modules.ModuleRanges(model, clock.torch, annotate=annotate).install()
 
 
 def timed_block(engine, clock, barrier, phase, b, s, args):
