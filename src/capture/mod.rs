@@ -384,6 +384,10 @@ pub fn describe(
             "# SGLang {} ({}) server arguments, checked against the {} flag set",
             t.version, t.source, t.facts.version
         )?,
+        None if plan.harness.hf.is_some() => writeln!(
+            out,
+            "# server arguments as SGLang would get them (the hf engine reads only its layout: --tp-size/--ep-size below)"
+        )?,
         None => writeln!(out, "# SGLang server arguments")?,
     }
     let flags = plan
