@@ -132,6 +132,12 @@ def parse_args(argv=None):
                    help="hf engine: expert parallel over the ranks when > 1 (MoE models)")
     p.add_argument("--decode", choices=["graph", "eager"], default="graph",
                    help="hf engine: decode replayed from a CUDA graph over a static KV cache, or eager")
+    p.add_argument("--module-ranges", choices=["on", "off"], default="on",
+                   help="inside the profiled window, one NVTX range per nn.Module forward "
+                        "(`module:<name>:<Class>`; SGLang: its layer-wise NVTX markers where the release has them)")
+    p.add_argument("--kineto-out",
+                   help="also record the profiled window with torch.profiler (Kineto) into this chrome-trace "
+                        "file (`.json` or `.json.gz`; `{rank}` is replaced by the rank)")
     p.add_argument("--rank-timeout", type=float, default=3600.0,
                    help="seconds a rank may run before the run is stopped")
     args = p.parse_args(argv)
@@ -161,6 +167,7 @@ def skipped_row(phase, bsz, seq, rank, reason):
 def run(engine, points, args, out_path, clock, barrier=lambda: None):
     event("env", rank=engine.rank, timing=clock.name, **clock.env())
     skipped = {}
+    ranges = None
     with clock.inference_mode():
         for i, (b, s) in enumerate(points):
             event("warmup", index=i + 1, total=len(points), bsz=b, seq=s)
@@ -186,7 +193,8 @@ def run(engine, points, args, out_path, clock, barrier=lambda: None):
             for n, (phase, b, s, starts, ends) in enumerate(blocks):
                 if starts:
                     clock.synchronize()
-                    clock.profiler_start()
+                    clock.profiler_start(kineto_path(args, engine.rank))
+                    ranges = module_ranges(engine, clock, args)
                 event("block", index=n + 1, total=len(blocks), phase=phase, bsz=b, seq=s)
                 try:
                     row = summarize(phase, b, s, engine.rank, timed_block(engine, clock, barrier, phase, b, s, args))
@@ -201,8 +209,32 @@ def run(engine, points, args, out_path, clock, barrier=lambda: None):
                 out.flush()
                 if ends:
                     clock.synchronize()
+                    if ranges is not None:
+                        ranges.remove()
+                        event("module_ranges", rank=engine.rank, forwards=ranges.calls)
+                        ranges = None
                     clock.profiler_stop()
     event("done", blocks=len(blocks), skipped=len(skipped))
+
+
+def kineto_path(args, rank):
+    path = getattr(args, "kineto_out", None)
+    return path.replace("{rank}", str(rank)) if path else None
+
+
+def module_ranges(engine, clock, args):
+    """Module-range hooks for the profiled window (trace_modules), or None when off or the
+    engine exposes no torch model (the CPU stand-in)."""
+    if getattr(args, "module_ranges", "off") != "on" or getattr(clock, "torch", None) is None:
+        return None
+    import trace_modules
+
+    model = trace_modules.model_of(engine)
+    if model is None or getattr(engine, "emits_module_ranges", False):
+        return None
+    # profiler annotations only feed Kineto; without it they would only cost time
+    annotate = getattr(clock, "kineto", None) is not None
+    return trace_modules.ModuleRanges(model, clock.torch, annotate=annotate).install()
 
 
 def timed_block(engine, clock, barrier, phase, b, s, args):
@@ -241,6 +273,7 @@ def run_sglang(args, points):
         if note:
             print(f"trace harness: {note}", flush=True)
         flags = json.load(open(args.server_args_file)) if args.server_args_file else []
+        flags = trace_sglang.with_layerwise_markers(flags, facts, args)
         server_args, port_args = trace_sglang.prepare(flags, facts, version)
     except trace_sglang.HarnessError as e:
         sys.exit(f"trace harness: {e}")

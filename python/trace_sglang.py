@@ -82,6 +82,20 @@ def prepare(flags, facts, version):
     return server_args, PortArgs.init_new(server_args)
 
 
+LAYERWISE_FLAG = "enable_layerwise_nvtx_marker"
+
+
+def with_layerwise_markers(flags, facts, args):
+    """Module ranges on an SGLang run: the release's own layer-wise NVTX markers (one range
+    per module forward, registered at model load so CUDA-graph capture sees them) when it
+    has them and the run is profiled; releases without them get the harness's hooks."""
+    cli = "--" + LAYERWISE_FLAG.replace("_", "-")
+    wanted = getattr(args, "module_ranges", "off") == "on" and getattr(args, "profile", "none") != "none"
+    if wanted and LAYERWISE_FLAG in facts["flags"] and cli not in flags:
+        return [*flags, cli]
+    return flags
+
+
 def rank_setup(bench, facts, server_args, gpu_id, tp_rank):
     """The per-rank calls `latency_test` makes before `load_model`, in its order."""
     for step in facts["rank_setup"]:
@@ -112,6 +126,7 @@ class SGLangEngine:
             bench.ModelRunner = lambda **kwargs: model_runner(**{**kwargs, "gpu_id": gpu_id})
             runner, _ = bench.load_model(server_args, port_args, tp_rank)
         self.bench, self.runner, self.rank = bench, runner, tp_rank
+        self.emits_module_ranges = bool(getattr(server_args, LAYERWISE_FLAG, False))
         self.wrapped = facts["runner_wrapper"] is not None
 
     def inputs(self, bsz, seq):

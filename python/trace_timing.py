@@ -47,11 +47,23 @@ class CudaClock:
     def synchronize(self):
         self.torch.cuda.synchronize()
 
-    def profiler_start(self):
+    def profiler_start(self, kineto_path=None):
+        """Open the profiled window: nsys's cudaProfilerApi range, and with `kineto_path` a
+        torch.profiler (CPU + CUDA activities) session that `profiler_stop` exports there."""
         self.torch.cuda.profiler.start()
+        if kineto_path:
+            prof = self.torch.profiler
+            self.kineto = prof.profile(activities=[prof.ProfilerActivity.CPU, prof.ProfilerActivity.CUDA])
+            self.kineto.__enter__()
+            self.kineto_path = kineto_path
 
     def profiler_stop(self):
         self.torch.cuda.profiler.stop()
+        kineto = getattr(self, "kineto", None)
+        if kineto is not None:
+            kineto.__exit__(None, None, None)
+            kineto.export_chrome_trace(self.kineto_path)
+            self.kineto = None
 
     def inference_mode(self):
         return self.torch.inference_mode()
@@ -90,7 +102,7 @@ class CpuClock:
     def synchronize(self):
         pass
 
-    def profiler_start(self):
+    def profiler_start(self, kineto_path=None):
         pass
 
     def profiler_stop(self):

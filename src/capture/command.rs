@@ -56,6 +56,10 @@ pub struct HarnessCommand {
     pub server_args_file: PathBuf,
     /// Seconds a rank may run before the harness stops the run (`rank_timeout_s`).
     pub rank_timeout_s: u32,
+    /// One NVTX range per model-module forward inside the profiled window
+    /// (`module:<name>:<Class>`, see `python/trace_modules.py`); off with
+    /// `--no-module-ranges`.
+    pub module_ranges: bool,
     /// Ranks and decode mode of the hf engine (`None` for SGLang, whose server
     /// arguments carry its layout).
     pub hf: Option<HfLayout>,
@@ -94,6 +98,8 @@ impl HarnessCommand {
             path(&self.server_args_file),
             "--rank-timeout".into(),
             self.rank_timeout_s.to_string(),
+            "--module-ranges".into(),
+            if self.module_ranges { "on" } else { "off" }.into(),
         ];
         if let Some(hf) = self.hf {
             argv.extend([
@@ -168,6 +174,7 @@ mod tests {
             latency_out: "run/latency.jsonl".into(),
             server_args_file: "run/server_args.json".into(),
             rank_timeout_s: 600,
+            module_ranges: true,
             hf: Some(HfLayout {
                 tp_size: 2,
                 ep_size: 1,
@@ -190,7 +197,7 @@ mod tests {
         }
         assert_eq!(
             shell_words(&harness(None).argv()),
-            "python3 run/trace_harness.py --engine hf --model-dir run/model --grid '1;128|4;512' --warmup 2 --iters 3 --profile none --out run/latency.jsonl --server-args-file run/server_args.json --rank-timeout 600 --tp-size 2 --ep-size 1 --decode graph"
+            "python3 run/trace_harness.py --engine hf --model-dir run/model --grid '1;128|4;512' --warmup 2 --iters 3 --profile none --out run/latency.jsonl --server-args-file run/server_args.json --rank-timeout 600 --module-ranges on --tp-size 2 --ep-size 1 --decode graph"
         );
     }
 

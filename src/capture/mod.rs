@@ -56,6 +56,10 @@ pub const HARNESS_FILES: &[(&str, &str)] = &[
         include_str!("../../python/trace_timing.py"),
     ),
     ("trace_hf.py", include_str!("../../python/trace_hf.py")),
+    (
+        "trace_modules.py",
+        include_str!("../../python/trace_modules.py"),
+    ),
     ("sglang_api.json", sglang_api::API_JSON),
 ];
 
@@ -77,6 +81,8 @@ pub struct CaptureConfig {
     pub engine: String,
     /// hf engine: decode eagerly instead of replaying a CUDA graph over a static KV cache.
     pub eager: bool,
+    /// Module ranges (NVTX per module forward) inside the profiled window.
+    pub module_ranges: bool,
     /// The SGLang release to compose for (dry run) or to expect (real run).
     pub sglang_version: Option<String>,
     pub warmup: Option<u32>,
@@ -331,6 +337,7 @@ fn compose_plan(cfg: &CaptureConfig) -> Result<Plan> {
         latency_out: run_dir.join("latency.jsonl"),
         server_args_file: run_dir.join("server_args.json"),
         rank_timeout_s,
+        module_ranges: cfg.module_ranges,
         hf,
     };
     Ok(Plan {
@@ -376,6 +383,10 @@ pub fn describe(
             out,
             "# SGLang {} ({}) server arguments, checked against the {} flag set",
             t.version, t.source, t.facts.version
+        )?,
+        None if plan.harness.hf.is_some() => writeln!(
+            out,
+            "# server arguments as SGLang would get them (the hf engine reads only its layout: --tp-size/--ep-size below)"
         )?,
         None => writeln!(out, "# SGLang server arguments")?,
     }

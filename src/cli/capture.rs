@@ -53,6 +53,10 @@ pub struct CaptureArgs {
     /// hf engine: decode eagerly instead of replaying a CUDA graph over a static KV cache.
     #[arg(long)]
     pub eager: bool,
+    /// Do not emit module ranges (one NVTX range per model-module forward inside the
+    /// profiled window, which `trace ingest` uses to attribute kernels to modules).
+    #[arg(long)]
+    pub no_module_ranges: bool,
     /// SGLang release to compose for (dry run without SGLang) or to expect (real run);
     /// default: the one importable by --python.
     #[arg(long)]
@@ -112,6 +116,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         grid: args.grid,
         engine: args.engine,
         eager: args.eager,
+        module_ranges: !args.no_module_ranges,
         sglang_version: args.sglang_version,
         warmup: args.warmup,
         iters: args.iters,

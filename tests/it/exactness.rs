@@ -14,22 +14,33 @@ type Groups = BTreeMap<String, (u64, i64)>;
 /// Innermost labelled NVTX range on the launching thread at the API call's start,
 /// by plain SQL (NVIDIA's `kernel_helper` rule), grouped by "phase|bsz=..|seq=..".
 fn oracle(file: &str) -> Groups {
+    oracle_keyed(file, "")
+}
+
+/// The oracle per rank: keys "<deviceId>:phase|bsz=..|seq=..".
+fn oracle_by_device(file: &str) -> Groups {
+    oracle_keyed(file, "k.deviceId || ':' || ")
+}
+
+fn oracle_keyed(file: &str, prefix: &str) -> Groups {
     let conn = Connection::open(fixture(file)).unwrap();
     let sql = r#"
-        WITH lab AS (
+        WITH lab AS MATERIALIZED (
           SELECT n.start, n."end", n.globalTid, coalesce(s.value, n.text) AS t
           FROM NVTX_EVENTS n LEFT JOIN StringIds s ON s.id = n.textId
           WHERE n.eventType IN (59, 60) AND coalesce(s.value, n.text) GLOB '*|bsz=*|seq=*'),
         k AS (
-          SELECT k."end" - k.start AS dur, r.globalTid AS tid, r.start AS rs
+          SELECT k."end" - k.start AS dur, r.globalTid AS tid, r.start AS rs, k.deviceId
           FROM CUPTI_ACTIVITY_KIND_KERNEL k LEFT JOIN CUPTI_ACTIVITY_KIND_RUNTIME r
             ON r.correlationId = k.correlationId AND (r.globalTid & -16777216) = k.globalPid),
         a AS (
-          SELECT dur, (SELECT t FROM lab WHERE lab.globalTid = k.tid AND lab.start <= k.rs AND lab."end" >= k.rs
+          SELECT dur, k.deviceId, (SELECT t FROM lab WHERE lab.globalTid = k.tid AND lab.start <= k.rs AND lab."end" >= k.rs
                        ORDER BY lab.start DESC, lab."end" ASC LIMIT 1) AS t
           FROM k)
-        SELECT coalesce(replace(substr(t, 1, instr(t, '|iter') - 1), 'trace:', ''), ''), count(*), sum(dur) FROM a GROUP BY 1"#;
-    let mut stmt = conn.prepare(sql).unwrap();
+        SELECT PREFIXcoalesce(replace(substr(t, 1, instr(t, '|iter') - 1), 'trace:', ''), ''), count(*), sum(dur)
+        FROM a AS k GROUP BY 1"#
+        .replace("PREFIX", prefix);
+    let mut stmt = conn.prepare(&sql).unwrap();
     stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,
@@ -237,4 +248,60 @@ fn hf_capture_made_by_trace_capture_attributes_every_step() {
         .unwrap()
         .as_primitive::<Int64Type>();
     assert!(kernels.values().iter().all(|&k| k > 0));
+}
+
+/// Our own `trace capture --engine hf --deploy tp2` on two H200s (llama3 2-layer,
+/// module ranges on): every rank's kernels and GPU ns per shape equal the oracle's.
+#[test]
+fn hf_tp2_capture_matches_the_oracle_per_rank() {
+    let out = tempfile::tempdir().unwrap();
+    ingest(&[fixture("nsys/hf_tp2.sqlite")], out.path());
+    let kernels = read_table(out.path(), "kernels", "hf_tp2");
+    let device = kernels
+        .column_by_name("device")
+        .unwrap()
+        .as_primitive::<Int32Type>();
+    let phase = kernels.column_by_name("phase").unwrap().as_string::<i32>();
+    let (bsz, seq) = (
+        kernels
+            .column_by_name("bsz")
+            .unwrap()
+            .as_primitive::<Int32Type>(),
+        kernels
+            .column_by_name("seq")
+            .unwrap()
+            .as_primitive::<Int32Type>(),
+    );
+    let dur = kernels
+        .column_by_name("dur_ns")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    let mut ours = Groups::new();
+    for i in 0..kernels.num_rows() {
+        let shape = if phase.is_null(i) {
+            String::new()
+        } else {
+            format!(
+                "{}|bsz={}|seq={}",
+                phase.value(i),
+                bsz.value(i),
+                seq.value(i)
+            )
+        };
+        let entry = ours
+            .entry(format!("{}:{shape}", device.value(i)))
+            .or_insert((0, 0));
+        entry.0 += 1;
+        entry.1 += dur.value(i);
+    }
+    let oracle = oracle_by_device("nsys/hf_tp2.sqlite");
+    assert_eq!(ours, oracle, "per (rank, phase, bsz, seq) kernels and ns");
+    // both ranks, 8 shapes each plus their unlabelled kernels, and the same work on each
+    assert_eq!(oracle.len(), 2 * (8 + 1));
+    for shape in ["prefill|bsz=4|seq=512", "decode|bsz=1|seq=128"] {
+        assert_eq!(
+            oracle[&format!("0:{shape}")].0,
+            oracle[&format!("1:{shape}")].0
+        );
+    }
 }
