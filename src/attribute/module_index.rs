@@ -9,6 +9,9 @@
 //! - A module's verdict is that of its OUTERMOST enclosing module that a rule
 //!   matches (so an RMSNorm inside an attention block is attention); its layer is
 //!   its own qualified name's, else its parent's.
+//! - Graph node ids are per process (two ranks' graphs reuse the same ids), so
+//!   nodes are keyed by (process, node), the process being the thread key's bits
+//!   above 24 (nsys `globalTid >> 24`, Kineto `pid`).
 //! - A graph node resolves through `originalGraphNodeId` links (a node cloned at
 //!   instantiation points to the node created during stream capture) to the
 //!   node's creation event; the module is the one open on the creating thread at
@@ -74,6 +77,9 @@ impl GraphMiss {
     }
 }
 
+/// A graph node: (process, node id). Node ids are per process.
+type NodeKey = (i64, i64);
+
 /// Longest `originalGraphNodeId` chain followed (guards against cycles).
 const MAX_CLONE_DEPTH: usize = 64;
 
@@ -83,7 +89,7 @@ pub struct Modules {
     infos: Vec<ModuleInfo>,
     by_thread: HashMap<i64, ThreadRanges>,
     /// `None`: the input has no node-creation events.
-    graph_nodes: Option<HashMap<i64, Result<u32, GraphMiss>>>,
+    graph_nodes: Option<HashMap<NodeKey, Result<u32, GraphMiss>>>,
 }
 
 impl Modules {
@@ -148,51 +154,64 @@ impl Modules {
         self.infos.get(id as usize)
     }
 
-    /// The module open when CUDA-graph node `node` was captured.
-    pub fn for_graph_node(&self, node: i64) -> Result<u32, GraphMiss> {
+    /// The module open when CUDA-graph node `node` of the process of thread key
+    /// `launcher` (the thread that replayed it) was captured.
+    pub fn for_graph_node(&self, launcher: i64, node: i64) -> Result<u32, GraphMiss> {
         match &self.graph_nodes {
             None => Err(GraphMiss::NoNodeEvents),
             Some(map) => map
-                .get(&node)
+                .get(&(process_of(launcher), node))
                 .copied()
                 .unwrap_or(Err(GraphMiss::UnknownNode)),
         }
     }
 
-    fn map_graph_nodes(&self, events: &[GraphNodeEvent]) -> HashMap<i64, Result<u32, GraphMiss>> {
-        let mut original: HashMap<i64, i64> = HashMap::new();
-        let mut created: HashMap<i64, (Option<i64>, i64)> = HashMap::new();
+    fn map_graph_nodes(
+        &self,
+        events: &[GraphNodeEvent],
+    ) -> HashMap<NodeKey, Result<u32, GraphMiss>> {
+        let mut original: HashMap<NodeKey, i64> = HashMap::new();
+        let mut created: HashMap<NodeKey, (i64, i64)> = HashMap::new();
         for e in events {
+            // A creation event without a thread cannot be placed in a process.
+            let Some(thread) = e.thread else { continue };
+            let key = (process_of(thread), e.node);
             match e.original {
                 Some(from) if from != e.node => {
-                    original.insert(e.node, from);
+                    original.insert(key, from);
                 }
                 _ => {
-                    let entry = created.entry(e.node).or_insert((e.thread, e.start));
+                    let entry = created.entry(key).or_insert((thread, e.start));
                     if e.start < entry.1 {
-                        *entry = (e.thread, e.start);
+                        *entry = (thread, e.start);
                     }
                 }
             }
         }
-        let resolve = |mut node: i64| -> Result<u32, GraphMiss> {
+        let resolve = |(process, mut node): NodeKey| -> Result<u32, GraphMiss> {
             for _ in 0..MAX_CLONE_DEPTH {
-                match original.get(&node) {
+                match original.get(&(process, node)) {
                     Some(&from) => node = from,
                     None => break,
                 }
             }
-            let (thread, start) = created.get(&node).copied().ok_or(GraphMiss::UnknownNode)?;
-            thread
-                .and_then(|t| self.at(t, start))
-                .ok_or(GraphMiss::NoModuleAtCapture)
+            let (thread, start) = created
+                .get(&(process, node))
+                .copied()
+                .ok_or(GraphMiss::UnknownNode)?;
+            self.at(thread, start).ok_or(GraphMiss::NoModuleAtCapture)
         };
         original
             .keys()
             .chain(created.keys())
-            .map(|&node| (node, resolve(node)))
+            .map(|&key| (key, resolve(key)))
             .collect()
     }
+}
+
+/// The process part of a thread key (nsys `globalTid`, Kineto `pid << 24 | tid`).
+fn process_of(thread: i64) -> i64 {
+    thread >> 24
 }
 
 /// Fills each module's verdict from its outermost matching ancestor and its
@@ -342,21 +361,48 @@ mod tests {
         let modules = Modules::new(ranges, &rules(), Some(events));
         let class = |node| {
             modules
-                .for_graph_node(node)
+                .for_graph_node(7, node)
                 .map(|id| modules.info(id).map(|m| m.class.clone()))
         };
         assert_eq!(class(20), Ok(Some("LlamaAttention".into())));
         assert_eq!(class(21), Ok(Some("MixtralSparseMoeBlock".into())));
         assert_eq!(class(30), Ok(Some("MixtralSparseMoeBlock".into())));
         assert_eq!(class(22), Err(GraphMiss::NoModuleAtCapture));
-        assert_eq!(class(13), Err(GraphMiss::NoModuleAtCapture));
+        assert_eq!(class(13), Err(GraphMiss::UnknownNode), "no creating thread");
         assert_eq!(class(23), Err(GraphMiss::UnknownNode));
         assert_eq!(class(40), Err(GraphMiss::UnknownNode));
         assert_eq!(class(777), Err(GraphMiss::UnknownNode));
 
+        // Node ids are per process: another process reuses 10 for its own node.
+        let other = (1 << 24) | 5;
+        let modules = Modules::new(
+            vec![
+                range(
+                    7,
+                    100,
+                    200,
+                    "module:model.layers.0.self_attn:LlamaAttention",
+                ),
+                range(other, 100, 200, "module:model.layers.0.mlp:LlamaMLP"),
+            ],
+            &rules(),
+            Some(vec![
+                event(10, None, Some(7), 150),
+                event(10, None, Some(other), 150),
+            ]),
+        );
+        let class = |launcher, node| {
+            modules
+                .for_graph_node(launcher, node)
+                .map(|id| modules.info(id).map(|m| m.class.clone()))
+        };
+        assert_eq!(class(7, 10), Ok(Some("LlamaAttention".into())));
+        assert_eq!(class(other, 10), Ok(Some("LlamaMLP".into())));
+        assert_eq!(class((2 << 24) | 5, 10), Err(GraphMiss::UnknownNode));
+
         let without_table = Modules::new(Vec::new(), &rules(), None);
         assert_eq!(
-            without_table.for_graph_node(20),
+            without_table.for_graph_node(7, 20),
             Err(GraphMiss::NoNodeEvents)
         );
     }

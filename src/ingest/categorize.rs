@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::attribute::module_index::Modules;
+use crate::attribute::module_index::{GraphMiss, Modules};
 use crate::attribute::modules::{decide, Source};
 
 /// Counted fallbacks to names, by reason.
@@ -22,8 +22,12 @@ pub type Fallbacks = BTreeMap<&'static str, u64>;
 pub enum LaunchSite {
     /// A direct launch by `thread` at API start `t`.
     Live { thread: i64, t: i64 },
-    /// A CUDA-graph node (`node` when the input records node ids).
-    Graph { node: Option<i64> },
+    /// A CUDA-graph node (`node` when the input records node ids), replayed by
+    /// `launcher` (the thread key of the graph launch, when known).
+    Graph {
+        node: Option<i64>,
+        launcher: Option<i64>,
+    },
     /// No launching API call matched.
     Unknown,
 }
@@ -45,10 +49,11 @@ pub fn categorize(
 ) -> Categorized {
     let id = match site {
         LaunchSite::Live { thread, t } => modules.at(thread, t),
-        LaunchSite::Graph { node } if !modules.is_empty() => {
-            let found = match node {
-                Some(node) => modules.for_graph_node(node),
-                None => Err(crate::attribute::module_index::GraphMiss::NoNodeEvents),
+        LaunchSite::Graph { node, launcher } if !modules.is_empty() => {
+            let found = match (node, launcher) {
+                (Some(node), Some(launcher)) => modules.for_graph_node(launcher, node),
+                (Some(_), None) => Err(GraphMiss::UnknownNode),
+                (None, _) => Err(GraphMiss::NoNodeEvents),
             };
             found
                 .map_err(|miss| *fallbacks.entry(miss.reason()).or_default() += 1)

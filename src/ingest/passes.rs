@@ -187,6 +187,7 @@ fn read_chunk(
         let site = match (k.from_graph, launched) {
             (true, _) => LaunchSite::Graph {
                 node: k.graph_node_id,
+                launcher: launched.map(|(thread, _)| thread),
             },
             (false, Some((thread, t))) => LaunchSite::Live { thread, t },
             (false, None) => LaunchSite::Unknown,

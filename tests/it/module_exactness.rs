@@ -4,8 +4,8 @@
 //! SQL oracle run on the export itself: the innermost `module:` NVTX range on the
 //! launching thread at the launch API call's start, or — for a graph node — on the
 //! capturing thread at the creation of the node its instantiated copy was cloned
-//! from (`CUDA_GRAPH_NODE_EVENTS`, one `originalGraphNodeId` hop, as TensorRT-LLM's
-//! layer-wise parser joins them). Also the issue's bars: `category_source =
+//! from (`CUDA_GRAPH_NODE_EVENTS`, one `originalGraphNodeId` hop within the
+//! kernel's process, as TensorRT-LLM's layer-wise parser joins them). Also the issue's bars: `category_source =
 //! module` for ≥ 95 % of GPU time inside labelled steps, and every kernel inside
 //! an MoE block is `moe` unless its name says communication.
 
@@ -15,11 +15,18 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::common::{fixture, ingest, read_table};
 
-const CAPTURES: &[&str] = &["hf_modules_eager", "hf_modules_graph"];
+/// (capture, its MoE block class, GPUs): HF Qwen3-MoE on one H200 (eager and
+/// graph decode), and HF Llama-3 2-layer, tensor parallel on two H200s (dense, NCCL
+/// all-reduce inside the row-parallel Linears, graph decode).
+const CAPTURES: &[(&str, Option<&str>, u32)] = &[
+    ("hf_modules_eager", Some("Qwen3MoeSparseMoeBlock"), 1),
+    ("hf_modules_graph", Some("Qwen3MoeSparseMoeBlock"), 1),
+    ("hf_tp2", None, 2),
+];
 
 /// Per kernel in start order (ties by row id): the oracle's innermost module
 /// text, and whether an MoE block encloses the launch (or the node's capture).
-fn oracle(file: &str) -> Vec<(Option<String>, bool)> {
+fn oracle(file: &str, moe_class: Option<&str>) -> Vec<(Option<String>, bool)> {
     let conn =
         Connection::open_with_flags(fixture(file), OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let has_nodes: bool = conn
@@ -53,8 +60,10 @@ fn oracle(file: &str) -> Vec<(Option<String>, bool)> {
              ON r.correlationId = k.correlationId AND (r.globalTid & -16777216) = k.globalPid
            LEFT JOIN CUDA_GRAPH_NODE_EVENTS c1
              ON c1.graphNodeId = k.graphNodeId AND c1.originalGraphNodeId IS NOT NULL
+                AND (c1.globalTid & -16777216) = k.globalPid
            LEFT JOIN CUDA_GRAPH_NODE_EVENTS c2
-             ON c2.graphNodeId = c1.originalGraphNodeId AND c2.originalGraphNodeId IS NULL;",
+             ON c2.graphNodeId = c1.originalGraphNodeId AND c2.originalGraphNodeId IS NULL
+                AND (c2.globalTid & -16777216) = k.globalPid;",
     )
     .unwrap();
     let kernels: i64 = conn
@@ -78,12 +87,12 @@ fn oracle(file: &str) -> Vec<(Option<String>, bool)> {
             "SELECT (SELECT text FROM mods m WHERE m.tid = x.tid AND m.s <= x.t AND x.t <= m.e
                      ORDER BY m.s DESC, m.e ASC LIMIT 1),
                     EXISTS (SELECT 1 FROM mods m WHERE m.tid = x.tid AND m.s <= x.t AND x.t <= m.e
-                            AND m.text LIKE '%:Qwen3MoeSparseMoeBlock')
+                            AND m.text LIKE '%:' || ?1)
              FROM sites x ORDER BY x.kstart, x.kid",
         )
         .unwrap();
     let rows = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map([moe_class.unwrap_or("-")], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .map(Result::unwrap)
         .collect();
@@ -99,12 +108,12 @@ fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
 
 #[test]
 fn modules_match_the_sql_oracle_kernel_by_kernel() {
-    for capture in CAPTURES {
+    for (capture, moe_class, _) in CAPTURES {
         let file = format!("nsys/{capture}.sqlite");
         let dir = tempfile::tempdir().unwrap();
         let summary = ingest(&[fixture(&file)], dir.path());
         let kernels = read_table(dir.path(), "kernels", capture);
-        let want = oracle(&file);
+        let want = oracle(&file, *moe_class);
         assert_eq!(want.len(), kernels.num_rows(), "{file}");
         let (module, class) = (
             strings(&kernels, "module"),
@@ -137,59 +146,74 @@ fn modules_match_the_sql_oracle_kernel_by_kernel() {
 #[test]
 fn module_attribution_covers_labelled_steps_and_moe_blocks_are_moe() {
     println!(
-        "{:<18} {:>8} {:>10} {:>10} {:>14} {:>8}",
-        "capture", "kernels", "steps_ms", "module%", "graph_module%", "moe%"
+        "{:<18} {:>8} {:>10} {:>10} {:>10} {:>14} {:>8} {:>7}",
+        "capture", "kernels", "steps_ms", "module%", "in_mod%", "graph_in_mod%", "moe%", "comm%"
     );
-    for capture in CAPTURES {
+    for (capture, moe_class, gpus) in CAPTURES {
         let file = format!("nsys/{capture}.sqlite");
         let dir = tempfile::tempdir().unwrap();
         ingest(&[fixture(&file)], dir.path());
         let kernels = read_table(dir.path(), "kernels", capture);
-        let (category, source, launch) = (
+        let (category, source, launch, module) = (
             strings(&kernels, "category"),
             strings(&kernels, "category_source"),
             strings(&kernels, "launch"),
+            strings(&kernels, "module"),
         );
         let step = kernels.column_by_name("step").unwrap();
         let dur = kernels
             .column_by_name("dur_ns")
             .unwrap()
             .as_primitive::<Int64Type>();
-        let (mut total, mut module, mut graph, mut graph_module, mut moe) = (0i64, 0, 0, 0, 0);
+        let (mut total, mut decided, mut in_module, mut graph, mut graph_in_module) =
+            (0i64, 0, 0, 0, 0);
+        let (mut moe, mut comm) = (0i64, 0);
         for i in 0..kernels.num_rows() {
             if step.is_null(i) {
                 continue;
             }
             let ns = dur.value(i);
-            let by_module = source[i].as_deref() == Some("module");
             let is_graph = launch[i].as_deref() == Some("graph");
             total += ns;
-            module += ns * i64::from(by_module);
+            decided += ns * i64::from(source[i].as_deref() == Some("module"));
+            in_module += ns * i64::from(module[i].is_some());
             graph += ns * i64::from(is_graph);
-            graph_module += ns * i64::from(is_graph && by_module);
+            // A graph kernel's module came from its node's capture.
+            graph_in_module += ns * i64::from(is_graph && module[i].is_some());
             moe += ns * i64::from(category[i].as_deref() == Some("moe"));
+            comm += ns * i64::from(category[i].as_deref() == Some("communication"));
         }
         let pct = |part: i64, whole: i64| 100.0 * part as f64 / whole.max(1) as f64;
         println!(
-            "{:<18} {:>8} {:>10.3} {:>10.2} {:>14.2} {:>8.2}",
+            "{:<18} {:>8} {:>10.3} {:>10.2} {:>10.2} {:>14.2} {:>8.2} {:>7.2}",
             capture,
             kernels.num_rows(),
             total as f64 / 1e6,
-            pct(module, total),
-            pct(graph_module, graph),
-            pct(moe, total)
+            pct(decided, total),
+            pct(in_module, total),
+            pct(graph_in_module, graph),
+            pct(moe, total),
+            pct(comm, total)
         );
-        assert!(
-            pct(module, total) >= 95.0,
-            "{file}: module share below 95 %"
-        );
-        if capture.contains("graph") {
-            assert!(graph > 0, "{file}: no graph-replayed kernels in steps");
-            assert!(pct(graph_module, graph) >= 95.0, "{file}: graph kernels");
+        // Every step kernel's launch (or capture) lies in a module. On one GPU the
+        // module rules decide >= 95 %; on two the rest is communication, which its
+        // name decides inside any module.
+        assert!(pct(in_module, total) >= 95.0, "{file}: in-module share");
+        assert!(pct(decided + comm, total) >= 95.0, "{file}: decided share");
+        if *gpus == 1 {
+            assert!(pct(decided, total) >= 95.0, "{file}: module-decided share");
+        } else {
+            assert!(comm > 0, "{file}: no communication");
         }
-        let in_moe = oracle(&file);
+        if !capture.contains("eager") {
+            assert!(graph > 0, "{file}: no graph-replayed kernels in steps");
+            assert!(pct(graph_in_module, graph) >= 95.0, "{file}: graph kernels");
+        }
+        let Some(moe_class) = moe_class else {
+            continue;
+        };
         let mut inside = 0;
-        for (i, (_, in_moe)) in in_moe.iter().enumerate() {
+        for (i, (_, in_moe)) in oracle(&file, Some(moe_class)).iter().enumerate() {
             if *in_moe {
                 inside += 1;
                 let c = category[i].as_deref().unwrap_or_default();
