@@ -138,6 +138,10 @@ const NAMES: &[(&str, &str, &str, &str)] = &[
     ("bmm_MxE4m3_MxE2m1MxE4m3_Fp32_t128x16x256u2_s3_et128x16_m128x16x32_cga1x1x1_16dp256b_rM_TN_transOut_schedP2x1x2x3_biasM_bN_tma_tmaOpt_clmp_swiGlu_dynBatch_sm100f", "", "moe", "fixtures/public/vllm_gptoss_b200_tp8_prefill_rank0.json.gz"),
     ("routingIndicesHistogramKernel", "void moe::dev::routing::routingIndicesHistogramKernel<moe::dev::routing::routingRenormalize::KernelParams<__nv_bfloat16, __nv_bfloat16, 128, false, true, true> >", "moe", "fixtures/public/vllm_gptoss_b200_tp8_prefill_rank0.json.gz"),
     ("fmhaSm100aKernel_QkvE4m3OBfloat16H64PagedKvCausalP16VarSeqQ128Kv128PersistentContext", "", "attention", "fixtures/public/vllm_gptoss_b200_tp8_prefill_rank0.json.gz"),
+    ("device_kernel", "void cutlass::device_kernel<flash::FlashAttnBwd<flash::CollectiveMainloopBwd<2, cute::tuple<cute::C<1>, cute::C<1>, cute", "attention", "deepseek-ai/profile-data train.json"),
+    ("reduce_fused_impl", "void cuda::reduce_fused_impl<__nv_bfloat16, false, false>(int4 const*, float const*, int const*, int4*, int, int, int", "moe", "deepseek-ai/profile-data train.json"),
+    ("swiglu_forward_backward_with_weight_impl", "void cuda::swiglu_forward_backward_with_weight_impl<__nv_bfloat16>(__nv_bfloat16*, __nv_bfloat16*, __nv_bfloat16*", "activation", "deepseek-ai/profile-data train.json"),
+    ("per_token_cast_to_fp8_with_channels", "void cuda::per_token_cast_to_fp8_with_channels<__nv_bfloat16, 128, false, 128, false>(__nv_bfloat16 const*, int", "quantization", "deepseek-ai/profile-data train.json"),
 ];
 
 #[derive(Deserialize)]
