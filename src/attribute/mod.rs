@@ -16,7 +16,11 @@
 pub mod intervals;
 pub mod label;
 pub mod module_index;
+#[cfg(test)]
+mod module_index_tests;
 pub mod modules;
+#[cfg(test)]
+mod modules_tests;
 pub mod ranges;
 pub mod rules;
 

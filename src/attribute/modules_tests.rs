@@ -1,0 +1,163 @@
+//! Tests of [`super::modules`]: range text, layer index, the shipped module rules,
+//! the precedence, and rule-file errors.
+
+use std::path::Path;
+
+use super::modules::*;
+
+#[test]
+fn parses_harness_and_torch_module_text() {
+    assert_eq!(
+        ModuleText::parse("module:model.layers.7.mlp:Qwen3MoeSparseMoeBlock"),
+        Some(ModuleText {
+            qualified: "model.layers.7.mlp",
+            class: "Qwen3MoeSparseMoeBlock"
+        })
+    );
+    assert_eq!(
+        ModuleText::parse("module::Qwen3MoeForCausalLM"),
+        Some(ModuleText {
+            qualified: "",
+            class: "Qwen3MoeForCausalLM"
+        })
+    );
+    assert_eq!(
+        ModuleText::parse("nn.Module: Qwen3MoeMLP_12"),
+        Some(ModuleText {
+            qualified: "Qwen3MoeMLP_12",
+            class: "Qwen3MoeMLP"
+        })
+    );
+    assert_eq!(
+        ModuleText::parse("{'Module': 'meta-llama/Llama-3.2-1B-Instruct.model.layers.0.self_attn.qkv_proj', 'TrainableParams': {'weight': [3072, 2048]}}"),
+        Some(ModuleText {
+            qualified: "model.layers.0.self_attn.qkv_proj",
+            class: ""
+        })
+    );
+    assert_eq!(
+        ModuleText::parse("{'Module': 'top.model.layers.3.mlp', 'Inputs': [[4, 2048]]}"),
+        Some(ModuleText {
+            qualified: "model.layers.3.mlp",
+            class: ""
+        })
+    );
+    assert_eq!(
+        ModuleText::parse("{'Module': 'Qwen/Qwen3-30B-A3B', 'Inputs': [[4]]}"),
+        Some(ModuleText {
+            qualified: "",
+            class: ""
+        })
+    );
+    for not_a_module in [
+        "module:",
+        "module:x",
+        "module:a:b:C",
+        "module:x:",
+        "module:x:Bad Class",
+        "nn.Module: NoInstance",
+        "nn.Module: Linear_x",
+        "decode|bsz=1|seq=8|iter=0",
+        "aten::mm",
+    ] {
+        assert_eq!(ModuleText::parse(not_a_module), None, "{not_a_module}");
+    }
+}
+
+#[test]
+fn layer_index_from_qualified_names() {
+    assert_eq!(layer_of("model.layers.7.mlp"), Some(7));
+    assert_eq!(layer_of("model.layers.12.self_attn.q_proj"), Some(12));
+    assert_eq!(layer_of("transformer.h.3.attn"), Some(3));
+    assert_eq!(layer_of("model.embed_tokens"), None);
+    assert_eq!(layer_of("lm_head"), None);
+    assert_eq!(layer_of(""), None);
+    assert_eq!(layer_of("model.layers"), None);
+    assert_eq!(layer_of("model.layers.x.mlp"), None);
+}
+
+fn module<'a>(qualified: &'a str, class: &'a str) -> ModuleText<'a> {
+    ModuleText { qualified, class }
+}
+
+#[test]
+fn builtin_module_rules() {
+    let rules = ModuleRules::builtin().unwrap();
+    let category = |q, c| rules.classify(&module(q, c)).map(|m| m.category);
+    assert_eq!(
+        category("model.layers.0.mlp", "Qwen3MoeSparseMoeBlock"),
+        Some("moe")
+    );
+    assert_eq!(category("model.layers.0.mlp", "GptOssMLP"), Some("moe"));
+    assert_eq!(
+        category("model.layers.0.mlp.experts", "FusedMoE"),
+        Some("moe")
+    );
+    assert_eq!(
+        category("model.layers.0.self_attn", "Qwen3MoeAttention"),
+        Some("attention")
+    );
+    assert_eq!(
+        category("model.layers.0.input_layernorm", "Qwen3MoeRMSNorm"),
+        Some("norm")
+    );
+    assert_eq!(
+        category("model.rotary_emb", "Qwen3MoeRotaryEmbedding"),
+        Some("rotary")
+    );
+    assert_eq!(category("model.embed_tokens", "Embedding"), Some("memory"));
+    assert_eq!(category("lm_head", "Linear"), Some("gemm"));
+    assert_eq!(category("model.layers.0.mlp.gate", "Linear"), Some("moe"));
+    assert_eq!(category("model.layers.0.self_attn.q_proj", "Linear"), None);
+    assert_eq!(category("model.layers.0", "Qwen3MoeDecoderLayer"), None);
+    assert_eq!(category("", "Qwen3MoeForCausalLM"), None);
+    let mlp = rules.classify(&module("model.layers.0.mlp", "LlamaMLP"));
+    assert_eq!(
+        mlp,
+        Some(ModuleCategory {
+            category: "gemm",
+            refine: true
+        })
+    );
+}
+
+#[test]
+fn precedence() {
+    let moe = Some(ModuleCategory {
+        category: "moe",
+        refine: false,
+    });
+    let mlp = Some(ModuleCategory {
+        category: "gemm",
+        refine: true,
+    });
+    assert_eq!(decide(moe, "elementwise"), ("moe", Source::Module));
+    assert_eq!(decide(moe, "gemm"), ("moe", Source::Module));
+    assert_eq!(decide(moe, "other"), ("moe", Source::Module));
+    assert_eq!(
+        decide(moe, "communication"),
+        ("communication", Source::Name)
+    );
+    assert_eq!(decide(mlp, "activation"), ("activation", Source::Name));
+    assert_eq!(decide(mlp, "gemm"), ("gemm", Source::Module));
+    assert_eq!(decide(mlp, "elementwise"), ("gemm", Source::Module));
+    assert_eq!(decide(None, "gemm"), ("gemm", Source::Name));
+    assert_eq!(decide(None, "other"), ("other", Source::None));
+}
+
+#[test]
+fn bad_module_rules_name_file_and_line() {
+    let err = |text: &str| {
+        ModuleRules::parse(text, Path::new("m.yaml"))
+            .unwrap_err()
+            .to_string()
+    };
+    let e = err("rules:\n  - {class: 'X', category: moe}\n  - {class: 'Y', category: other}\n");
+    assert!(e.starts_with("m.yaml:3: unknown module category"), "{e}");
+    let e = err("rules:\n  - {category: moe}\n");
+    assert!(e.starts_with("m.yaml:2:") && e.contains("class"), "{e}");
+    let e = err("rules:\n  - {class: '(', category: moe}\n");
+    assert!(e.contains("invalid class pattern"), "{e}");
+    let e = err("rules:\n  - {clas: 'X', category: moe}\n");
+    assert!(e.contains("clas"), "{e}");
+}
