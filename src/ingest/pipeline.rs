@@ -17,6 +17,7 @@ use super::importer::Importer;
 use super::kineto::KinetoImporter;
 use super::nsys::NsysImporter;
 use super::passes;
+use super::phases;
 use super::progress::{self, Bars};
 use super::summary::Summary;
 use super::tables::{self, InputOutcome};
@@ -125,6 +126,8 @@ fn ingest_input(
     mut survey: Survey,
 ) -> Result<InputOutcome> {
     let part = |table: &str| staging.part_path(table, index);
+    let input = importer.path().display().to_string();
+    let mut started = std::time::Instant::now();
     let nvtx_out = TableWriter::<NvtxBuilder>::create(&part(NvtxBuilder::NAME)?)?;
     let bar = Bars::new(bars, importer);
     let (nvtx, prepared) = rayon::join(
@@ -143,10 +146,18 @@ fn ingest_input(
         },
         || -> Result<Survey> {
             let mut survey = Survey::default();
+            let started = std::time::Instant::now();
             importer.prepare(&mut survey)?;
+            phases::report(&input, "prepare (launch index)", started.elapsed());
             Ok(survey)
         },
     );
+    phases::report(
+        &input,
+        "nvtx pass ∥ prepare (launch index)",
+        started.elapsed(),
+    );
+    started = std::time::Instant::now();
     let ((steps, nvtx_rows), nvtx_survey) = nvtx?;
     survey.merge(nvtx_survey);
     survey.merge(prepared?);
@@ -177,6 +188,7 @@ fn ingest_input(
             Ok((done, survey))
         },
     );
+    phases::report(&input, "kernels ∥ memops", started.elapsed());
     let (kernels, kernel_survey) = kernels?;
     let ((memop_steps, memop_rows), memop_survey) = memops?;
     survey.merge(kernel_survey);
