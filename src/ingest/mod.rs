@@ -16,6 +16,7 @@ mod kineto;
 mod nsys;
 mod ordered;
 mod passes;
+mod phases;
 mod pipeline;
 mod progress;
 mod rows;

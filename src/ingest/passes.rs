@@ -7,12 +7,18 @@
 //! parallel; one consumer writes them and absorbs their [`ChunkStats`] in chunk
 //! order ([`map_in_order`]), so every output is the same at any thread count.
 //! Steps are numbered in the order the importer yields NVTX rows.
+//!
+//! Memory: at most two windows of chunks (`2 × threads × MAX_CHUNK_ROWS` kernels)
+//! are in flight. An export whose kernels are not stored in start order (nsys
+//! writes them sorted; only hand-made or edited exports are not) is read again as
+//! one chunk sorted by SQLite, which holds that input's kernel rows at once.
 
 use indicatif::ProgressBar;
 
 use super::categorize::{categorize, LaunchSite};
 use super::importer::{Chunk, Importer, KernelOrder, NvtxRecord};
 use super::ordered::map_in_order;
+use super::phases::{self, Busy};
 use super::rows::{append_kernel, append_memop, append_nvtx, KernelRow};
 use super::sanity;
 use super::stats::{ChunkStats, KernelStats, MemopStats};
@@ -230,7 +236,10 @@ pub fn kernels(
         .then(|| importer.fallback_phase())
         .flatten();
     let wanted = 4 * rayon::current_num_threads().max(1) as i64;
+    let input = importer.path().display().to_string();
     for order in [KernelOrder::AsStored, KernelOrder::ByStart] {
+        let (reading, writing) = (Busy::default(), Busy::default());
+        let started = std::time::Instant::now();
         let chunks = importer.kernel_chunks(order, wanted, MAX_CHUNK_ROWS)?;
         let mut out = create()?;
         let mut stats = KernelStats::default();
@@ -240,24 +249,40 @@ pub fn kernels(
         progress.set_position(0);
         map_in_order(
             &chunks,
-            |chunk| read_chunk(importer, chunk, steps, modules, rules),
+            |chunk| reading.time(|| read_chunk(importer, chunk, steps, modules, rules)),
             |done: ChunkDone| {
                 if done.unsorted || done.first_start.is_some_and(|s| s < last_start) {
                     unsorted = true;
                     return Ok(false);
                 }
-                last_start = done.last_start.unwrap_or(last_start);
-                stats.absorb(done.stats);
-                pass_survey.merge(done.survey);
-                for row in &done.rows {
-                    append_kernel(&mut out, row, steps, modules, fallback_phase)?;
-                }
-                progress.inc(done.rows.len() as u64);
-                Ok(true)
+                writing.time(|| {
+                    last_start = done.last_start.unwrap_or(last_start);
+                    stats.absorb(done.stats);
+                    pass_survey.merge(done.survey);
+                    for row in &done.rows {
+                        append_kernel(&mut out, row, steps, modules, fallback_phase)?;
+                    }
+                    progress.inc(done.rows.len() as u64);
+                    Ok(true)
+                })
             },
         )?;
         if !unsorted {
+            let pass = started.elapsed();
+            let encoding_tail = std::time::Instant::now();
             out.finish()?;
+            phases::report(
+                &input,
+                "kernels: read+join+attribute (summed over threads)",
+                reading.total(),
+            );
+            phases::report(&input, "kernels: in-order append to Arrow", writing.total());
+            phases::report(&input, "kernels: pass wall time", pass);
+            phases::report(
+                &input,
+                "kernels: Parquet encode tail after the pass",
+                encoding_tail.elapsed(),
+            );
             survey.merge(pass_survey);
             stats.module_ranges = modules.len() as u64;
             return Ok(stats);

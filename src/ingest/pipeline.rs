@@ -17,6 +17,7 @@ use super::importer::Importer;
 use super::kineto::KinetoImporter;
 use super::nsys::NsysImporter;
 use super::passes;
+use super::phases;
 use super::progress::{self, Bars};
 use super::summary::Summary;
 use super::tables::{self, InputOutcome};
@@ -172,6 +173,8 @@ fn ingest_input(
     mut survey: Survey,
 ) -> Result<InputOutcome> {
     let part = |table: &str| staging.part_path(table, index);
+    let input = importer.path().display().to_string();
+    let mut started = std::time::Instant::now();
     let nvtx_out = TableWriter::<NvtxBuilder>::create(&part(NvtxBuilder::NAME)?)?;
     let bar = Bars::new(bars, importer);
     let (nvtx, prepared) = rayon::join(
@@ -190,11 +193,23 @@ fn ingest_input(
         },
         || -> Result<_> {
             let mut survey = Survey::default();
+            let started = std::time::Instant::now();
             importer.prepare(&mut survey)?;
             let graph_nodes = importer.graph_nodes()?;
+            phases::report(
+                &input,
+                "prepare (launch index, graph nodes)",
+                started.elapsed(),
+            );
             Ok((survey, graph_nodes))
         },
     );
+    phases::report(
+        &input,
+        "nvtx pass ∥ prepare (launch index, graph nodes)",
+        started.elapsed(),
+    );
+    started = std::time::Instant::now();
     let (nvtx, nvtx_survey) = nvtx?;
     let (prepared, graph_nodes) = prepared?;
     survey.merge(nvtx_survey);
@@ -234,6 +249,7 @@ fn ingest_input(
             Ok((done, survey))
         },
     );
+    phases::report(&input, "kernels ∥ memops", started.elapsed());
     let (kernels, kernel_survey) = kernels?;
     let ((memop_steps, memop_rows), memop_survey) = memops?;
     survey.merge(kernel_survey);
