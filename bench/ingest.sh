@@ -93,7 +93,6 @@ header
 if [ $# -gt 0 ]; then
   family "$1" "${2:-20 100 200 400}" 1
 else
-  family fixtures/nsys/mini.sqlite "20 100 200 400" 1
   family fixtures/nsys/hf_capture.sqlite "18 70 285" 0
 
   # Eight per-rank reports of one run, ingested concurrently.
@@ -116,6 +115,9 @@ else
     printf "%-20s %6s %9s %-13s %7.2f %8.0f %7s %8s   (speed-up %.2f)\n" "8 ranks (tp2 x20)" "$mb" "$kernels" "trace t=$threads" \
       "$secs" "$(echo "$kb / 1024" | bc -l)" - - "$(echo "$base / $secs" | bc -l)"
   done
+  printf "\n"
+  header
+  family fixtures/nsys/mini.sqlite "20 100 200 400" 1
 fi
 
 if [ ${#report_rows[@]} -gt 0 ]; then
