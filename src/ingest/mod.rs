@@ -5,11 +5,13 @@
 //! anything, attributes and writes the tables through a [`Staging`] directory, and
 //! returns a [`Summary`]. Inputs of one run are processed in parallel (rayon), and
 //! every output is independent of the thread count: each input writes its own
-//! `part-<index>` files and steps are numbered per input.
+//! `part-<name>` files (named after the input, so separate ingests can write parts
+//! of one run) and steps are numbered per input.
 
 mod kineto;
 mod nsys;
 mod pipeline;
+mod run_facts;
 pub mod sanity;
 mod stats;
 mod steps;

@@ -1,6 +1,11 @@
 //! The ingest pipeline for one run: resolve inputs, open them all (fail before
 //! writing anything), then per input: NVTX pass, then kernels ∥ memops, then the
-//! `steps` rows; finally the `runs` row and the atomic commit.
+//! `steps` rows; finally the atomic commit, which rewrites the `runs` row (and
+//! `model_flops`) from the facts of every part of the run ([`super::run_facts`]).
+//!
+//! Each input is one part of the run, named after its file ([`part_names`]): this
+//! ingest owns those parts and replaces only them, so several ingests (one per rank
+//! file or node) can write one run.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -13,15 +18,16 @@ use super::nsys::gpu_ops::{self, KernelOrder};
 use super::nsys::meta::{self, ExportFacts};
 use super::nsys::nvtx;
 use super::nsys::NsysExport;
+use super::run_facts::{self, PartFacts, ShapeFlops};
 use super::stats::{KernelStats, MemopStats};
 use super::steps::Steps;
 use super::summary::Summary;
 use super::{kineto, probe, IngestConfig, InputKind, ShapeCount, Survey};
 use crate::arch::flops::{self, Phase, Shape};
-use crate::arch::{peaks, Arch};
+use crate::arch::Arch;
+use crate::dataset::parts;
 use crate::dataset::schema::{
-    KernelsBuilder, MemopsBuilder, ModelFlopsBuilder, NvtxBuilder, RunsBuilder, StepsBuilder,
-    TableBuilder,
+    KernelsBuilder, MemopsBuilder, NvtxBuilder, StepsBuilder, TableBuilder,
 };
 use crate::dataset::{Staging, TableWriter};
 use crate::error::{Error, Result};
@@ -63,7 +69,11 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
         Some(id) => id.clone(),
         None => stem(&cfg.inputs[0]),
     };
-    let staging = Staging::begin(&cfg.out_dir, &run_id)?;
+    let parts = part_names(&cfg.inputs)?;
+    let mut staging = Staging::begin(&cfg.out_dir, &run_id)?;
+    for part in &parts {
+        staging.claim_part(part)?;
+    }
     let run_key = staging.key().to_string();
     let stale_removed = staging.stale_removed();
     let bars = MultiProgress::with_draw_target(if cfg.progress {
@@ -75,17 +85,16 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
         .par_iter()
         .enumerate()
         .map(|(index, source)| match source {
-            Source::Nsys(export) => ingest_file(index, export, cfg, &staging, &bars),
-            Source::Kineto(path) => ingest_kineto(index, path, cfg, &staging, &bars),
+            Source::Nsys(export) => ingest_file(&parts[index], export, cfg, &staging, &bars),
+            Source::Kineto(path) => ingest_kineto(&parts[index], path, cfg, &staging, &bars),
         })
         .collect::<Result<Vec<_>>>()?;
     let mut run_survey = Survey::default();
     check_duplicates(&outcomes, &cfg.inputs, &mut run_survey);
-    write_runs(cfg, &run_id, &staging, &outcomes)?;
-    if let Some(arch) = &cfg.arch {
-        write_model_flops(cfg, arch, &staging, &outcomes)?;
+    for ((part, input), outcome) in parts.iter().zip(&cfg.inputs).zip(&outcomes) {
+        staging.set_facts(part, part_facts(cfg, part, input, outcome).to_json()?);
     }
-    staging.commit()?;
+    staging.commit_merging(Some(&run_facts::write_run_tables))?;
 
     if stale_removed > 0 {
         run_survey.warn(format!(
@@ -156,6 +165,26 @@ fn check_duplicates(outcomes: &[FileOutcome], inputs: &[PathBuf], survey: &mut S
             }
         }
     }
+}
+
+/// The part each input owns: its file stem as a portable name (see
+/// [`crate::dataset::parts`]); two inputs of one ingest may not share one.
+fn part_names(inputs: &[PathBuf]) -> Result<Vec<String>> {
+    let mut seen: BTreeMap<String, &Path> = BTreeMap::new();
+    let mut names = Vec::new();
+    for input in inputs {
+        let name = parts::part_name(&stem(input))?;
+        if let Some(first) = seen.insert(name.clone(), input) {
+            return Err(Error::Usage(format!(
+                "{} and {} would both be part {name:?} of the run (parts are named by file); \
+                 rename one of them",
+                first.display(),
+                input.display()
+            )));
+        }
+        names.push(name);
+    }
+    Ok(names)
 }
 
 /// Resolves every input to an nsys SQLite path (exporting `.nsys-rep` reports) or
@@ -237,24 +266,24 @@ fn bar(bars: &MultiProgress, export: &NsysExport, tables: &[&str], what: &str) -
 }
 
 fn ingest_file(
-    index: usize,
+    part: &str,
     export: &NsysExport,
     cfg: &IngestConfig,
     staging: &Staging,
     bars: &MultiProgress,
 ) -> Result<FileOutcome> {
     let mut survey = Survey::default();
-    let base = (index as i64) << 32;
+    let base = parts::step_base(part);
 
     let progress = bar(bars, export, &["NVTX_EVENTS"], "nvtx");
     let mut nvtx_out =
-        TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, index)?)?;
+        TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, part)?)?;
     let steps = nvtx::read(export, &mut nvtx_out, base, &mut survey, &progress)?;
     let nvtx = nvtx_out.finish()?;
     progress.finish_and_clear();
 
-    let kernel_path = staging.part_path(KernelsBuilder::NAME, index)?;
-    let memop_path = staging.part_path(MemopsBuilder::NAME, index)?;
+    let kernel_path = staging.part_path(KernelsBuilder::NAME, part)?;
+    let memop_path = staging.part_path(MemopsBuilder::NAME, part)?;
     let (kernels, memops) = rayon::join(
         || -> Result<(KernelStats, Survey)> {
             let mut survey = Survey::default();
@@ -308,7 +337,7 @@ fn ingest_file(
     survey.merge(kernel_survey);
     survey.merge(memop_survey);
 
-    write_steps(staging, index, &steps, &kernels, &memop_steps)?;
+    write_steps(staging, part, &steps, &kernels, &memop_steps)?;
     let facts = meta::read(export, &kernels.devices)?;
     Ok(FileOutcome {
         shapes: shapes_of(&steps, &kernels),
@@ -325,7 +354,7 @@ fn ingest_file(
 }
 
 fn ingest_kineto(
-    index: usize,
+    part: &str,
     path: &Path,
     cfg: &IngestConfig,
     staging: &Staging,
@@ -344,11 +373,11 @@ fn ingest_kineto(
         progress.set_style(style);
     }
     let mut kernels =
-        TableWriter::<KernelsBuilder>::create(&staging.part_path(KernelsBuilder::NAME, index)?)?;
+        TableWriter::<KernelsBuilder>::create(&staging.part_path(KernelsBuilder::NAME, part)?)?;
     let mut memops =
-        TableWriter::<MemopsBuilder>::create(&staging.part_path(MemopsBuilder::NAME, index)?)?;
+        TableWriter::<MemopsBuilder>::create(&staging.part_path(MemopsBuilder::NAME, part)?)?;
     let mut nvtx =
-        TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, index)?)?;
+        TableWriter::<NvtxBuilder>::create(&staging.part_path(NvtxBuilder::NAME, part)?)?;
     let outputs = kineto::Outputs {
         kernels: &mut kernels,
         memops: &mut memops,
@@ -356,7 +385,7 @@ fn ingest_kineto(
     };
     let imported = kineto::import(
         path,
-        (index as i64) << 32,
+        parts::step_base(part),
         &cfg.rules,
         outputs,
         &mut survey,
@@ -368,7 +397,7 @@ fn ingest_kineto(
     progress.finish_and_clear();
     write_steps(
         staging,
-        index,
+        part,
         &imported.steps,
         &imported.kernels,
         &imported.memops,
@@ -412,13 +441,13 @@ fn shapes_of(steps: &Steps, kernels: &KernelStats) -> BTreeMap<(String, i32, i32
 /// row with a null device.
 fn write_steps(
     staging: &Staging,
-    index: usize,
+    part: &str,
     steps: &Steps,
     kernels: &KernelStats,
     memops: &MemopStats,
 ) -> Result<u64> {
     let mut out =
-        TableWriter::<StepsBuilder>::create(&staging.part_path(StepsBuilder::NAME, index)?)?;
+        TableWriter::<StepsBuilder>::create(&staging.part_path(StepsBuilder::NAME, part)?)?;
     let mut devices_of: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
     for (step, device) in kernels.per_step.keys() {
         devices_of.entry(*step).or_default().push(*device);
@@ -467,40 +496,61 @@ fn write_steps(
     out.finish()
 }
 
-/// `model_flops`: one row per distinct (phase, bsz, seq) among the run's steps.
-fn write_model_flops(
-    cfg: &IngestConfig,
+/// What input `input` (part `part`) contributes to the run-level tables.
+fn part_facts(cfg: &IngestConfig, part: &str, input: &Path, outcome: &FileOutcome) -> PartFacts {
+    let f = &outcome.facts;
+    let m = &cfg.meta;
+    PartFacts {
+        source_file: input
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        format: outcome.format.to_string(),
+        step_base: parts::step_base(part),
+        nsys_version: f.nsys_version.clone(),
+        schema_version: f.schema_version.clone(),
+        gpu_names: f.gpu_names.iter().cloned().collect(),
+        devices: outcome.kernels.devices.len() as i32,
+        host_gpus: f.host_gpus,
+        cuda_driver_version: f.cuda_driver_version.clone(),
+        cuda_graph_trace: f.cuda_graph_trace.clone(),
+        kernels: outcome.kernels.kernels as i64,
+        labelled_kernels: outcome.kernels.labelled as i64,
+        steps: outcome.steps as i64,
+        rank: outcome.rank,
+        rules_hash: cfg.rules.hash.clone(),
+        trace_version: env!("CARGO_PKG_VERSION").to_string(),
+        model: m.model.clone(),
+        mconf: m.mconf.clone(),
+        deploy: m.deploy.clone(),
+        backend: m.backend.clone(),
+        engine: m.engine.clone(),
+        sglang_version: m.sglang_version.clone(),
+        flops: cfg
+            .arch
+            .as_ref()
+            .map(|arch| shape_flops(arch, outcome.shapes.keys())),
+    }
+}
+
+/// The model's FLOPs of each prefill/decode shape among `shapes`.
+fn shape_flops<'a>(
     arch: &Arch,
-    staging: &Staging,
-    outcomes: &[FileOutcome],
-) -> Result<()> {
-    let shapes: BTreeSet<(String, i32, i32)> = outcomes
-        .iter()
-        .flat_map(|o| o.shapes.keys().cloned())
-        .collect();
-    let gpu = joined(
-        outcomes
-            .iter()
-            .flat_map(|o| o.facts.gpu_names.iter().cloned()),
-    );
-    let peak = gpu.as_deref().and_then(peaks::for_gpu);
-    let mut out =
-        TableWriter::<ModelFlopsBuilder>::create(&staging.part_path(ModelFlopsBuilder::NAME, 0)?)?;
+    shapes: impl Iterator<Item = &'a (String, i32, i32)>,
+) -> Vec<ShapeFlops> {
+    let mut rows = Vec::new();
     for (phase_name, bsz, seq) in shapes {
         let phase = match phase_name.as_str() {
             "prefill" => Phase::Prefill,
             "decode" => Phase::Decode,
             _ => continue,
         };
-        let count = flops::count(
-            arch,
-            Shape {
-                phase,
-                bsz: bsz as u64,
-                seq: seq as u64,
-            },
-            None,
-        );
+        let shape = Shape {
+            phase,
+            bsz: *bsz as u64,
+            seq: *seq as u64,
+        };
+        let count = flops::count(arch, shape, None);
         let part = |names: &[&str]| -> i64 {
             count
                 .components
@@ -509,100 +559,18 @@ fn write_model_flops(
                 .map(|(_, n)| *n as i64)
                 .sum()
         };
-        let r = &mut out.rows;
-        r.model
-            .append_value(cfg.meta.model.as_deref().unwrap_or_default());
-        r.mconf
-            .append_value(cfg.meta.mconf.as_deref().unwrap_or_default());
-        r.phase.append_value(&phase_name);
-        r.bsz.append_value(bsz);
-        r.seq.append_value(seq);
-        r.flops.append_value(count.total as i64);
-        r.attention_flops
-            .append_value(part(&["attention_proj", "attention_scores"]));
-        r.mlp_flops
-            .append_value(part(&["dense_mlp", "experts", "shared_experts", "router"]));
-        r.lm_head_flops.append_value(part(&["lm_head"]));
-        r.weight_bytes.append_value(count.weight_bytes as i64);
-        r.kv_bytes.append_value(count.kv_bytes as i64);
-        let fp8 = arch.weight_bytes == 1;
-        r.dtype.append_value(if fp8 { "fp8" } else { "bf16" });
-        r.gpu.append_option(gpu.as_deref());
-        r.peak_flops
-            .append_option(peak.map(|p| 1e12 * if fp8 { p.fp8_tflops } else { p.bf16_tflops }));
-        r.peak_bytes_per_s
-            .append_option(peak.map(|p| 1e12 * p.memory_tb_s));
-        out.row_done()?;
+        rows.push(ShapeFlops {
+            phase: phase_name.clone(),
+            bsz: *bsz,
+            seq: *seq,
+            flops: count.total as i64,
+            attention_flops: part(&["attention_proj", "attention_scores"]),
+            mlp_flops: part(&["dense_mlp", "experts", "shared_experts", "router"]),
+            lm_head_flops: part(&["lm_head"]),
+            weight_bytes: count.weight_bytes as i64,
+            kv_bytes: count.kv_bytes as i64,
+            fp8: arch.weight_bytes == 1,
+        });
     }
-    out.finish().map(|_| ())
-}
-
-fn joined(values: impl IntoIterator<Item = String>) -> Option<String> {
-    let set: BTreeSet<String> = values.into_iter().collect();
-    (!set.is_empty()).then(|| set.into_iter().collect::<Vec<_>>().join(", "))
-}
-
-fn write_runs(
-    cfg: &IngestConfig,
-    run_id: &str,
-    staging: &Staging,
-    outcomes: &[FileOutcome],
-) -> Result<()> {
-    let mut out = TableWriter::<RunsBuilder>::create(&staging.part_path(RunsBuilder::NAME, 0)?)?;
-    let facts = || outcomes.iter().map(|o| &o.facts);
-    let names: Vec<String> = cfg
-        .inputs
-        .iter()
-        .map(|p| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default()
-        })
-        .collect();
-    let r = &mut out.rows;
-    r.run_id.append_value(run_id);
-    r.source_files.append_value(names.join(","));
-    r.source_format
-        .append_value(joined(outcomes.iter().map(|o| o.format.to_string())).unwrap_or_default());
-    r.nsys_version
-        .append_option(joined(facts().filter_map(|f| f.nsys_version.clone())));
-    r.schema_version
-        .append_option(joined(facts().filter_map(|f| f.schema_version.clone())));
-    r.gpu
-        .append_option(joined(facts().flat_map(|f| f.gpu_names.iter().cloned())));
-    r.gpus.append_value(
-        outcomes
-            .iter()
-            .map(|o| o.kernels.devices.len() as i32)
-            .sum(),
-    );
-    let host: Vec<i32> = facts().filter_map(|f| f.host_gpus).collect();
-    r.host_gpus
-        .append_option((!host.is_empty()).then(|| host.iter().sum()));
-    r.cuda_driver_version.append_option(joined(
-        facts().filter_map(|f| f.cuda_driver_version.clone()),
-    ));
-    r.cuda_graph_trace
-        .append_option(joined(facts().filter_map(|f| f.cuda_graph_trace.clone())));
-    r.kernels
-        .append_value(outcomes.iter().map(|o| o.kernels.kernels as i64).sum());
-    r.labelled_kernels
-        .append_value(outcomes.iter().map(|o| o.kernels.labelled as i64).sum());
-    r.steps
-        .append_value(outcomes.iter().map(|o| o.steps as i64).sum());
-    let ranks: BTreeSet<i64> = outcomes.iter().filter_map(|o| o.rank).collect();
-    let ranks: Vec<String> = ranks.iter().map(i64::to_string).collect();
-    r.ranks
-        .append_option((!ranks.is_empty()).then(|| ranks.join(",")));
-    r.rules_hash.append_value(&cfg.rules.hash);
-    r.trace_version.append_value(env!("CARGO_PKG_VERSION"));
-    let m = &cfg.meta;
-    r.model.append_option(m.model.as_deref());
-    r.mconf.append_option(m.mconf.as_deref());
-    r.deploy.append_option(m.deploy.as_deref());
-    r.backend.append_option(m.backend.as_deref());
-    r.engine.append_option(m.engine.as_deref());
-    r.sglang_version.append_option(m.sglang_version.as_deref());
-    out.row_done()?;
-    out.finish().map(|_| ())
+    rows
 }

@@ -16,6 +16,7 @@ mod invariants;
 mod kernel_names;
 mod kineto;
 mod model_accounting;
+mod multi_writer;
 mod privacy;
 mod query;
 mod report;
