@@ -8,6 +8,8 @@ mod atomic;
 mod bad_input;
 mod capture;
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod diff;
 mod exactness;
 mod fuzz_corpus;
