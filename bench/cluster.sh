@@ -97,7 +97,8 @@ start_cluster() {  # start_cluster EXECUTORS -> sets $url
 
 kernels=$("$bin" query --data "$data" --format csv --sql "SELECT count(*) AS n FROM kernels" | tail -1)
 nruns=$("$bin" query --data "$data" --format csv --sql "SELECT count(DISTINCT run) AS n FROM kernels" | tail -1)
-echo "dataset: $nruns runs, $kernels kernel rows, $(du -sh --apparent-size "$data" | cut -f1) apparent ($(du -sh "$data" | cut -f1) on disk, hard links); $(nproc) cores"
+read_mb=$(python3 -c 'import os,sys; print(round(sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(sys.argv[1], followlinks=True) if "/.runs" not in d for f in fs) / 2**20))' "$data")
+echo "dataset: $nruns runs, $kernels kernel rows, $read_mb MB of Parquet as readers list it ($(du -sh "$data" | cut -f1) on disk: hard links); $(nproc) cores"
 echo
 
 names=("select-1" "count-kernels" "categories-by-shape")
