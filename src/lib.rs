@@ -9,6 +9,8 @@
 //!               innermost labelled NVTX range), ordered regex categories, step sums
 //!            └► dataset: results/parquet/<table>/run=<id>/part-*.parquet (staged, renamed)
 //! query:     DataFusion over results/parquet ─► queries/*.sql ─► table|csv|json|parquet
+//!            (locally, or on an Apache DataFusion Ballista cluster: `cluster`, feature
+//!            `cluster`)
 //! report:    the same SQL ─► one self-contained HTML page (inline SVG); diff: two runs
 //!            per shape × category × kernel, bootstrap noise, exit 1 past the gate
 //! ```
@@ -21,6 +23,7 @@ pub mod arch;
 pub mod attribute;
 pub mod capture;
 pub mod cli;
+pub mod cluster;
 pub mod dataset;
 pub mod diff;
 pub mod error;

@@ -72,9 +72,14 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
     write(&plan.harness.server_args_file, &flags)?;
     let raw = cfg.results_dir.join("raw_output");
     std::fs::create_dir_all(&raw).map_err(|e| Error::io(&raw, e))?;
-    let log = raw.join(format!("{}.log", plan.run_id));
+    // One log per node: `<run>.log`, or `<run>-node<rank>.log` multi-node.
+    let node = plan.report_stem.strip_prefix("report").unwrap_or_default();
+    let log = raw.join(format!(
+        "{}{node}.log",
+        crate::dataset::partition_key(&plan.run_id)?
+    ));
 
-    let report = plan.run_dir.join("report");
+    let report = plan.run_dir.join(&plan.report_stem);
     let argv = match &nsys {
         Some(nsys) => nsys_profile_argv(nsys, &report, &plan.harness.argv()),
         None => plan.harness.argv(),
@@ -135,12 +140,14 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
         .copied()
         .collect();
     let parquet = cfg.results_dir.join("parquet");
-    results::write_latency_table(&parquet, &plan.run_id, &rows)?;
+    // Each node owns its latency part too (`latency`, or `latency-node<rank>`).
+    let latency_part = plan.report_stem.replacen("report", "latency", 1);
+    results::write_latency_table(&parquet, &plan.run_id, &latency_part, &rows)?;
     let arch = Arch::load(&plan.model_config).ok();
     let mut summary = None;
     if let Some(nsys) = &nsys {
         let rep = nsys_tool::finish_report(nsys, &report)?;
-        let sqlite = plan.run_dir.join("report.sqlite");
+        let sqlite = plan.run_dir.join(format!("{}.sqlite", plan.report_stem));
         nsys_tool::export_to(nsys, &rep, &sqlite)?;
         let ingest_cfg = IngestConfig {
             inputs: vec![sqlite.clone()],

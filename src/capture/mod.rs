@@ -77,6 +77,8 @@ pub struct CaptureConfig {
     pub ip: Option<String>,
     pub rank: u32,
     pub port: u16,
+    /// Run id; required with `--ip` (every node must name the same run).
+    pub run_id: Option<String>,
     pub grid: Option<String>,
     pub engine: String,
     /// hf engine: decode eagerly instead of replaying a CUDA graph over a static KV cache.
@@ -193,7 +195,12 @@ pub struct Plan {
     pub warmup: u32,
     pub iters: u32,
     pub run_id: String,
+    /// This node's directory: `<results>/<model>_profile/<run>` (`…/<run>/node<rank>`
+    /// for a multi-node capture, so nodes sharing `--results` never share a file).
     pub run_dir: PathBuf,
+    /// Stem of the report files and name of this capture's parts of the run:
+    /// `report` (`report-node<rank>` multi-node), so each node's ingest owns its part.
+    pub report_stem: String,
     pub harness: HarnessCommand,
     pub model_config: PathBuf,
     pub tp_size: u32,
@@ -290,19 +297,34 @@ fn compose_plan(cfg: &CaptureConfig) -> Result<Plan> {
     } else {
         None
     };
-    let run_id = format!(
-        "{}-{}-{}-{}-{}-{}",
-        cfg.model,
-        cfg.mconf,
-        cfg.deploy,
-        cfg.backend,
-        cfg.engine,
-        timestamp()
-    );
-    let run_dir = cfg
+    let run_id = match (&cfg.run_id, &cfg.ip) {
+        (Some(id), _) => id.clone(),
+        (None, Some(_)) => {
+            return Err(Error::Usage(
+                "a multi-node capture (--ip) needs --run-id NAME, the same on every node, \
+                 so that every node's report lands in one run"
+                    .into(),
+            ))
+        }
+        (None, None) => format!(
+            "{}-{}-{}-{}-{}-{}",
+            cfg.model,
+            cfg.mconf,
+            cfg.deploy,
+            cfg.backend,
+            cfg.engine,
+            timestamp()
+        ),
+    };
+    let mut run_dir = cfg
         .results_dir
         .join(format!("{}_profile", cfg.model))
-        .join(&run_id);
+        .join(crate::dataset::partition_key(&run_id)?);
+    let mut report_stem = "report".to_string();
+    if cfg.ip.is_some() {
+        run_dir = run_dir.join(format!("node{}", cfg.rank));
+        report_stem = format!("report-node{}", cfg.rank);
+    }
     let model_dir = run_dir.join("model");
     let origin = Path::new("trace capture");
     composed.set(
@@ -348,6 +370,7 @@ fn compose_plan(cfg: &CaptureConfig) -> Result<Plan> {
         iters,
         run_id,
         run_dir,
+        report_stem,
         harness,
         model_config,
         tp_size,
@@ -412,20 +435,20 @@ pub fn describe(
     match plan.profile {
         Some(_) => {
             let nsys = cfg.nsys.clone().unwrap_or_else(|| PathBuf::from("nsys"));
-            let report = plan.run_dir.join("report");
+            let report = plan.run_dir.join(&plan.report_stem);
             writeln!(
                 out,
                 "{}",
                 shell_words(&nsys_profile_argv(&nsys, &report, &harness))
             )?;
-            let rep = plan.run_dir.join("report.nsys-rep");
+            let rep = plan.run_dir.join(format!("{}.nsys-rep", plan.report_stem));
             writeln!(
                 out,
                 "{}",
                 shell_words(&nsys_export_argv(
                     &nsys,
                     &rep,
-                    &plan.run_dir.join("report.sqlite")
+                    &plan.run_dir.join(format!("{}.sqlite", plan.report_stem))
                 ))
             )?;
         }

@@ -65,10 +65,17 @@ pub fn read_latency(path: &Path) -> Result<(Vec<LatencyRow>, Vec<SkippedRow>)> {
     Ok((rows, skipped))
 }
 
-/// Writes the `latency` table of `run_id` under `out_dir` (staged, then committed).
-pub fn write_latency_table(out_dir: &Path, run_id: &str, rows: &[LatencyRow]) -> Result<()> {
-    let staging = Staging::begin(out_dir, run_id)?;
-    let mut out = TableWriter::<LatencyBuilder>::create(&staging.part_path("latency", 0)?)?;
+/// Writes part `part` of the `latency` table of `run_id` under `out_dir` (staged,
+/// then committed; the run's other parts are kept).
+pub fn write_latency_table(
+    out_dir: &Path,
+    run_id: &str,
+    part: &str,
+    rows: &[LatencyRow],
+) -> Result<()> {
+    let mut staging = Staging::begin(out_dir, run_id)?;
+    staging.claim_part(part)?;
+    let mut out = TableWriter::<LatencyBuilder>::create(&staging.part_path("latency", part)?)?;
     for row in rows {
         let r = &mut out.rows;
         r.phase.append_value(&row.phase);

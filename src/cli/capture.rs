@@ -41,6 +41,10 @@ pub struct CaptureArgs {
     /// Multi-node: this node's rank (0 = master).
     #[arg(long, default_value_t = 0)]
     pub rank: u32,
+    /// Run id (the `run=` partition); required with --ip, the same on every node:
+    /// each node ingests its own report into that run of the shared --results.
+    #[arg(long)]
+    pub run_id: Option<String>,
     /// Multi-node: the port of dist_init_addr.
     #[arg(long, default_value_t = 30000)]
     pub port: u16,
@@ -112,6 +116,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         save: args.save,
         ip: args.ip,
         rank: args.rank,
+        run_id: args.run_id,
         port: args.port,
         grid: args.grid,
         engine: args.engine,

@@ -3,6 +3,7 @@
 //! Output goes to stdout, progress and the ingest summary to stderr.
 
 mod capture;
+mod cluster;
 mod diff;
 mod ingest;
 mod model;
@@ -40,6 +41,10 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Ingest the shipped fixture traces and print kernels-by-phase (the README demo).
     Demo(DemoArgs),
+    /// Start an Apache DataFusion Ballista scheduler or executor for `trace query
+    /// --cluster` (needs a build with `--features cluster`).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// Arguments of `trace demo`.
@@ -74,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Report(args) => report::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Demo(args) => done(demo(args)),
+        Command::Cluster(command) => done(cluster::run(command)),
     }
 }
 

@@ -38,6 +38,11 @@ pub struct QueryArgs {
     /// Directory with user queries (takes precedence over the built-in ones).
     #[arg(long, default_value = "queries")]
     pub queries: PathBuf,
+    /// Run on an Apache DataFusion Ballista cluster (`df://HOST:PORT` of a
+    /// `trace cluster scheduler`) whose executors see --data at the same path; the
+    /// output is what the local engine prints. Needs a build with `--features cluster`.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    pub cluster: Option<String>,
     /// Allow COPY … TO / CREATE EXTERNAL TABLE … LOCATION / INSERT, to paths
     /// outside the dataset only (queries are read-only without it).
     #[arg(long)]
@@ -64,6 +69,7 @@ impl QueryArgs {
             format: OutputFormat::Table,
             out: None,
             queries: PathBuf::from("queries"),
+            cluster: None,
             allow_write: false,
         }
     }
@@ -114,7 +120,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     } else {
         query::session::Writes::None
     };
-    let result = query::execute_with(&config, writes)?;
+    let result = query::execute_on(&config, writes, args.cluster.as_deref())?;
     match &args.out {
         Some(path) => format::write_file(args.format, &result.schema, &result.batches, path)?,
         None => {

@@ -1,30 +1,44 @@
-//! The commit protocol: run generations behind one atomic pointer.
+//! The commit protocol: run generations behind one atomic pointer, written by
+//! several writers (processes, possibly on different machines sharing the dataset
+//! over NFS or Lustre), each owning some parts of the run ([`crate::dataset::parts`]).
 //!
 //! ```text
 //! <root>/<table>/run=<key>            symlink → ../.runs/<key>/current/<table>
 //! <root>/.runs/<key>/current          symlink → gen-<n>        (the one switch)
-//! <root>/.runs/<key>/gen-<n>/<table>/part-*.parquet
+//! <root>/.runs/<key>/gen-<n>/<table>/part-<part>.parquet
+//! <root>/.runs/<key>/gen-<n>/<table>/run.parquet          run-level tables
+//! <root>/.runs/<key>/gen-<n>/.parts/<part>.json           part records
 //! <root>/.runs/<key>/run-id           the run id the key belongs to
-//! <root>/.runs/<key>/.lock            writers of this run serialise on it (flock)
+//! <root>/.runs/<key>/lock/            the commit lock (mkdir, see [`super::lock`])
 //! ```
 //!
 //! Readers (trace, pandas/pyarrow, polars, DuckDB, Spark) list the plain Hive paths
-//! `<table>/run=<key>/part-*.parquet`, following the links. A commit, holding the
-//! run's lock: checks `run-id`; hard-links into the staged generation the tables of
-//! the current generation it does not replace; makes sure every table link exists
-//! (and resolves to a directory in both generations); renames the staging directory
-//! to `gen-<n+1>`; then renames a fresh `current` link over the old one. That rename
-//! is the commit point: before it every reader sees the old generation, after it the
-//! new one, and a failure or kill anywhere leaves one of the two whole. The previous
-//! generation is kept (a reader that listed it can still open its files); older ones
-//! and orphans of failed commits are removed by the next commit.
+//! `<table>/run=<key>/*.parquet`, following the links. A commit, holding the run's
+//! lock: checks `run-id`; checks that no other writer committed one of its parts since
+//! it began (else it fails and publishes nothing); hard-links (or copies, where the
+//! filesystem has no hard links) into its staged generation every file of the current
+//! generation it does not replace; rewrites the run-level tables from all part records
+//! (an ingest's merge); makes sure every table link exists; renames the staging
+//! directory to `gen-<n+1>`; then renames a fresh `current` link over the old one.
+//! That rename is the commit point: before it every reader sees the old generation,
+//! after it the new one, and a failure or kill anywhere leaves one of the two whole.
+//!
+//! What a commit replaces, in the tables it writes: the files of the parts it owns,
+//! and files of parts without a record (a run written before parts existed); with a
+//! merge, the run-level files of every table. Everything else is carried over.
+//! Generations other than the current and the previous one are removed once a
+//! minute old (a reader that listed one can still open its files meanwhile).
 //!
 //! Every filesystem step goes through [`step`], which tests use to inject a failure
 //! at each one in turn.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use crate::dataset::lock::CommitLock;
+use crate::dataset::parts::{self, PartRecord, PARTS_DIR, RUN_FILE};
 use crate::error::{Error, Result};
 
 /// Where a run is committed.
@@ -35,33 +49,93 @@ pub struct Target<'a> {
     pub run_id: &'a str,
 }
 
+/// The parts a commit owns: part → the writer token the part had when the writer
+/// began (`None`: no record then).
+pub type Owned = BTreeMap<String, Option<String>>;
+
+/// What an ingest's merge sees: the records of every part of the new generation.
+pub struct RunParts<'a> {
+    pub run_id: &'a str,
+    /// Facts of each part that has some, by part name.
+    pub facts: BTreeMap<String, serde_json::Value>,
+    staged: &'a Path,
+}
+
+impl RunParts<'_> {
+    /// Path of run-level table `table` in the new generation (directory created).
+    pub fn run_table_path(&self, table: &str) -> Result<PathBuf> {
+        let dir = self.staged.join(table);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(dir.join(RUN_FILE))
+    }
+}
+
+/// Rewrites the run-level tables from all parts' facts.
+pub type Merge<'a> = &'a (dyn Fn(&RunParts) -> Result<()> + Sync);
+
 const CURRENT: &str = "current";
 
-/// Publishes `staged` (one directory per table) as the run's new generation.
-pub fn commit(target: &Target, staged: &Path) -> Result<()> {
-    let lock_path = target.run_dir.join(".lock");
-    step("open lock", &lock_path)?;
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io(&lock_path, e))?;
+/// Generations younger than this are not pruned (readers may still list them).
+const PRUNE_AFTER: Duration = Duration::from_secs(60);
+
+/// Publishes `staged` (one directory per table, records of the `owned` parts under
+/// `.parts/`) as the run's new generation.
+pub fn commit(target: &Target, staged: &Path, owned: &Owned, merge: Option<Merge>) -> Result<()> {
+    let lock_path = target.run_dir.join("lock");
     step("lock", &lock_path)?;
-    lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+    let lock = CommitLock::acquire(&lock_path)?;
     check_run_id(target)?;
     let old = match current_generation(target.run_dir)? {
         Some(old) => old,
         None => first_generation(target)?,
     };
     let old_dir = target.run_dir.join(&old);
-    let staged_tables = table_dirs(staged)?;
-    for table in table_dirs(&old_dir)? {
-        if !staged_tables.contains(&table) {
-            carry_over(&old_dir.join(&table), &staged.join(&table))?;
+    step("read part records", &old_dir)?;
+    let old_records = parts::read_all(&old_dir)?;
+    for (part, began_with) in owned {
+        let now = old_records.get(part).map(|r| r.writer.clone());
+        if &now != began_with {
+            return Err(Error::Usage(format!(
+                "part {part:?} of run {:?} was committed by another writer while this one ran;                  that writer's part is kept and this one published nothing",
+                target.run_id
+            )));
         }
     }
-    for table in &staged_tables {
+    let staged_tables = table_dirs(staged)?;
+    let carried_records: BTreeMap<&String, &PartRecord> = old_records
+        .iter()
+        .filter(|(part, _)| !owned.contains_key(*part))
+        .collect();
+    for (part, record) in &carried_records {
+        step("carry part record", &staged.join(PARTS_DIR))?;
+        parts::write_record(staged, part, record)?;
+    }
+    if let Some(merge) = merge {
+        let facts = parts::read_all(staged)?
+            .into_iter()
+            .filter(|(_, r)| !r.facts.is_null())
+            .map(|(part, r)| (part, r.facts))
+            .collect();
+        step("merge run tables", staged)?;
+        merge(&RunParts {
+            run_id: target.run_id,
+            facts,
+            staged,
+        })?;
+    }
+    let known: BTreeSet<&str> = old_records.keys().map(String::as_str).collect();
+    let carries = |table: &str, file: &str| match parts::part_of_file(file) {
+        _ if file == RUN_FILE => merge.is_none(),
+        Some(part) if owned.contains_key(part) => !staged_tables.iter().any(|t| t == table),
+        Some(part) if known.contains(part) => true,
+        _ => !staged_tables.iter().any(|t| t == table),
+    };
+    for table in table_dirs(&old_dir)? {
+        carry_over(&old_dir.join(&table), &staged.join(&table), |f| {
+            carries(&table, f)
+        })?;
+    }
+    for table in &table_dirs(staged)? {
         let in_old = old_dir.join(table);
         if !in_old.exists() {
             step("create empty table in the old generation", &in_old)?;
@@ -78,9 +152,31 @@ pub fn commit(target: &Target, staged: &Path) -> Result<()> {
     }
     step("rename staging to generation", &next_dir)?;
     std::fs::rename(staged, &next_dir).map_err(|e| Error::io(&next_dir, e))?;
+    if !lock.still_held() {
+        return Err(lock.lost());
+    }
     switch_current(target.run_dir, &next)?;
     prune(target.run_dir, &[&next, &old]);
     Ok(())
+}
+
+/// The writer token of `part` in the run's current generation (read without the
+/// lock: a generation pruned while it is read is looked up again).
+pub fn current_writer(run_dir: &Path, part: &str) -> Result<Option<String>> {
+    for _ in 0..8 {
+        let Some(generation) = current_generation(run_dir)? else {
+            return Ok(None);
+        };
+        let dir = run_dir.join(&generation);
+        let record = parts::read_record(&dir, part)?;
+        if record.is_some() || dir.exists() {
+            return Ok(record.map(|r| r.writer));
+        }
+    }
+    Err(Error::Usage(format!(
+        "{}: the run changed too fast to read part {part:?}; retry",
+        run_dir.display()
+    )))
 }
 
 /// The generation `current` points at, if the run has one.
@@ -138,16 +234,23 @@ fn check_run_id(target: &Target) -> Result<()> {
     }
 }
 
-/// Hard-links every part of a table the commit does not replace.
-fn carry_over(from: &Path, to: &Path) -> Result<()> {
+/// Hard-links (or copies) every file of a table that `keep` accepts.
+fn carry_over(from: &Path, to: &Path, keep: impl Fn(&str) -> bool) -> Result<()> {
     step("create carried table", to)?;
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     let entries = std::fs::read_dir(from).map_err(|e| Error::io(from, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(from, e))?;
-        let dest = to.join(entry.file_name());
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !keep(&name) {
+            continue;
+        }
+        let dest = to.join(&name);
         step("hard-link carried part", &dest)?;
-        std::fs::hard_link(entry.path(), &dest).map_err(|e| Error::io(&dest, e))?;
+        if std::fs::hard_link(entry.path(), &dest).is_err() {
+            // A filesystem without hard links: a copy is as good, only bigger.
+            std::fs::copy(entry.path(), &dest).map_err(|e| Error::io(&dest, e))?;
+        }
     }
     Ok(())
 }
@@ -197,14 +300,21 @@ fn switch_current(run_dir: &Path, generation: &str) -> Result<()> {
     Ok(())
 }
 
-/// Removes generations other than `keep` (best effort; retried by the next commit).
+/// Removes generations other than `keep` that are older than [`PRUNE_AFTER`] (best
+/// effort; retried by the next commit).
 fn prune(run_dir: &Path, keep: &[&str]) {
     let Ok(entries) = std::fs::read_dir(run_dir) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        if generation_number(&name).is_some() && !keep.contains(&name.as_str()) {
+        let old_enough = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= PRUNE_AFTER);
+        if generation_number(&name).is_some() && !keep.contains(&name.as_str()) && old_enough {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

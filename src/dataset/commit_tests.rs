@@ -39,9 +39,12 @@ fn view(root: &Path, id: &str) -> BTreeMap<String, BTreeMap<String, String>> {
 
 /// Stages `tables` with `marker` as every part's content and commits.
 fn publish(root: &Path, id: &str, marker: &str, tables: &[&str]) -> crate::Result<()> {
-    let staging = Staging::begin(root, id)?;
+    let mut staging = Staging::begin(root, id)?;
+    for part in ["0", "1"] {
+        staging.claim_part(part)?;
+    }
     for table in tables {
-        for part in 0..2 {
+        for part in ["0", "1"] {
             std::fs::write(staging.part_path(table, part)?, format!("{marker}:{table}")).unwrap();
         }
     }

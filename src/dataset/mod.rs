@@ -1,7 +1,8 @@
 //! The tidy dataset: Arrow schemas of every table, batch builders, and the
 //! staged, atomically committed Parquet layout
-//! `results/parquet/<table>/run=<key>/part-<n>.parquet` (each `run=<key>` a link into
-//! the run's current generation under `.runs/`, see [`commit`]).
+//! `results/parquet/<table>/run=<key>/part-<part>.parquet` (each `run=<key>` a link
+//! into the run's current generation under `.runs/`, see [`commit`]), written by one
+//! or many writers, each owning the parts named after its inputs ([`parts`]).
 //!
 //! Invariants: every schema lives in [`schema`] (and every column is documented in
 //! `docs/SCHEMA.md`, checked by a test); times are int64 ns with `_ns` suffixes; the
@@ -11,6 +12,8 @@
 pub mod commit;
 #[cfg(test)]
 mod commit_tests;
+pub mod lock;
+pub mod parts;
 pub mod run_key;
 pub mod schema;
 pub mod staging;

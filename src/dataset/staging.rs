@@ -1,18 +1,26 @@
-//! Staged writes: a run's tables are written into a private staging directory under
-//! `<root>/.runs/<key>/` and published by [`crate::dataset::commit`] with one atomic
-//! pointer switch, so readers see the whole old run or the whole new one.
+//! Staged writes: a writer's parts of a run are written into a private staging
+//! directory under `<root>/.runs/<key>/` and published by [`crate::dataset::commit`]
+//! with one atomic pointer switch, so readers see the whole old run or the whole new
+//! one, and the parts other writers own stay as they are.
+//!
+//! A writer claims its parts ([`Staging::claim_part`]) before writing them; the claim
+//! remembers which writer last committed each part, so that a second writer of the
+//! same part running at the same time fails at commit instead of overwriting.
 //!
 //! Invariants: a staging directory holds an exclusive lock on its `.owner` file for
 //! as long as its process lives, so the next ingest into the dataset can tell a
 //! killed ingest's leftovers (lock free) from a running one's (lock held) and removes
 //! only the former. Readers never list staging: it sits under the hidden `.runs/`.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use crate::dataset::commit;
+use crate::dataset::commit::{self, Merge, Owned};
+use crate::dataset::lock::Owner;
+use crate::dataset::parts::{self, PartRecord};
 use crate::dataset::run_key::partition_key;
 use crate::error::{Error, Result};
 
@@ -33,6 +41,10 @@ pub struct Staging {
     key: String,
     stale_removed: usize,
     committed: bool,
+    /// Claimed parts → the writer token each had when claimed.
+    owned: Owned,
+    /// Facts recorded for claimed parts.
+    facts: BTreeMap<String, serde_json::Value>,
     /// Held (locked) for the life of the staging directory.
     _owner: File,
 }
@@ -57,9 +69,16 @@ impl Staging {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir(&dir).map_err(|e| unwritable(root, e))?;
+        // The owner file is locked under a temporary name and only then renamed to
+        // `.owner`: another ingest's sweep that finds `.owner` always finds it locked
+        // (before the rename it sees no owner and waits out OWNERLESS_GRACE).
         let owner_path = dir.join(".owner");
-        let owner = File::create(&owner_path).map_err(|e| Error::io(&owner_path, e))?;
-        owner.lock().map_err(|e| Error::io(&owner_path, e))?;
+        let unlocked_path = dir.join(".owner.new");
+        let owner = File::create(&unlocked_path).map_err(|e| Error::io(&unlocked_path, e))?;
+        // Where the filesystem has no flock (Lustre without `-o flock`) the staging
+        // is never judged abandoned by others; it is still removed on drop.
+        let _ = owner.lock();
+        std::fs::rename(&unlocked_path, &owner_path).map_err(|e| Error::io(&owner_path, e))?;
         Ok(Staging {
             root: root.to_path_buf(),
             run_dir,
@@ -68,6 +87,8 @@ impl Staging {
             key,
             stale_removed,
             committed: false,
+            owned: Owned::new(),
+            facts: BTreeMap::new(),
             _owner: owner,
         })
     }
@@ -82,23 +103,61 @@ impl Staging {
         self.stale_removed
     }
 
-    /// Path for part `part` of `table`, creating its directory.
-    pub fn part_path(&self, table: &str, part: usize) -> Result<PathBuf> {
-        let dir = self.dir.join(table);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        Ok(dir.join(format!("part-{part}.parquet")))
+    /// Claims part `part` of the run for this writer: the commit replaces the part's
+    /// files in every table and fails if another writer commits the part first.
+    pub fn claim_part(&mut self, part: &str) -> Result<()> {
+        if !self.owned.contains_key(part) {
+            let writer = commit::current_writer(&self.run_dir, part)?;
+            self.owned.insert(part.to_string(), writer);
+        }
+        Ok(())
     }
 
-    /// Publishes the staged tables, replacing those tables of an earlier ingest of
-    /// the run and keeping its other tables (see [`crate::dataset::commit`]).
-    pub fn commit(mut self) -> Result<()> {
+    /// Path of claimed part `part` in `table`, creating its directory.
+    pub fn part_path(&self, table: &str, part: &str) -> Result<PathBuf> {
+        if !self.owned.contains_key(part) {
+            return Err(Error::Usage(format!(
+                "internal: part {part:?} of table {table} written without being claimed"
+            )));
+        }
+        let dir = self.dir.join(table);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(dir.join(parts::file_name(part)))
+    }
+
+    /// Records what claimed part `part` contributes to the run-level tables.
+    pub fn set_facts(&mut self, part: &str, facts: serde_json::Value) {
+        self.facts.insert(part.to_string(), facts);
+    }
+
+    /// Publishes the claimed parts, keeping every other part and table of the run
+    /// (see [`crate::dataset::commit`]); run-level tables are carried as they are.
+    pub fn commit(self) -> Result<()> {
+        self.commit_merging(None)
+    }
+
+    /// Publishes the claimed parts; `merge` rewrites the run-level tables from the
+    /// facts of every part of the new generation.
+    pub fn commit_merging(mut self, merge: Option<Merge>) -> Result<()> {
+        let writer = Owner::me().token;
+        for part in self.owned.keys() {
+            let record = PartRecord {
+                writer: writer.clone(),
+                facts: self
+                    .facts
+                    .get(part)
+                    .cloned()
+                    .unwrap_or(serde_json::Value::Null),
+            };
+            parts::write_record(&self.dir, part, &record)?;
+        }
         let target = commit::Target {
             root: &self.root,
             run_dir: &self.run_dir,
             key: &self.key,
             run_id: &self.run_id,
         };
-        let result = commit::commit(&target, &self.dir);
+        let result = commit::commit(&target, &self.dir, &self.owned, merge);
         // Once renamed into a generation the directory is no longer ours to remove.
         self.committed = result.is_ok() || !self.dir.exists();
         result

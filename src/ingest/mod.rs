@@ -9,6 +9,8 @@
 //! [`Staging`](crate::dataset::Staging) directory, returning a [`Summary`].
 //! Inputs of one run are ingested concurrently and one input's kernel chunks in
 //! parallel (rayon, `--threads`); every output is independent of the thread count.
+//! Each input writes its own `part-<name>` files (named after the input, so separate
+//! ingests can write parts of one run).
 
 mod categorize;
 pub mod importer;
@@ -20,6 +22,7 @@ mod phases;
 mod pipeline;
 mod progress;
 mod rows;
+mod run_facts;
 pub mod sanity;
 mod stats;
 mod steps;

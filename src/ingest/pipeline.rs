@@ -1,11 +1,15 @@
 //! The ingest pipeline for one run: resolve inputs, open them all (fail before
 //! writing anything), then ingest the inputs concurrently, each through its
-//! [`Importer`] and the shared [`passes`]; finally the `runs` (and `model_flops`)
-//! rows and the atomic commit.
+//! [`Importer`] and the shared [`passes`]; finally the atomic commit, which rewrites
+//! the `runs` row (and `model_flops`) from the facts of every part of the run
+//! ([`super::run_facts`]).
 //!
 //! Per input: the NVTX pass ∥ the importer's `prepare`, then kernels ∥ memops, then
-//! the `steps` rows. Each input writes its own `part-<index>` files and numbers its
-//! steps from `index << 32`, so nothing depends on which input finishes first.
+//! the `steps` rows. Each input is one part of the run, named after its file
+//! ([`part_names`]): it writes `part-<name>` files and numbers its steps from the
+//! part's step base, so nothing depends on which input finishes first, and this
+//! ingest owns those parts and replaces only them, so several ingests (one per rank
+//! file or node) can write one run.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -19,10 +23,12 @@ use super::nsys::NsysImporter;
 use super::passes;
 use super::phases;
 use super::progress::{self, Bars};
+use super::run_facts;
 use super::summary::Summary;
 use super::tables::{self, InputOutcome};
 use super::{probe, IngestConfig, InputKind, Survey};
 use crate::attribute::module_index::Modules;
+use crate::dataset::parts;
 use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder, TableBuilder};
 use crate::dataset::{Staging, TableWriter};
 use crate::error::{Error, Result};
@@ -49,7 +55,11 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
         Some(id) => id.clone(),
         None => stem(&cfg.inputs[0]),
     };
-    let staging = Staging::begin(&cfg.out_dir, &run_id)?;
+    let parts = part_names(&cfg.inputs)?;
+    let mut staging = Staging::begin(&cfg.out_dir, &run_id)?;
+    for part in &parts {
+        staging.claim_part(part)?;
+    }
     let run_key = staging.key().to_string();
     let stale_removed = staging.stale_removed();
     let bars = progress::bars(cfg.progress);
@@ -68,16 +78,16 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
                     &kineto
                 }
             };
-            ingest_input(index, importer, cfg, &staging, &bars, survey)
+            ingest_input(&parts[index], importer, cfg, &staging, &bars, survey)
         })
         .collect::<Result<Vec<_>>>()?;
     let mut run_survey = Survey::default();
     check_duplicates(&outcomes, &cfg.inputs, &mut run_survey);
-    tables::write_runs(cfg, &run_id, &staging, &outcomes)?;
-    if let Some(arch) = &cfg.arch {
-        tables::write_model_flops(cfg, arch, &staging, &outcomes, &mut run_survey)?;
+    for ((part, input), outcome) in parts.iter().zip(&cfg.inputs).zip(&outcomes) {
+        let facts = tables::part_facts(cfg, part, input, outcome, &mut run_survey);
+        staging.set_facts(part, facts.to_json()?);
     }
-    staging.commit()?;
+    staging.commit_merging(Some(&run_facts::write_run_tables))?;
 
     if stale_removed > 0 {
         run_survey.warn(format!(
@@ -163,16 +173,16 @@ fn other_warning(summary: &Summary, other_by_name: HashMap<String, i64>) -> Opti
     ))
 }
 
-/// The passes over input `index`; `survey` holds what loading it observed.
+/// The passes over input `part`; `survey` holds what loading it observed.
 fn ingest_input(
-    index: usize,
+    part_name: &str,
     importer: &dyn Importer,
     cfg: &IngestConfig,
     staging: &Staging,
     bars: &MultiProgress,
     mut survey: Survey,
 ) -> Result<InputOutcome> {
-    let part = |table: &str| staging.part_path(table, index);
+    let part = |table: &str| staging.part_path(table, part_name);
     let input = importer.path().display().to_string();
     let mut started = std::time::Instant::now();
     let nvtx_out = TableWriter::<NvtxBuilder>::create(&part(NvtxBuilder::NAME)?)?;
@@ -184,7 +194,7 @@ fn ingest_input(
             let done = passes::nvtx(
                 importer,
                 nvtx_out,
-                (index as i64) << 32,
+                parts::step_base(part_name),
                 &mut survey,
                 &progress,
             )?;
@@ -255,7 +265,7 @@ fn ingest_input(
     survey.merge(kernel_survey);
     survey.merge(memop_survey);
 
-    tables::write_steps(staging, index, &steps, &kernels, &memop_steps)?;
+    tables::write_steps(staging, part_name, &steps, &kernels, &memop_steps)?;
     let mut facts = importer.facts(&kernels.devices)?;
     if importer.format() == "kineto" && cfg.inputs.len() == 1 {
         facts.rank = facts.rank.or(cfg.meta.rank);
@@ -303,6 +313,26 @@ fn check_duplicates(outcomes: &[InputOutcome], inputs: &[PathBuf], survey: &mut 
             }
         }
     }
+}
+
+/// The part each input owns: its file stem as a portable name (see
+/// [`crate::dataset::parts`]); two inputs of one ingest may not share one.
+fn part_names(inputs: &[PathBuf]) -> Result<Vec<String>> {
+    let mut seen: BTreeMap<String, &Path> = BTreeMap::new();
+    let mut names = Vec::new();
+    for input in inputs {
+        let name = parts::part_name(&stem(input))?;
+        if let Some(first) = seen.insert(name.clone(), input) {
+            return Err(Error::Usage(format!(
+                "{} and {} would both be part {name:?} of the run (parts are named by file); \
+                 rename one of them",
+                first.display(),
+                input.display()
+            )));
+        }
+        names.push(name);
+    }
+    Ok(names)
 }
 
 /// Resolves every input to an nsys SQLite path (exporting `.nsys-rep` reports) or

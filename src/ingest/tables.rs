@@ -1,16 +1,20 @@
-//! The run's derived tables, written once per input (`steps`) or once per run
-//! (`runs`, `model_flops`) from what the passes accumulated.
+//! The run's derived tables: `steps`, written per input from what the passes
+//! accumulated, and each input's [`PartFacts`], from which every commit rewrites
+//! the run-level `runs` and `model_flops` ([`super::run_facts`]).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use super::importer::RunFacts;
+use super::run_facts::{PartFacts, ShapeFlops};
 use super::stats::{KernelStats, MemopStats};
 use super::steps::Steps;
 use super::{IngestConfig, ShapeCount, Survey};
 use crate::arch::flops::{self, Phase, Shape, UNKNOWN_PHASE};
-use crate::arch::peaks::{self, Precision};
+use crate::arch::peaks::Precision;
 use crate::arch::Arch;
-use crate::dataset::schema::{ModelFlopsBuilder, RunsBuilder, StepsBuilder, TableBuilder};
+use crate::dataset::parts;
+use crate::dataset::schema::{StepsBuilder, TableBuilder};
 use crate::dataset::{Staging, TableWriter};
 use crate::error::Result;
 
@@ -51,13 +55,13 @@ pub fn shapes_of(steps: &Steps, kernels: &KernelStats) -> BTreeMap<(String, i32,
 /// row with a null device.
 pub fn write_steps(
     staging: &Staging,
-    index: usize,
+    part: &str,
     steps: &Steps,
     kernels: &KernelStats,
     memops: &MemopStats,
 ) -> Result<u64> {
     let mut out =
-        TableWriter::<StepsBuilder>::create(&staging.part_path(StepsBuilder::NAME, index)?)?;
+        TableWriter::<StepsBuilder>::create(&staging.part_path(StepsBuilder::NAME, part)?)?;
     let mut devices_of: BTreeMap<i64, Vec<i32>> = BTreeMap::new();
     for (step, device) in kernels.per_step.keys() {
         devices_of.entry(*step).or_default().push(*device);
@@ -106,28 +110,59 @@ pub fn write_steps(
     out.finish()
 }
 
-/// `model_flops`: one row per distinct (phase, bsz, seq) among the run's steps.
-pub fn write_model_flops(
+/// What input `input` (part `part`) contributes to the run-level tables; shapes
+/// whose phase has no FLOP model are skipped and counted.
+pub fn part_facts(
     cfg: &IngestConfig,
-    arch: &Arch,
-    staging: &Staging,
-    outcomes: &[InputOutcome],
+    part: &str,
+    input: &Path,
+    outcome: &InputOutcome,
     survey: &mut Survey,
-) -> Result<()> {
-    let shapes: BTreeSet<(String, i32, i32)> = outcomes
-        .iter()
-        .flat_map(|o| o.shapes.keys().cloned())
-        .collect();
-    let gpu = joined(
-        outcomes
-            .iter()
-            .flat_map(|o| o.facts.gpu_names.iter().cloned()),
-    );
-    let peak = gpu.as_deref().and_then(peaks::for_gpu);
-    let mut out =
-        TableWriter::<ModelFlopsBuilder>::create(&staging.part_path(ModelFlopsBuilder::NAME, 0)?)?;
+) -> PartFacts {
+    let f = &outcome.facts;
+    let m = &cfg.meta;
+    PartFacts {
+        source_file: input
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default(),
+        format: outcome.format.to_string(),
+        step_base: parts::step_base(part),
+        nsys_version: f.nsys_version.clone(),
+        schema_version: f.schema_version.clone(),
+        gpu_names: f.gpu_names.iter().cloned().collect(),
+        devices: outcome.kernels.devices.len() as i32,
+        host_gpus: f.host_gpus,
+        cuda_driver_version: f.cuda_driver_version.clone(),
+        cuda_graph_trace: f.cuda_graph_trace.clone(),
+        kernels: outcome.kernels.kernels as i64,
+        labelled_kernels: outcome.kernels.labelled as i64,
+        steps: outcome.steps as i64,
+        rank: f.rank,
+        rules_hash: cfg.rules.hash.clone(),
+        trace_version: env!("CARGO_PKG_VERSION").to_string(),
+        model: m.model.clone(),
+        mconf: m.mconf.clone(),
+        deploy: m.deploy.clone(),
+        backend: m.backend.clone(),
+        engine: m.engine.clone(),
+        sglang_version: m.sglang_version.clone(),
+        flops: cfg
+            .arch
+            .as_ref()
+            .map(|arch| shape_flops(arch, outcome.shapes.keys(), survey)),
+    }
+}
+
+/// The model's FLOPs and bytes of each prefill/decode shape among `shapes`.
+fn shape_flops<'a>(
+    arch: &Arch,
+    shapes: impl Iterator<Item = &'a (String, i32, i32)>,
+    survey: &mut Survey,
+) -> Vec<ShapeFlops> {
+    let mut rows = Vec::new();
     for (phase_name, bsz, seq) in shapes {
-        let Some(phase) = Phase::parse(&phase_name) else {
+        let Some(phase) = Phase::parse(phase_name) else {
             survey.skip(UNKNOWN_PHASE);
             continue;
         };
@@ -135,8 +170,8 @@ pub fn write_model_flops(
             arch,
             Shape {
                 phase,
-                bsz: bsz as u64,
-                seq: seq as u64,
+                bsz: *bsz as u64,
+                seq: *seq as u64,
             },
             None,
         );
@@ -148,100 +183,18 @@ pub fn write_model_flops(
                 .map(|(_, n)| *n as i64)
                 .sum()
         };
-        let r = &mut out.rows;
-        r.model
-            .append_value(cfg.meta.model.as_deref().unwrap_or_default());
-        r.mconf
-            .append_value(cfg.meta.mconf.as_deref().unwrap_or_default());
-        r.phase.append_value(&phase_name);
-        r.bsz.append_value(bsz);
-        r.seq.append_value(seq);
-        r.flops.append_value(count.total as i64);
-        r.attention_flops
-            .append_value(part(&["attention_proj", "attention_scores"]));
-        r.mlp_flops
-            .append_value(part(&["dense_mlp", "experts", "shared_experts", "router"]));
-        r.lm_head_flops.append_value(part(&["lm_head"]));
-        r.weight_bytes.append_value(count.weight_bytes as i64);
-        r.kv_bytes.append_value(count.kv_bytes as i64);
-        let precision = Precision::of(arch);
-        r.dtype.append_value(precision.as_str());
-        r.gpu.append_option(gpu.as_deref());
-        r.peak_flops
-            .append_option(peak.map(|p| p.flops_per_s(precision)));
-        r.peak_bytes_per_s
-            .append_option(peak.map(|p| 1e12 * p.memory_tb_s));
-        out.row_done()?;
+        rows.push(ShapeFlops {
+            phase: phase_name.clone(),
+            bsz: *bsz,
+            seq: *seq,
+            flops: count.total as i64,
+            attention_flops: part(&["attention_proj", "attention_scores"]),
+            mlp_flops: part(&["dense_mlp", "experts", "shared_experts", "router"]),
+            lm_head_flops: part(&["lm_head"]),
+            weight_bytes: count.weight_bytes as i64,
+            kv_bytes: count.kv_bytes as i64,
+            fp8: Precision::of(arch) == Precision::Fp8,
+        });
     }
-    out.finish().map(|_| ())
-}
-
-fn joined(values: impl IntoIterator<Item = String>) -> Option<String> {
-    let set: BTreeSet<String> = values.into_iter().collect();
-    (!set.is_empty()).then(|| set.into_iter().collect::<Vec<_>>().join(", "))
-}
-
-pub fn write_runs(
-    cfg: &IngestConfig,
-    run_id: &str,
-    staging: &Staging,
-    outcomes: &[InputOutcome],
-) -> Result<()> {
-    let mut out = TableWriter::<RunsBuilder>::create(&staging.part_path(RunsBuilder::NAME, 0)?)?;
-    let facts = || outcomes.iter().map(|o| &o.facts);
-    let names: Vec<String> = cfg
-        .inputs
-        .iter()
-        .map(|p| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default()
-        })
-        .collect();
-    let r = &mut out.rows;
-    r.run_id.append_value(run_id);
-    r.source_files.append_value(names.join(","));
-    r.source_format
-        .append_value(joined(outcomes.iter().map(|o| o.format.to_string())).unwrap_or_default());
-    r.nsys_version
-        .append_option(joined(facts().filter_map(|f| f.nsys_version.clone())));
-    r.schema_version
-        .append_option(joined(facts().filter_map(|f| f.schema_version.clone())));
-    r.gpu
-        .append_option(joined(facts().flat_map(|f| f.gpu_names.iter().cloned())));
-    r.gpus.append_value(
-        outcomes
-            .iter()
-            .map(|o| o.kernels.devices.len() as i32)
-            .sum(),
-    );
-    let host: Vec<i32> = facts().filter_map(|f| f.host_gpus).collect();
-    r.host_gpus
-        .append_option((!host.is_empty()).then(|| host.iter().sum()));
-    r.cuda_driver_version.append_option(joined(
-        facts().filter_map(|f| f.cuda_driver_version.clone()),
-    ));
-    r.cuda_graph_trace
-        .append_option(joined(facts().filter_map(|f| f.cuda_graph_trace.clone())));
-    r.kernels
-        .append_value(outcomes.iter().map(|o| o.kernels.kernels as i64).sum());
-    r.labelled_kernels
-        .append_value(outcomes.iter().map(|o| o.kernels.labelled as i64).sum());
-    r.steps
-        .append_value(outcomes.iter().map(|o| o.steps as i64).sum());
-    let ranks: BTreeSet<i64> = facts().filter_map(|f| f.rank).collect();
-    let ranks: Vec<String> = ranks.iter().map(i64::to_string).collect();
-    r.ranks
-        .append_option((!ranks.is_empty()).then(|| ranks.join(",")));
-    r.rules_hash.append_value(&cfg.rules.hash);
-    r.trace_version.append_value(env!("CARGO_PKG_VERSION"));
-    let m = &cfg.meta;
-    r.model.append_option(m.model.as_deref());
-    r.mconf.append_option(m.mconf.as_deref());
-    r.deploy.append_option(m.deploy.as_deref());
-    r.backend.append_option(m.backend.as_deref());
-    r.engine.append_option(m.engine.as_deref());
-    r.sglang_version.append_option(m.sglang_version.as_deref());
-    out.row_done()?;
-    out.finish().map(|_| ())
+    rows
 }

@@ -62,6 +62,16 @@ pub fn execute(config: &QueryConfig) -> Result<QueryResult> {
 
 /// Runs the query allowing `writes` (see [`session::Writes`]).
 pub fn execute_with(config: &QueryConfig, writes: session::Writes) -> Result<QueryResult> {
+    execute_on(config, writes, None)
+}
+
+/// Runs the query locally, or with `cluster` (`df://HOST:PORT`) on a Ballista
+/// cluster ([`crate::cluster`]); either way the same tables and the same result.
+pub fn execute_on(
+    config: &QueryConfig,
+    writes: session::Writes,
+    cluster: Option<&str>,
+) -> Result<QueryResult> {
     let (sql, origin) = match &config.source {
         QuerySource::Named(name) => {
             let query = catalog::find(name, config.queries_dir.as_deref())?;
@@ -78,7 +88,14 @@ pub fn execute_with(config: &QueryConfig, writes: session::Writes) -> Result<Que
     };
     let runtime = runtime()?;
     runtime.block_on(async {
-        let session = session::open(&config.data_dir, config.run.as_deref()).await?;
+        let run = config.run.as_deref();
+        let session = match cluster {
+            Some(url) => {
+                let ctx = crate::cluster::remote_context(url).await?;
+                session::open_in(ctx, &config.data_dir, run, session::Where::Cluster).await?
+            }
+            None => session::open(&config.data_dir, run).await?,
+        };
         session.run_with(&sql, &origin, writes).await
     })
 }

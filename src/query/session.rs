@@ -66,8 +66,29 @@ fn query_error(context: impl Into<String>, e: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Opens `root`; with `run`, every table shows only that run.
+/// Opens `root` in a local session; with `run`, every table shows only that run.
 pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
+    open_in(ctx, root, run, Where::Local).await
+}
+
+/// Where a session's plans run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Where {
+    Local,
+    /// On a Ballista cluster: every table must be one its executors can scan from
+    /// the plan (a listing table over a path), never an in-memory one.
+    Cluster,
+}
+
+/// Opens `root` in `ctx` (a local session, or a Ballista cluster's, see
+/// [`crate::cluster`]): the same tables and views either way.
+pub async fn open_in(
+    ctx: SessionContext,
+    root: &Path,
+    run: Option<&str>,
+    place: Where,
+) -> Result<Session> {
     if !root.is_dir() {
         return Err(Error::Usage(format!(
             "no dataset at {}: run `trace ingest REPORT.sqlite --out {}` first (or pass --data DIR)",
@@ -110,7 +131,6 @@ pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
             )));
         }
     }
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
     let mut names: Vec<String> = INGEST_TABLES.iter().map(|t| t.to_string()).collect();
     names.push(LATENCY_TABLE.to_string());
     names.push(MODEL_FLOPS_TABLE.to_string());
@@ -128,7 +148,7 @@ pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
     }
     names.sort();
     for name in &names {
-        register(&ctx, root, name, run).await?;
+        register(&ctx, root, name, run, place).await?;
     }
     Ok(Session {
         ctx,
@@ -137,7 +157,13 @@ pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
     })
 }
 
-async fn register(ctx: &SessionContext, root: &Path, name: &str, run: Option<&str>) -> Result<()> {
+async fn register(
+    ctx: &SessionContext,
+    root: &Path,
+    name: &str,
+    run: Option<&str>,
+    place: Where,
+) -> Result<()> {
     let dir = root.join(name);
     let has_data = dir.is_dir()
         && std::fs::read_dir(&dir)
@@ -147,6 +173,28 @@ async fn register(ctx: &SessionContext, root: &Path, name: &str, run: Option<&st
             .unwrap_or(false);
     let internal = format!("__all_{name}");
     let known = schema_of(name);
+    if let (false, Some(schema), Where::Cluster) = (has_data, &known, place) {
+        // On a cluster a table without data is a view over no rows (Ballista can
+        // neither ship an in-memory table nor finish a scan of zero files).
+        let columns: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                format!(
+                    "CAST(NULL AS {}) AS \"{}\"",
+                    sql_type(f.data_type()),
+                    f.name()
+                )
+            })
+            .collect();
+        ctx.sql(&format!(
+            "CREATE VIEW \"{name}\" AS SELECT {}, CAST(NULL AS VARCHAR) AS run WHERE false",
+            columns.join(", ")
+        ))
+        .await
+        .map_err(|e| query_error(format!("table {name}"), e))?;
+        return Ok(());
+    }
     if has_data {
         let url = ListingTableUrl::parse(format!("{}/", dir.display()))
             .map_err(|e| query_error(format!("table {name}"), e))?;
@@ -191,6 +239,17 @@ async fn register(ctx: &SessionContext, root: &Path, name: &str, run: Option<&st
     .await
     .map_err(|e| query_error(format!("table {name}"), e))?;
     Ok(())
+}
+
+/// The SQL type of a dataset column type.
+fn sql_type(data_type: &DataType) -> &'static str {
+    match data_type {
+        DataType::Int32 => "INT",
+        DataType::Int64 => "BIGINT",
+        DataType::Float64 => "DOUBLE",
+        DataType::Boolean => "BOOLEAN",
+        _ => "VARCHAR",
+    }
 }
 
 /// What a query may change besides reading the dataset.

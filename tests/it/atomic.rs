@@ -1,9 +1,10 @@
 //! Whole runs under hostile conditions, through the real `trace` binary: kill -9 at
 //! random points of an ingest, eight concurrent writers (same run and different
-//! runs) for many rounds, stale staging, colliding run ids. After each, every table
+//! runs) for many rounds, stale staging, colliding run ids. After each, every part
 //! of every run must be one ingest's output: `runs.kernels` equals the rows the
-//! `kernels` table holds for the run, and `runs.source_files` names the input that
-//! has that many kernels.
+//! `kernels` table holds for the run, and the inputs `runs.source_files` names have
+//! that many kernels together. Concurrent writers of one part may lose the race
+//! (one wins whole, the others fail saying so).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -71,7 +72,7 @@ fn sql(out: &Path, text: &str) -> Vec<(String, String, i64)> {
     rows
 }
 
-/// Every run's (source file, kernels per `runs`), after checking each run is whole.
+/// Every run's (source files, kernels per `runs`), after checking each run is whole.
 fn whole_runs(out: &Path, kernels_of: &BTreeMap<&str, i64>) -> BTreeMap<String, String> {
     let runs = sql(
         out,
@@ -89,11 +90,8 @@ fn whole_runs(out: &Path, kernels_of: &BTreeMap<&str, i64>) -> BTreeMap<String, 
             kernels,
             "run {run} is mixed"
         );
-        assert_eq!(
-            kernels_of.get(source.as_str()),
-            Some(&kernels),
-            "run {run}: {source}"
-        );
+        let parts: Option<i64> = source.split(',').map(|f| kernels_of.get(f)).sum();
+        assert_eq!(parts, Some(kernels), "run {run}: {source}");
         seen.insert(run, source);
     }
     seen
@@ -174,14 +172,20 @@ fn eight_concurrent_writers_lose_nothing_and_mix_nothing() {
                 (run.clone(), ingest_child(input, &out, &run))
             })
             .collect();
+        let mut winners = BTreeMap::<String, usize>::new();
         for (run, child) in children {
             let output = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(
-                output.status.success(),
-                "round {round}, run {run}: {}",
-                String::from_utf8_lossy(&output.stderr)
+                output.status.success() || stderr.contains("committed by another writer"),
+                "round {round}, run {run}: {stderr}"
             );
+            *winners.entry(run).or_default() += usize::from(output.status.success());
         }
+        assert!(
+            winners.values().all(|&n| n > 0),
+            "round {round}: {winners:?}"
+        );
         let seen = whole_runs(&out, &kernels_of);
         assert_eq!(seen.len(), 5, "round {round}: {seen:?}");
     }

@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use datafusion::arrow::array::AsArray;
+
 use crate::common::{read_table, root, run_ok, trace};
 
 fn capture(args: &[&str]) -> std::process::Output {
@@ -92,6 +94,10 @@ fn dry_run_prints_composed_arguments_and_exact_commands() {
         "10.1.2.3",
         "--rank",
         "1",
+        "--run-id",
+        "nightly",
+        "--profile",
+        "both",
         "--dry-run",
     ]));
     let text = String::from_utf8_lossy(&out.stdout);
@@ -100,6 +106,87 @@ fn dry_run_prints_composed_arguments_and_exact_commands() {
             && text.contains("--dist-init-addr 10.1.2.3:30000 --node-rank 1"),
         "{text}"
     );
+    assert!(
+        text.contains("# run nightly") && text.contains("nightly/node1/report-node1.nsys-rep"),
+        "each node writes its own files: {text}"
+    );
+    fails_with(
+        &[
+            "--model",
+            "qwen3_moe",
+            "--deploy",
+            "tp16ep16",
+            "--ip",
+            "10.1.2.3",
+            "--dry-run",
+        ],
+        "needs --run-id NAME, the same on every node",
+    );
+}
+
+#[test]
+fn every_node_of_a_multi_node_capture_adds_its_part_to_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    for entry in crate::common::files_under(&root().join("conf")) {
+        let rel = entry.strip_prefix(root().join("conf")).unwrap();
+        std::fs::create_dir_all(conf.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(&entry, conf.join(rel)).unwrap();
+    }
+    std::fs::write(conf.join("deploy/tp2n2.yaml"), "tp_size: 2\nnnodes: 2\n").unwrap();
+    let results = dir.path().join("results");
+    let node = |rank: &str| {
+        standin()
+            .args(["--model", "llama3", "--mconf", "2l", "--deploy", "tp2n2"])
+            .args(["--grid", "1;64", "--iters", "2", "--run-id", "nightly"])
+            .args(["--ip", "127.0.0.1", "--rank", rank])
+            .arg("--conf")
+            .arg(&conf)
+            .arg("--results")
+            .arg(&results)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let nodes = [node("1"), node("0")];
+    for child in nodes {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let latency = read_table(&results.join("parquet"), "latency", "nightly");
+    let ranks = latency
+        .column_by_name("rank")
+        .unwrap()
+        .as_primitive::<datafusion::arrow::datatypes::Int32Type>();
+    let ranks: std::collections::BTreeSet<i32> = ranks.iter().flatten().collect();
+    assert_eq!(
+        ranks,
+        [0, 1].into(),
+        "both nodes' rows are in the run: {latency:?}"
+    );
+    let parts: Vec<String> = std::fs::read_dir(results.join("parquet/latency/run=nightly"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(
+        parts,
+        ["part-latency-node0.parquet", "part-latency-node1.parquet"]
+    );
+    for rank in ["0", "1"] {
+        assert!(results
+            .join(format!("llama3_profile/nightly/node{rank}/latency.jsonl"))
+            .is_file());
+        assert!(results
+            .join(format!("raw_output/nightly-node{rank}.log"))
+            .is_file());
+    }
 }
 
 #[test]

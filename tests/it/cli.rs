@@ -92,3 +92,25 @@ fn demo_runs_on_the_shipped_fixtures() {
         "{text}"
     );
 }
+
+/// Without the `cluster` feature, the cluster entry points say how to get it.
+#[cfg(not(feature = "cluster"))]
+#[test]
+fn a_build_without_ballista_says_how_to_get_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["cluster", "scheduler", "--port", "1"],
+        vec!["query", "runs", "--cluster", "df://127.0.0.1:1", "--data"],
+    ] {
+        let mut cmd = trace();
+        cmd.args(&args);
+        if args[0] == "query" {
+            cmd.arg(dir.path());
+            std::fs::create_dir_all(dir.path()).unwrap();
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("--features cluster"), "{args:?}: {stderr}");
+    }
+}

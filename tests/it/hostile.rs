@@ -134,7 +134,7 @@ fn sql_cannot_write_into_the_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     crate::common::ingest(&[fixture("nsys/mini.sqlite")], &out);
-    let part = out.join("kernels/run=mini/part-0.parquet");
+    let part = out.join("kernels/run=mini/part-mini.parquet");
     let before = std::fs::read(&part).unwrap();
     for sql in [
         format!(
@@ -180,7 +180,7 @@ fn bad_part_files_are_refused_not_misread() {
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("empty part file"), "{stderr}");
     std::fs::copy(
-        out.join("runs/run=mini/part-0.parquet"),
+        out.join("runs/run=mini/run.parquet"),
         part_dir.join("part-9.parquet"),
     )
     .unwrap();

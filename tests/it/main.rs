@@ -9,6 +9,8 @@ mod atomic;
 mod bad_input;
 mod capture;
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod diff;
 mod exactness;
 mod fuzz_corpus;
@@ -19,6 +21,7 @@ mod kineto;
 mod model_accounting;
 mod module_exactness;
 mod modules;
+mod multi_writer;
 mod parallel;
 mod privacy;
 mod public_traces;

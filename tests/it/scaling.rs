@@ -109,7 +109,7 @@ fn a_replica_scales_every_count_and_is_thread_independent() {
         outs.push(out);
     }
     for table in ["kernels", "memops", "steps", "nvtx"] {
-        let rel = format!("{table}/run=tp2_x3/part-0.parquet");
+        let rel = format!("{table}/run=tp2_x3/part-tp2_x3.parquet");
         assert_eq!(
             std::fs::read(outs[0].join(&rel)).unwrap(),
             std::fs::read(outs[1].join(&rel)).unwrap(),
