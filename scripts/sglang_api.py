@@ -247,11 +247,15 @@ def derive(srcs):
     }
 
 
+ATTRIBUTION_CONFIGS = {"kernels.yaml", "modules.yaml"}
+
+
 def conf_keys():
-    """(file, key) for every top-level key of conf/**/*.yaml except kernels.yaml."""
+    """(file, key) for every top-level key of the composed conf/**/*.yaml (not the
+    attribution rules, kernels.yaml and modules.yaml, which SGLang never sees)."""
     out = []
     for path in sorted((ROOT / "conf").rglob("*.yaml")):
-        if path.name == "kernels.yaml":
+        if path.name in ATTRIBUTION_CONFIGS:
             continue
         for line in path.read_text().splitlines():
             m = re.match(r"([a-z_][a-z0-9_]*)\s*:", line)
