@@ -115,11 +115,14 @@ fn kernels_stored_out_of_order_are_read_again_sorted() {
     // threads it sits inside a chunk of 1,024 (found within the chunk).
     let unsorted = dir.path().join("unsorted.sqlite");
     with_moved_kernel(&fixture("nsys/hf_capture.sqlite"), &unsorted, 1798, 1000);
-    let sorted = dir.path().join("sorted.sqlite");
+    // Same file name, so the same part name and step ids as the unsorted input.
+    std::fs::create_dir(dir.path().join("sorted")).unwrap();
+    let sorted = dir.path().join("sorted").join("unsorted.sqlite");
     sorted_copy(&unsorted, &sorted);
     let reference = dir.path().join("reference");
     let expected = ingest_with(2, &[sorted], &reference, "r");
-    let kernels = |out: &Path| std::fs::read(out.join("kernels/run=r/part-0.parquet")).unwrap();
+    let kernels =
+        |out: &Path| std::fs::read(out.join("kernels/run=r/part-unsorted.parquet")).unwrap();
     for threads in [1, 4] {
         let out = dir.path().join(format!("t{threads}"));
         let summary = ingest_with(threads, std::slice::from_ref(&unsorted), &out, "r");
@@ -133,7 +136,7 @@ fn kernels_stored_out_of_order_are_read_again_sorted() {
             "kernels at {threads} threads differ from the sorted export's"
         );
         for table in ["steps", "memops", "nvtx"] {
-            let rel = format!("{table}/run=r/part-0.parquet");
+            let rel = format!("{table}/run=r/part-unsorted.parquet");
             assert!(
                 std::fs::read(out.join(&rel)).unwrap()
                     == std::fs::read(reference.join(&rel)).unwrap(),
