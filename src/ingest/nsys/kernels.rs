@@ -6,11 +6,11 @@
 //! missing (windowed export, warm-up outside the capture range) has no launch.
 
 use super::export::{NsysExport, Select, KERNEL};
-use super::launches::LaunchIndex;
+use super::launches::{launch_of, LaunchIndex};
 use super::strings::StringCache;
 use super::{pid_of, tid_of};
 use crate::error::Result;
-use crate::ingest::importer::{Chunk, KernelOrder, KernelRecord, Launch, Sink};
+use crate::ingest::importer::{Chunk, KernelOrder, KernelRecord, Sink};
 use crate::ingest::Survey;
 
 /// Columns every kernel table must have.
@@ -113,23 +113,7 @@ pub fn read(
             }
             _ => None,
         };
-        let launch = match call {
-            Some((call, repeats)) => {
-                if repeats > 0 {
-                    survey.skip_n(duplicate, u64::from(repeats));
-                }
-                let api = match call.name_id {
-                    Some(id) => Some(strings.api(id, export)?),
-                    None => None,
-                };
-                Some(Launch {
-                    thread: call.global_tid,
-                    start: call.start,
-                    api,
-                })
-            }
-            None => None,
-        };
+        let launch = launch_of(call, &mut strings, export, survey, duplicate)?;
         let short_id: i64 = row.get(c.short_name).map_err(&error)?;
         let demangled_id: i64 = row.get(c.demangled).map_err(&error)?;
         let graph_node_id: Option<i64> = row.get(c.graph_node).map_err(&error)?;

@@ -17,9 +17,12 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::export::{NsysExport, RUNTIME};
+use super::strings::StringCache;
 use super::PROCESS_MASK;
 use crate::error::Result;
+use crate::ingest::importer::Launch;
 use crate::ingest::ordered::map_in_order;
+use crate::ingest::Survey;
 
 /// Rowids per scan range of the API table.
 const ROWS_PER_RANGE: i64 = 256 * 1024;
@@ -237,4 +240,30 @@ fn scan(export: &NsysExport, (first, last): (i64, i64)) -> Result<Vec<Row>> {
         });
     }
     Ok(out)
+}
+
+/// The [`Launch`] record of a matched API call (`None` when nothing matched),
+/// counting the other calls that shared its key under `duplicate`.
+pub fn launch_of(
+    call: Option<(ApiCall, u32)>,
+    strings: &mut StringCache,
+    export: &NsysExport,
+    survey: &mut Survey,
+    duplicate: &str,
+) -> Result<Option<Launch>> {
+    let Some((call, repeats)) = call else {
+        return Ok(None);
+    };
+    if repeats > 0 {
+        survey.skip_n(duplicate, u64::from(repeats));
+    }
+    let api = match call.name_id {
+        Some(id) => Some(strings.api(id, export)?),
+        None => None,
+    };
+    Ok(Some(Launch {
+        thread: call.global_tid,
+        start: call.start,
+        api,
+    }))
 }

@@ -3,11 +3,11 @@
 //! kernels: they are read whole, memcpy then memset, each in start order).
 
 use super::export::{NsysExport, Select, MEMCPY, MEMSET};
-use super::launches::LaunchIndex;
+use super::launches::{launch_of, LaunchIndex};
 use super::strings::StringCache;
 use super::{pid_of, tid_of};
 use crate::error::Result;
-use crate::ingest::importer::{Launch, MemopRecord, Sink};
+use crate::ingest::importer::{MemopRecord, Sink};
 use crate::ingest::Survey;
 
 /// `ENUM_CUDA_MEMCPY_OPER` ids (unchanged 2022.4 → 2026.x): short code and nsys label.
@@ -117,23 +117,7 @@ pub fn read(
             (Some(index), Some(corr)) => index.get(m.global_pid.unwrap_or(0), corr),
             _ => None,
         };
-        let launch = match call {
-            Some((call, repeats)) => {
-                if repeats > 0 {
-                    survey.skip_n(duplicate, u64::from(repeats));
-                }
-                let api = match call.name_id {
-                    Some(id) => Some(strings.api(id, export)?),
-                    None => None,
-                };
-                Some(Launch {
-                    thread: call.global_tid,
-                    start: call.start,
-                    api,
-                })
-            }
-            None => None,
-        };
+        let launch = launch_of(call, &mut strings, export, survey, duplicate)?;
         let thread = launch.as_ref().and_then(|l| l.thread);
         let (kind, copy, name) = if m.is_memcpy {
             let (code, label) = copy_kind(m.copy_kind.unwrap_or(0));
