@@ -81,6 +81,16 @@ impl<B: TableBuilder> TableWriter<B> {
         Ok(())
     }
 
+    /// Writes a batch built elsewhere (rows pending in [`TableWriter::rows`] go
+    /// first). Its size is kept: the caller's batches must not depend on scheduling.
+    pub fn write_batch(&mut self, batch: RecordBatch) -> Result<()> {
+        self.flush()?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.send(batch)
+    }
+
     fn flush(&mut self) -> Result<()> {
         if self.rows.is_empty() {
             return Ok(());
@@ -89,6 +99,10 @@ impl<B: TableBuilder> TableWriter<B> {
             .rows
             .finish()
             .map_err(|e| parquet_error(&self.path, e))?;
+        self.send(batch)
+    }
+
+    fn send(&mut self, batch: RecordBatch) -> Result<()> {
         let sent = self.batches.as_ref().map(|s| s.send(batch));
         match sent {
             Some(Ok(())) => Ok(()),

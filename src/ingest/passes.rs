@@ -28,12 +28,19 @@ use crate::attribute::module_index::{ModuleRange, Modules};
 use crate::attribute::modules::ModuleText;
 use crate::attribute::rules::CategoryCache;
 use crate::attribute::{Label, Rules};
-use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder};
+use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder, TableBuilder};
 use crate::dataset::TableWriter;
 use crate::error::{Error, Result};
+use datafusion::arrow::record_batch::RecordBatch;
 
 /// Kernels per chunk, at most: bounds the memory of rows in flight.
 const MAX_CHUNK_ROWS: i64 = 64 * 1024;
+
+/// Chunks asked of a kernel table (fewer when that would make them tiny, more when
+/// that would make them exceed [`MAX_CHUNK_ROWS`]). A constant, not the thread
+/// count: chunks are the batches written, so the Parquet bytes must not depend on
+/// how many threads read them.
+const CHUNKS_WANTED: i64 = 64;
 
 /// The nesting depth of CPU ranges, one thread at a time: a stack of the open
 /// ranges' ends (memory: the deepest nesting). Rows come in `(thread, start, end
@@ -142,9 +149,9 @@ pub fn nvtx(
     })
 }
 
-/// One chunk of kernels, read, attributed and categorised.
+/// One chunk of kernels, read, attributed, categorised and built into a batch.
 struct ChunkDone {
-    rows: Vec<KernelRow>,
+    batch: RecordBatch,
     stats: ChunkStats,
     survey: Survey,
     /// Start of the first and last kernel kept.
@@ -154,18 +161,29 @@ struct ChunkDone {
     unsorted: bool,
 }
 
-fn read_chunk(
-    importer: &dyn Importer,
-    chunk: &Chunk,
-    steps: &Steps,
-    modules: &Modules,
-    rules: &Rules,
-) -> Result<ChunkDone> {
+/// What every chunk reader of one kernel pass shares.
+struct ChunkContext<'a> {
+    importer: &'a dyn Importer,
+    steps: &'a Steps,
+    modules: &'a Modules,
+    rules: &'a Rules,
+    fallback_phase: Option<&'a str>,
+}
+
+fn read_chunk(cx: &ChunkContext, chunk: &Chunk) -> Result<ChunkDone> {
+    let ChunkContext {
+        importer,
+        steps,
+        modules,
+        rules,
+        fallback_phase,
+    } = *cx;
     let mut survey = Survey::default();
     let mut seen = Survey::default();
     let mut categories = CategoryCache::default();
+    let mut builder = KernelsBuilder::default();
     let mut done = ChunkDone {
-        rows: Vec::new(),
+        batch: RecordBatch::new_empty(KernelsBuilder::schema()),
         stats: ChunkStats::default(),
         survey: Survey::default(),
         first_start: None,
@@ -206,12 +224,17 @@ fn read_chunk(
             .record_source(categorized.source, category, k.end - k.start, || {
                 k.name.to_string()
             });
-        done.rows.push(KernelRow {
-            record: k,
+        let row = KernelRow {
+            record: &k,
             categorized,
             step,
-        });
+        };
+        append_kernel(&mut builder, &row, steps, modules, fallback_phase);
         Ok(true)
+    })?;
+    done.batch = builder.finish().map_err(|e| Error::Parquet {
+        path: importer.path().to_path_buf(),
+        reason: format!("building a batch of kernel rows: {e}"),
     })?;
     survey.merge(seen);
     done.survey = survey;
@@ -235,12 +258,18 @@ pub fn kernels(
         .is_empty()
         .then(|| importer.fallback_phase())
         .flatten();
-    let wanted = 4 * rayon::current_num_threads().max(1) as i64;
+    let cx = ChunkContext {
+        importer,
+        steps,
+        modules,
+        rules,
+        fallback_phase,
+    };
     let input = importer.path().display().to_string();
     for order in [KernelOrder::AsStored, KernelOrder::ByStart] {
         let (reading, writing) = (Busy::default(), Busy::default());
         let started = std::time::Instant::now();
-        let chunks = importer.kernel_chunks(order, wanted, MAX_CHUNK_ROWS)?;
+        let chunks = importer.kernel_chunks(order, CHUNKS_WANTED, MAX_CHUNK_ROWS)?;
         let mut out = create()?;
         let mut stats = KernelStats::default();
         let mut pass_survey = Survey::default();
@@ -249,7 +278,7 @@ pub fn kernels(
         progress.set_position(0);
         map_in_order(
             &chunks,
-            |chunk| reading.time(|| read_chunk(importer, chunk, steps, modules, rules)),
+            |chunk| reading.time(|| read_chunk(&cx, chunk)),
             |done: ChunkDone| {
                 if done.unsorted || done.first_start.is_some_and(|s| s < last_start) {
                     unsorted = true;
@@ -259,10 +288,9 @@ pub fn kernels(
                     last_start = done.last_start.unwrap_or(last_start);
                     stats.absorb(done.stats);
                     pass_survey.merge(done.survey);
-                    for row in &done.rows {
-                        append_kernel(&mut out, row, steps, modules, fallback_phase)?;
-                    }
-                    progress.inc(done.rows.len() as u64);
+                    let rows = done.batch.num_rows() as u64;
+                    out.write_batch(done.batch)?;
+                    progress.inc(rows);
                     Ok(true)
                 })
             },

@@ -11,8 +11,8 @@ use crate::error::Result;
 
 /// A kernel with what the pipeline decided about it.
 #[derive(Debug)]
-pub struct KernelRow {
-    pub record: KernelRecord,
+pub struct KernelRow<'a> {
+    pub record: &'a KernelRecord,
     /// Category, its source and the launching module.
     pub categorized: Categorized,
     pub step: Option<i64>,
@@ -43,17 +43,17 @@ fn step_columns<'a>(
     }
 }
 
-/// Appends one kernel row.
+/// Appends one kernel row to `r` (a chunk's builder: kernel rows are built into
+/// batches by the threads that read them).
 pub fn append_kernel(
-    out: &mut TableWriter<KernelsBuilder>,
+    r: &mut KernelsBuilder,
     row: &KernelRow,
     steps: &Steps,
     modules: &Modules,
     fallback_phase: Option<&str>,
-) -> Result<()> {
-    let k = &row.record;
+) {
+    let k = row.record;
     let s = step_columns(steps, row.step, fallback_phase);
-    let r = &mut out.rows;
     r.device.append_value(k.device);
     r.pid.append_value(k.pid);
     r.tid.append_option(k.tid);
@@ -94,7 +94,6 @@ pub fn append_kernel(
     r.bsz.append_option(s.bsz);
     r.seq.append_option(s.seq);
     r.iter.append_option(s.iter);
-    out.row_done()
 }
 
 /// Appends one memop row attributed to `step`.

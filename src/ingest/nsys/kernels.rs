@@ -6,7 +6,7 @@
 //! missing (windowed export, warm-up outside the capture range) has no launch.
 
 use super::export::{NsysExport, Select, KERNEL};
-use super::launches::{launch_of, LaunchIndex};
+use super::launches::{launch_of, Cursor, LaunchIndex};
 use super::strings::StringCache;
 use super::{pid_of, tid_of};
 use crate::error::Result;
@@ -101,6 +101,7 @@ pub fn read(
     let duplicate =
         "kernel matched a second CUDA API call with its correlation id (kept the first)";
     let by_process = export.has_column(KERNEL, "globalPid");
+    let mut cursor = Cursor::default();
     while let Some(row) = rows.next().map_err(&error)? {
         let int = |i: usize| -> Result<i32> {
             Ok(row.get::<_, Option<i32>>(i).map_err(&error)?.unwrap_or(0))
@@ -109,7 +110,7 @@ pub fn read(
         let global_pid: Option<i64> = row.get(c.global_pid).map_err(&error)?;
         let call = match (launches, correlation_id) {
             (Some(index), Some(corr)) if !by_process || global_pid.is_some() => {
-                index.get(global_pid.unwrap_or(0), corr)
+                index.get(&mut cursor, global_pid.unwrap_or(0), corr)
             }
             _ => None,
         };

@@ -3,18 +3,23 @@
 //! launched them without asking SQLite for a join.
 //!
 //! The API table is read by plain column scans over rowid ranges, on one read-only
-//! connection per range, in parallel ([`super::super::ordered`]); ranges are
-//! inserted in rowid order, so when a key repeats the lowest rowid wins (what
-//! SQLite's join returned first) and the repeats are counted, whatever the thread
-//! count.
+//! connection per range, in parallel ([`super::super::ordered`]); each range comes
+//! back as entries already packed and keyed, and the index is their concatenation
+//! in rowid order — sorted by key, a stable sort only when the table was not
+//! already (several processes interleaved). So when a key repeats the lowest rowid
+//! wins (what SQLite's join returned first) and the repeats are counted, whatever
+//! the thread count. A lookup is a binary search; [`Cursor`] remembers where the
+//! last one landed, so a chunk of kernels in start order (correlation ids rising)
+//! finds each call in a step or two.
 //!
-//! Memory: 24 bytes per call in the table (a packed `u64` key, the start, and
-//! thread and API-name indexes into small interned lists); ~200 MB for 4.7 M
-//! calls. Keys that do not pack (a correlation id beyond 32 bits, more than 2^31
-//! processes) go to a plain map beside it.
+//! Memory: 32 bytes per call in the table (the key, the start, thread and API-name
+//! ids); ~150 MB for 4.7 M calls. Keys that do not pack (a correlation id beyond 32
+//! bits, more than 2^31 processes) go to a plain map beside it.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+
+use rayon::slice::ParallelSliceMut;
 
 use super::export::{NsysExport, RUNTIME};
 use super::strings::StringCache;
@@ -36,9 +41,9 @@ pub struct ApiCall {
     pub name_id: Option<i64>,
 }
 
-/// A multiply-xor hasher for the integer keys of the index (SipHash costs more
-/// than the rest of the lookup; the keys are not attacker-chosen hash-flooding
-/// material: a hostile export can only slow its own ingest down).
+/// A multiply-xor hasher for the integer keys of the index's side maps (SipHash
+/// costs more than the rest of the lookup; a hostile export can only slow its own
+/// ingest down).
 #[derive(Default)]
 pub struct IntHasher(u64);
 
@@ -64,38 +69,66 @@ impl Hasher for IntHasher {
 
 type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 
-const NONE: u32 = u32::MAX;
+/// Stands for a null column in an [`Entry`] (no real value is `i64::MIN`).
+const NULL: i64 = i64::MIN;
 
+/// One API call in the index: its packed key and what a launch needs, nulls as
+/// [`NULL`] (32 bytes).
 #[derive(Debug, Clone, Copy)]
-struct Slot {
+struct Entry {
+    /// `process slot << 32 | correlationId`.
+    key: u64,
+    global_tid: i64,
     start: i64,
-    has_start: bool,
-    thread: u32,
-    name: u32,
+    name_id: i64,
 }
+
+impl Entry {
+    fn new(key: u64, call: ApiCall) -> Entry {
+        Entry {
+            key,
+            global_tid: call.global_tid.unwrap_or(NULL),
+            start: call.start.unwrap_or(NULL),
+            name_id: call.name_id.unwrap_or(NULL),
+        }
+    }
+
+    fn call(&self) -> ApiCall {
+        let value = |v: i64| (v != NULL).then_some(v);
+        ApiCall {
+            global_tid: value(self.global_tid),
+            start: value(self.start),
+            name_id: value(self.name_id),
+        }
+    }
+}
+
+/// Where the last lookup of a reader landed (one per chunk reader).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Cursor(usize);
 
 /// API calls by (process, correlationId).
 #[derive(Debug, Default)]
 pub struct LaunchIndex {
     /// Keyed by process: `globalTid & PROCESS_MASK`; else every process is 0.
     by_process: bool,
-    packed: IntMap<u64, Slot>,
-    wide: IntMap<(i64, i64), Slot>,
+    /// Sorted by key; the first of equal keys only.
+    entries: Vec<Entry>,
+    /// Calls whose key does not pack, first one per key.
+    wide: IntMap<(i64, i64), ApiCall>,
     /// Extra calls per key beyond the first (rare).
     repeats: IntMap<(i64, i64), u32>,
-    processes: IntMap<i64, u32>,
-    threads: Vec<Option<i64>>,
-    thread_ids: IntMap<Option<i64>, u32>,
-    names: Vec<i64>,
-    name_ids: IntMap<i64, u32>,
+    /// Process slots, in order of first appearance (few: one per rank).
+    processes: Vec<i64>,
 }
 
-/// One API call as scanned.
-struct Row {
-    global_tid: Option<i64>,
-    correlation: i64,
-    start: Option<i64>,
-    name_id: Option<i64>,
+/// One range's scan: entries in rowid order keyed by the range's own process
+/// slots (`processes`), and the calls that did not pack.
+#[derive(Default)]
+struct Scanned {
+    entries: Vec<Entry>,
+    processes: Vec<i64>,
+    wide: Vec<((i64, i64), ApiCall)>,
 }
 
 impl LaunchIndex {
@@ -115,97 +148,111 @@ impl LaunchIndex {
             })
             .collect();
         index
-            .packed
+            .entries
             .reserve((last - first + 1).min(1 << 26) as usize);
+        let mut sorted = true;
         map_in_order(
             &ranges,
-            |range| scan(export, *range),
-            |rows| {
-                for row in rows {
-                    index.insert(row);
+            |range| scan(export, *range, by_process),
+            |mut scanned: Scanned| {
+                index.rekey(&mut scanned);
+                let joins_in_order = match (index.entries.last(), scanned.entries.first()) {
+                    (Some(last), Some(next)) => last.key <= next.key,
+                    _ => true,
+                };
+                sorted &= joins_in_order && is_sorted(&scanned.entries);
+                index.entries.extend_from_slice(&scanned.entries);
+                for (key, call) in scanned.wide {
+                    index.note_wide(key, call);
                 }
                 Ok(true)
             },
         )?;
+        if !sorted {
+            // Stable: among equal keys the lowest rowid stays first.
+            index.entries.par_sort_by_key(|e| e.key);
+        }
+        index.drop_repeats();
         Ok(index)
     }
 
-    fn insert(&mut self, row: Row) {
-        let process = self.process_of(row.global_tid);
-        let thread = match self.thread_ids.get(&row.global_tid) {
-            Some(i) => *i,
-            None => {
-                let i = self.threads.len() as u32;
-                self.threads.push(row.global_tid);
-                self.thread_ids.insert(row.global_tid, i);
-                i
-            }
-        };
-        let name = match row.name_id {
-            None => NONE,
-            Some(id) => match self.name_ids.get(&id) {
-                Some(i) => *i,
+    /// Turns the range's own process slots into the index's.
+    fn rekey(&mut self, scanned: &mut Scanned) {
+        let slots: Vec<u64> = scanned
+            .processes
+            .iter()
+            .map(|&p| match self.processes.iter().position(|&q| q == p) {
+                Some(slot) => slot as u64,
                 None => {
-                    let i = self.names.len() as u32;
-                    self.names.push(id);
-                    self.name_ids.insert(id, i);
-                    i
+                    self.processes.push(p);
+                    (self.processes.len() - 1) as u64
                 }
-            },
-        };
-        let slot = Slot {
-            start: row.start.unwrap_or(0),
-            has_start: row.start.is_some(),
-            thread,
-            name,
-        };
-        let taken = match self.pack(process, row.correlation) {
-            Some(key) => self.packed.insert(key, slot),
-            None => self.wide.insert((process, row.correlation), slot),
-        };
-        if let Some(first) = taken {
-            // Keep the first (lowest rowid) and count the repeat.
-            match self.pack(process, row.correlation) {
-                Some(key) => self.packed.insert(key, first),
-                None => self.wide.insert((process, row.correlation), first),
-            };
-            *self.repeats.entry((process, row.correlation)).or_default() += 1;
+            })
+            .collect();
+        if slots.iter().enumerate().all(|(i, &s)| s == i as u64) {
+            return;
+        }
+        for e in &mut scanned.entries {
+            let local = (e.key >> 32) as usize;
+            e.key = (slots[local] << 32) | (e.key & 0xFFFF_FFFF);
         }
     }
 
-    fn process_of(&self, global_tid: Option<i64>) -> i64 {
+    fn note_wide(&mut self, key: (i64, i64), call: ApiCall) {
+        if self.wide.contains_key(&key) {
+            *self.repeats.entry(key).or_default() += 1;
+        } else {
+            self.wide.insert(key, call);
+        }
+    }
+
+    /// Keeps the first entry of each key, counting the others.
+    fn drop_repeats(&mut self) {
+        let mut kept = 0;
+        for i in 0..self.entries.len() {
+            let entry = self.entries[i];
+            if kept > 0 && self.entries[kept - 1].key == entry.key {
+                let (process, correlation) = self.unpack(entry.key);
+                *self.repeats.entry((process, correlation)).or_default() += 1;
+            } else {
+                self.entries[kept] = entry;
+                kept += 1;
+            }
+        }
+        self.entries.truncate(kept);
+    }
+
+    fn unpack(&self, key: u64) -> (i64, i64) {
+        let slot = (key >> 32) as usize;
+        let process = self.processes.get(slot).copied().unwrap_or(0);
+        (process, (key & 0xFFFF_FFFF) as i64)
+    }
+
+    fn process_key(&self, process: i64) -> i64 {
         if self.by_process {
-            global_tid.map_or(0, |t| t & PROCESS_MASK)
+            process
         } else {
             0
         }
     }
 
-    fn pack(&mut self, process: i64, correlation: i64) -> Option<u64> {
-        let correlation = u32::try_from(correlation).ok()?;
-        let next = self.processes.len() as u32;
-        let slot = *self.processes.entry(process).or_insert(next);
-        (slot < 1 << 31).then(|| (u64::from(slot) << 32) | u64::from(correlation))
-    }
-
-    fn packed_key(&self, process: i64, correlation: i64) -> Option<u64> {
-        let correlation = u32::try_from(correlation).ok()?;
-        let slot = *self.processes.get(&process)?;
-        (slot < 1 << 31).then(|| (u64::from(slot) << 32) | u64::from(correlation))
-    }
-
     /// The call with `correlation` in `process` (ignored unless keyed by process),
-    /// and how many more calls share that key.
-    pub fn get(&self, process: i64, correlation: i64) -> Option<(ApiCall, u32)> {
-        let process = if self.by_process { process } else { 0 };
-        let slot = match self.packed_key(process, correlation) {
-            Some(key) => self.packed.get(&key),
-            None => self.wide.get(&(process, correlation)),
-        }?;
-        let call = ApiCall {
-            global_tid: self.threads.get(slot.thread as usize).copied().flatten(),
-            start: slot.has_start.then_some(slot.start),
-            name_id: self.names.get(slot.name as usize).copied(),
+    /// and how many more calls share that key; the search starts where `cursor`
+    /// last landed and leaves it on the call found.
+    pub fn get(
+        &self,
+        cursor: &mut Cursor,
+        process: i64,
+        correlation: i64,
+    ) -> Option<(ApiCall, u32)> {
+        let process = self.process_key(process);
+        let call = match pack(&self.processes, process, correlation) {
+            Some(key) => {
+                let at = self.find(cursor.0, key)?;
+                cursor.0 = at;
+                self.entries[at].call()
+            }
+            None => *self.wide.get(&(process, correlation))?,
         };
         let repeats = if self.repeats.is_empty() {
             0
@@ -217,10 +264,40 @@ impl LaunchIndex {
         };
         Some((call, repeats))
     }
+
+    /// Index of `key`, galloping forward from `hint` when the key lies after it.
+    fn find(&self, hint: usize, key: u64) -> Option<usize> {
+        let entries = &self.entries;
+        let (mut lo, mut hi) = (0, entries.len());
+        if entries.get(hint).is_some_and(|e| e.key <= key) {
+            lo = hint;
+            let mut step = 1;
+            while lo + step < hi && entries[lo + step].key <= key {
+                lo += step;
+                step *= 2;
+            }
+            hi = hi.min(lo + step + 1);
+        } else if hint < entries.len() {
+            hi = hint;
+        }
+        let at = lo + entries[lo..hi].partition_point(|e| e.key < key);
+        entries.get(at).filter(|e| e.key == key).map(|_| at)
+    }
+}
+
+fn is_sorted(entries: &[Entry]) -> bool {
+    entries.windows(2).all(|w| w[0].key <= w[1].key)
+}
+
+/// `slot << 32 | correlation` when both fit.
+fn pack(processes: &[i64], process: i64, correlation: i64) -> Option<u64> {
+    let correlation = u32::try_from(correlation).ok()?;
+    let slot = processes.iter().position(|&p| p == process)?;
+    (slot < 1 << 31).then(|| ((slot as u64) << 32) | u64::from(correlation))
 }
 
 /// Plain scan of one rowid range of the API table on its own connection.
-fn scan(export: &NsysExport, (first, last): (i64, i64)) -> Result<Vec<Row>> {
+fn scan(export: &NsysExport, (first, last): (i64, i64), by_process: bool) -> Result<Scanned> {
     let conn = export.connect()?;
     let error = export.sql_error(RUNTIME);
     let mut stmt = conn
@@ -230,14 +307,46 @@ fn scan(export: &NsysExport, (first, last): (i64, i64)) -> Result<Vec<Row>> {
         ))
         .map_err(&error)?;
     let mut rows = stmt.query([first, last]).map_err(&error)?;
-    let mut out = Vec::with_capacity((last - first + 1).min(1 << 20) as usize);
+    let mut out = Scanned {
+        entries: Vec::with_capacity((last - first + 1).min(1 << 20) as usize),
+        ..Scanned::default()
+    };
+    // Rows of one thread come in runs: remember the last thread's process slot.
+    let mut last_thread: Option<(Option<i64>, usize)> = None;
     while let Some(row) = rows.next().map_err(&error)? {
-        out.push(Row {
-            global_tid: row.get(0).map_err(&error)?,
-            correlation: row.get(1).map_err(&error)?,
+        let global_tid: Option<i64> = row.get(0).map_err(&error)?;
+        let correlation: i64 = row.get(1).map_err(&error)?;
+        let call = ApiCall {
+            global_tid,
             start: row.get(2).map_err(&error)?,
             name_id: row.get(3).map_err(&error)?,
-        });
+        };
+        let process = if by_process {
+            global_tid.map_or(0, |t| t & PROCESS_MASK)
+        } else {
+            0
+        };
+        let slot = match last_thread {
+            Some((thread, slot)) if thread == global_tid => slot,
+            _ => {
+                let slot = match out.processes.iter().position(|&p| p == process) {
+                    Some(slot) => slot,
+                    None => {
+                        out.processes.push(process);
+                        out.processes.len() - 1
+                    }
+                };
+                last_thread = Some((global_tid, slot));
+                slot
+            }
+        };
+        match u32::try_from(correlation) {
+            Ok(correlation) if slot < 1 << 31 => out.entries.push(Entry::new(
+                ((slot as u64) << 32) | u64::from(correlation),
+                call,
+            )),
+            _ => out.wide.push(((process, correlation), call)),
+        }
     }
     Ok(out)
 }
@@ -267,3 +376,7 @@ pub fn launch_of(
         api,
     }))
 }
+
+#[cfg(test)]
+#[path = "launches_tests.rs"]
+mod tests;

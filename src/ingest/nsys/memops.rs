@@ -3,7 +3,7 @@
 //! kernels: they are read whole, memcpy then memset, each in start order).
 
 use super::export::{NsysExport, Select, MEMCPY, MEMSET};
-use super::launches::{launch_of, LaunchIndex};
+use super::launches::{launch_of, Cursor, LaunchIndex};
 use super::strings::StringCache;
 use super::{pid_of, tid_of};
 use crate::error::Result;
@@ -112,9 +112,10 @@ pub fn read(
     let conn = export.connect()?;
     let mut strings = StringCache::new(&conn, export)?;
     let duplicate = "memop matched a second CUDA API call with its correlation id (kept the first)";
+    let mut cursor = Cursor::default();
     for m in stored {
         let call = match (&index, m.correlation) {
-            (Some(index), Some(corr)) => index.get(m.global_pid.unwrap_or(0), corr),
+            (Some(index), Some(corr)) => index.get(&mut cursor, m.global_pid.unwrap_or(0), corr),
             _ => None,
         };
         let launch = launch_of(call, &mut strings, export, survey, duplicate)?;
