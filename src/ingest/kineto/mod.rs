@@ -148,6 +148,7 @@ impl Importer for KinetoImporter {
                 name_key: (i64::from(k.name), 0),
                 from_graph: matches!(api, Some("cudaGraphLaunch" | "cuGraphLaunch")),
                 graph_node_id: None,
+                capture_node: None,
                 grid: k.grid.map(|v| v as i32),
                 block: k.block.map(|v| v as i32),
                 registers: k.registers as i32,
