@@ -136,9 +136,13 @@ fn precedence() {
     assert_eq!(decide(moe, "other"), ("moe", Source::Module));
     assert_eq!(
         decide(moe, "communication"),
+        ("communication", Source::Module)
+    );
+    assert_eq!(
+        decide(None, "communication"),
         ("communication", Source::Name)
     );
-    assert_eq!(decide(mlp, "activation"), ("activation", Source::Name));
+    assert_eq!(decide(mlp, "activation"), ("activation", Source::Module));
     assert_eq!(decide(mlp, "gemm"), ("gemm", Source::Module));
     assert_eq!(decide(mlp, "elementwise"), ("gemm", Source::Module));
     assert_eq!(decide(None, "gemm"), ("gemm", Source::Name));
