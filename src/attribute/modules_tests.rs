@@ -119,6 +119,22 @@ fn builtin_module_rules() {
             refine: true
         })
     );
+    // vLLM / SGLang: the LogitsProcessor runs the LM-head GEMM (a more specific name,
+    // e.g. SGLang's soft-cap, keeps its category); the samplers are sampling.
+    // Class names as PyTorch's profiler reports them in
+    // fixtures/public/vllm_qwen35_gb10_decode.json.gz.
+    assert_eq!(
+        rules.classify(&module("LogitsProcessor_0", "LogitsProcessor")),
+        Some(ModuleCategory {
+            category: "gemm",
+            refine: true
+        })
+    );
+    assert_eq!(category("Sampler_0", "Sampler"), Some("sampling"));
+    assert_eq!(
+        category("TopKTopPSampler_0", "TopKTopPSampler"),
+        Some("sampling")
+    );
 }
 
 #[test]
