@@ -211,7 +211,6 @@ fn vllm_step(text: &str) -> Option<Result<Label, Refusal>> {
 
 /// One count as Python's `str(int)` writes a non-negative one: ASCII digits, no
 /// sign, no leading zero. `Some((None, rest))` for digits too many for a u64.
-#[allow(clippy::type_complexity)]
 fn vllm_count(text: &str) -> Option<(Option<u64>, &str)> {
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
     let (number, rest) = text.split_at(digits);
