@@ -46,7 +46,7 @@ pub enum Refusal {
     /// reverse), fewer tokens than requests, or a `bsz`/`seq` beyond 2^31-1.
     VllmCounts,
     /// Begins like vLLM's step annotation (`execute_context_…_generation_…`) but is
-    /// not exactly its form, e.g. a patched vLLM's `execute_context_1(888_788544)…`.
+    /// not exactly its form (nor TraceLens's `(<tokens>_<sum of squares>)` variant).
     VllmForm,
 }
 
@@ -196,17 +196,56 @@ fn vllm_step(text: &str) -> Option<Result<Label, Refusal>> {
     let counts = (|| {
         let (ctx_reqs, rest) = vllm_count(rest)?;
         let rest = rest.strip_prefix('(')?;
-        let (ctx_tokens, rest) = vllm_count(rest)?;
+        let (ctx_tokens, ctx_squares, rest) = vllm_tokens(rest)?;
         let rest = rest.strip_prefix(")_generation_")?;
         let (gen_reqs, rest) = vllm_count(rest)?;
         let rest = rest.strip_prefix('(')?;
-        let (gen_tokens, rest) = vllm_count(rest)?;
-        (rest == ")").then_some((ctx_reqs, ctx_tokens, gen_reqs, gen_tokens))
+        let (gen_tokens, gen_squares, rest) = vllm_tokens(rest)?;
+        (rest == ")").then_some((
+            (ctx_reqs, ctx_tokens, ctx_squares),
+            (gen_reqs, gen_tokens, gen_squares),
+        ))
     })();
-    let Some((ctx_reqs, ctx_tokens, gen_reqs, gen_tokens)) = counts else {
+    let Some((ctx, generation)) = counts else {
         return Some(Err(Refusal::VllmForm));
     };
-    Some(vllm_label(ctx_reqs, ctx_tokens, gen_reqs, gen_tokens))
+    if !squares_possible(ctx) || !squares_possible(generation) {
+        return Some(Err(Refusal::VllmCounts));
+    }
+    Some(vllm_label(ctx.0, ctx.1, generation.0, generation.1))
+}
+
+/// A token count, optionally followed by `_<sum of squared per-request tokens>`:
+/// the form TraceLens's vLLM instrumentation patch writes (AMD-AGI/TraceLens,
+/// examples/custom_workflows/inference_analysis/vllm_patches; seen in
+/// fixtures/public/vllm_gptoss_b200_tp8_prefill_rank0.json.gz as `(888_788544)`).
+#[allow(clippy::type_complexity)]
+fn vllm_tokens(text: &str) -> Option<(Option<u64>, Option<Option<u64>>, &str)> {
+    let (tokens, rest) = vllm_count(text)?;
+    match rest.strip_prefix('_') {
+        Some(rest) => {
+            let (squares, rest) = vllm_count(rest)?;
+            Some((tokens, Some(squares), rest))
+        }
+        None => Some((tokens, None, rest)),
+    }
+}
+
+/// A sum of squares `s` of `reqs` per-request token counts summing to `tokens`
+/// lies in `tokens²/reqs ..= tokens²` (true when absent).
+fn squares_possible(
+    (reqs, tokens, squares): (Option<u64>, Option<u64>, Option<Option<u64>>),
+) -> bool {
+    let Some(squares) = squares else { return true };
+    let (Some(reqs), Some(tokens), Some(squares)) = (reqs, tokens, squares) else {
+        return false;
+    };
+    let (reqs, tokens, squares) = (u128::from(reqs), u128::from(tokens), u128::from(squares));
+    let square = tokens * tokens;
+    match reqs {
+        0 => tokens == 0 && squares == 0,
+        _ => squares <= square && squares * reqs >= square,
+    }
 }
 
 /// One count as Python's `str(int)` writes a non-negative one: ASCII digits, no
@@ -342,6 +381,15 @@ mod tests {
                 vllm("prefill", 1, 888),
             ),
             (
+                // TraceLens's patched vLLM (the public gpt-oss B200 trace).
+                "execute_context_1(888_788544)_generation_0(0)",
+                vllm("prefill", 1, 888),
+            ),
+            (
+                "execute_context_2(6_20)_generation_0(0_0)",
+                vllm("prefill", 2, 3),
+            ),
+            (
                 "execute_context_2(14721)_generation_0(0)",
                 vllm("prefill", 2, 7361),
             ),
@@ -377,6 +425,15 @@ mod tests {
             ("execute_context_0(0)_generation_4(0)", Refusal::VllmCounts),
             ("execute_context_0(0)_generation_4(3)", Refusal::VllmCounts),
             ("execute_context_2(1)_generation_0(0)", Refusal::VllmCounts),
+            // A sum of squares no split of the tokens can give (above t², below t²/n).
+            (
+                "execute_context_1(888_788545)_generation_0(0)",
+                Refusal::VllmCounts,
+            ),
+            (
+                "execute_context_2(6_17)_generation_0(0)",
+                Refusal::VllmCounts,
+            ),
             // bsz or seq beyond 2^31-1, counts beyond a u64.
             (
                 "execute_context_0(0)_generation_2147483648(2147483648)",
@@ -404,8 +461,6 @@ mod tests {
     fn vllm_near_misses_are_not_labels() {
         // Shaped like vLLM's annotation but not exactly it: refused, counted.
         for text in [
-            // The public gpt-oss B200 trace (a patched vLLM: tokens_tokens²).
-            "execute_context_1(888_788544)_generation_0(0)",
             "execute_context_0(0)_generation_4(4) ",
             " execute_context_0(0)_generation_4(4)",
             "trace:execute_context_0(0)_generation_4(4)",

@@ -13,7 +13,6 @@ use std::io::Read;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::Int64Type;
 use serde_json::Value;
-use sgl_trace::attribute::label::Refusal;
 
 use crate::common::{fixture, ingest, read_table};
 
@@ -206,18 +205,18 @@ fn vllm_step_annotations_label_the_public_decode_steps() {
     );
     assert!(labelled > 90.0, "labelled {labelled:.2} % of GPU time");
 
-    // The gpt-oss B200 trace comes from a patched vLLM whose step range is
-    // `execute_context_1(888_788544)_generation_0(0)` (tokens, then tokens²): not
-    // vLLM's form, so refused and counted, not guessed at.
+    // The gpt-oss B200 trace comes from TraceLens's patched vLLM, whose step range
+    // is `execute_context_1(888_788544)_generation_0(0)` (tokens, then the sum of
+    // squared per-request tokens): one prefill step of one 888-token request.
     let dir = tempfile::tempdir().unwrap();
     let summary = ingest(&[fixture(TRACES[0].file)], dir.path());
-    assert_eq!(summary.steps, 0);
-    assert_eq!(
-        summary.survey.skipped.get(Refusal::VllmForm.reason()),
-        Some(&1),
-        "{:?}",
-        summary.survey.skipped
-    );
+    assert_eq!(summary.steps, 1);
+    let shapes: Vec<_> = summary
+        .shapes
+        .iter()
+        .map(|((phase, bsz, seq), n)| (phase.as_str(), *bsz, *seq, n.steps))
+        .collect();
+    assert_eq!(shapes, [("prefill", 1, 888, 1)]);
 }
 
 fn events(file: &str) -> Vec<Value> {
