@@ -1,6 +1,7 @@
 -- Where each run's categories came from: GPU-time share by category_source (module, name, none) and the share left 'other', over all kernels and inside labelled steps
--- module: conf/modules.yaml decided (the launching module, or the module open when a CUDA-graph node was captured);
--- name: conf/kernels.yaml decided; none: neither (the kernel is 'other'). graph_by_name_pct: CUDA-graph kernels
+-- module: a conf/modules.yaml rule placed the kernel (the launching module, or the module open when a CUDA-graph
+-- node was captured; a communication or refine: true name inside it still counts as module);
+-- name: no module rule applied, conf/kernels.yaml decided; none: neither (the kernel is 'other'). graph_by_name_pct: CUDA-graph kernels
 -- categorised by name, a share of the scope's GPU time (no node-creation events, or captured outside any module).
 WITH k AS (
   SELECT run, 'all' AS scope, category, category_source, module, launch, dur_ns FROM kernels

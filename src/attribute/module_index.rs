@@ -34,7 +34,8 @@ pub struct ModuleRange {
     pub text: String,
 }
 
-/// One CUDA-graph node creation event (nsys `CUDA_GRAPH_NODE_EVENTS`).
+/// One CUDA-graph node creation event (nsys `CUDA_GRAPH_NODE_EVENTS`; Kineto: a
+/// launch call during a stream capture, with a synthetic node id).
 #[derive(Debug, Clone, Copy)]
 pub struct GraphNodeEvent {
     pub node: i64,
@@ -64,15 +65,21 @@ pub enum GraphMiss {
     UnknownNode,
     /// No module range was open when the node was created.
     NoModuleAtCapture,
+    /// A Kineto replay matched no earlier capture of as many launches.
+    NoCaptureMatch,
+    /// A Kineto replay ran on several streams (its order need not be the capture's).
+    MultiStreamReplay,
 }
 
 impl GraphMiss {
     /// The reason as the ingest summary counts it.
     pub fn reason(self) -> &'static str {
         match self {
-            GraphMiss::NoNodeEvents => "CUDA-graph kernels categorised by name: the input has no graph-node creation events (nsys CUDA_GRAPH_NODE_EVENTS; Kineto has none)",
+            GraphMiss::NoNodeEvents => "CUDA-graph kernels categorised by name: the input has no graph-node creation events (nsys CUDA_GRAPH_NODE_EVENTS)",
             GraphMiss::UnknownNode => "CUDA-graph kernels categorised by name: their node has no creation event",
             GraphMiss::NoModuleAtCapture => "CUDA-graph kernels categorised by name: no module range was open when its node was captured",
+            GraphMiss::NoCaptureMatch => "CUDA-graph kernels categorised by name: Kineto graph replay with no earlier capture of the same op count in the trace",
+            GraphMiss::MultiStreamReplay => "CUDA-graph kernels categorised by name: Kineto graph replay over several streams (replay order need not be capture order)",
         }
     }
 }

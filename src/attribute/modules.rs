@@ -28,7 +28,7 @@ pub const DEFAULT_MODULES_YAML: &str = include_str!("../../conf/modules.yaml");
 /// Where a kernel's category came from (`kernels.category_source`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Source {
-    /// The module-class rules (`conf/modules.yaml`).
+    /// A module rule of `conf/modules.yaml` (with the refinements it allows).
     Module,
     /// The kernel-name rules (`conf/kernels.yaml`).
     Name,
@@ -245,11 +245,15 @@ impl ModuleRules {
 
 /// The precedence: the kernel's final category and where it came from, given the
 /// deciding module's verdict (if the kernel has one) and the name rules' category.
+/// Inside a mapped module the source is `module` even where the module's rule lets
+/// the name be more specific (a communication name anywhere; a `refine: true`
+/// class): the module placed the kernel and its rule chose the name's word.
 pub fn decide(module: Option<ModuleCategory>, by_name: &'static str) -> (&'static str, Source) {
     let name_is_specific = !matches!(by_name, "elementwise" | "other");
     match module {
-        _ if by_name == COMMUNICATION => (by_name, Source::Name),
-        Some(m) if m.refine && name_is_specific && by_name != m.category => (by_name, Source::Name),
+        Some(_) if by_name == COMMUNICATION => (by_name, Source::Module),
+        None if by_name == COMMUNICATION => (by_name, Source::Name),
+        Some(m) if m.refine && name_is_specific => (by_name, Source::Module),
         Some(m) => (m.category, Source::Module),
         None if by_name == "other" => (by_name, Source::None),
         None => (by_name, Source::Name),

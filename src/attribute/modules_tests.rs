@@ -119,6 +119,22 @@ fn builtin_module_rules() {
             refine: true
         })
     );
+    // vLLM / SGLang: the LogitsProcessor runs the LM-head GEMM (a more specific name,
+    // e.g. SGLang's soft-cap, keeps its category); the samplers are sampling.
+    // Class names as PyTorch's profiler reports them in
+    // fixtures/public/vllm_qwen35_gb10_decode.json.gz.
+    assert_eq!(
+        rules.classify(&module("LogitsProcessor_0", "LogitsProcessor")),
+        Some(ModuleCategory {
+            category: "gemm",
+            refine: true
+        })
+    );
+    assert_eq!(category("Sampler_0", "Sampler"), Some("sampling"));
+    assert_eq!(
+        category("TopKTopPSampler_0", "TopKTopPSampler"),
+        Some("sampling")
+    );
 }
 
 #[test]
@@ -136,9 +152,13 @@ fn precedence() {
     assert_eq!(decide(moe, "other"), ("moe", Source::Module));
     assert_eq!(
         decide(moe, "communication"),
+        ("communication", Source::Module)
+    );
+    assert_eq!(
+        decide(None, "communication"),
         ("communication", Source::Name)
     );
-    assert_eq!(decide(mlp, "activation"), ("activation", Source::Name));
+    assert_eq!(decide(mlp, "activation"), ("activation", Source::Module));
     assert_eq!(decide(mlp, "gemm"), ("gemm", Source::Module));
     assert_eq!(decide(mlp, "elementwise"), ("gemm", Source::Module));
     assert_eq!(decide(None, "gemm"), ("gemm", Source::Name));

@@ -22,10 +22,10 @@ pub type Fallbacks = BTreeMap<&'static str, u64>;
 pub enum LaunchSite {
     /// A direct launch by `thread` at API start `t`.
     Live { thread: i64, t: i64 },
-    /// A CUDA-graph node (`node` when the input records node ids), replayed by
+    /// A CUDA-graph node (or why the input cannot name it), replayed by
     /// `launcher` (the thread key of the graph launch, when known).
     Graph {
-        node: Option<i64>,
+        node: Result<i64, GraphMiss>,
         launcher: Option<i64>,
     },
     /// No launching API call matched.
@@ -50,11 +50,10 @@ pub fn categorize(
     let id = match site {
         LaunchSite::Live { thread, t } => modules.at(thread, t),
         LaunchSite::Graph { node, launcher } if !modules.is_empty() => {
-            let found = match (node, launcher) {
-                (Some(node), Some(launcher)) => modules.for_graph_node(launcher, node),
-                (Some(_), None) => Err(GraphMiss::UnknownNode),
-                (None, _) => Err(GraphMiss::NoNodeEvents),
-            };
+            let found = node.and_then(|node| match launcher {
+                Some(launcher) => modules.for_graph_node(launcher, node),
+                None => Err(GraphMiss::UnknownNode),
+            });
             found
                 .map_err(|miss| *fallbacks.entry(miss.reason()).or_default() += 1)
                 .ok()

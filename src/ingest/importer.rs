@@ -13,7 +13,8 @@
 //! - Records carry resolved output values (pid, tid, names) plus what attribution
 //!   needs: the launching CUDA API call ([`Launch`]: thread, start, API name) and,
 //!   for CUDA-graph nodes, the node id that [`Importer::graph_nodes`] maps to its
-//!   capture.
+//!   capture (the input's own, or one the importer synthesised, kept apart from
+//!   the written `graph_node_id`).
 //! - Times are ns on the input's clock; impossible ones are skipped by the pipeline
 //!   through [`crate::ingest::sanity`], never clamped.
 
@@ -21,7 +22,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::attribute::module_index::{GraphNodeEvent, ModuleRange};
+use crate::attribute::module_index::{GraphMiss, GraphNodeEvent, ModuleRange};
 use crate::error::Result;
 use crate::ingest::Survey;
 
@@ -60,12 +61,28 @@ pub struct KernelRecord {
     pub from_graph: bool,
     /// nsys `graphNodeId` (null for Kineto and for stream launches).
     pub graph_node_id: Option<i64>,
+    /// Kineto graph replays: the synthetic node of [`Importer::graph_nodes`] the
+    /// kernel was matched to by capture order, or why none. For the module lookup
+    /// only, never written (`graph_node_id` stays null); `None` elsewhere.
+    pub capture_node: Option<Result<i64, GraphMiss>>,
     pub grid: [i32; 3],
     pub block: [i32; 3],
     pub registers: i32,
     pub shared_static_bytes: i32,
     pub shared_dynamic_bytes: i32,
     pub launch: Option<Launch>,
+}
+
+impl KernelRecord {
+    /// The graph node whose creation event gives this graph kernel's module: the
+    /// input's own node id, else the importer's synthetic one.
+    pub fn graph_node(&self) -> Result<i64, GraphMiss> {
+        match (self.graph_node_id, self.capture_node) {
+            (Some(node), _) => Ok(node),
+            (None, Some(found)) => found,
+            (None, None) => Err(GraphMiss::NoNodeEvents),
+        }
+    }
 }
 
 /// One memcpy or memset, before attribution.
@@ -206,8 +223,9 @@ pub trait Importer: Send + Sync {
         Ok(Vec::new())
     }
 
-    /// CUDA-graph node creation events (nsys `CUDA_GRAPH_NODE_EVENTS`), or `None`
-    /// when the input records none (then graph kernels fall back to names, counted).
+    /// CUDA-graph node creation events (nsys `CUDA_GRAPH_NODE_EVENTS`; Kineto: one
+    /// per capture launch, synthesised), or `None` when the input records none (then
+    /// graph kernels fall back to names, counted).
     fn graph_nodes(&self) -> Result<Option<Vec<GraphNodeEvent>>> {
         Ok(None)
     }

@@ -210,7 +210,7 @@ fn read_chunk(cx: &ChunkContext, chunk: &Chunk) -> Result<ChunkDone> {
         // open at the replay's cudaGraphLaunch.
         let site = match (k.from_graph, launched) {
             (true, _) => LaunchSite::Graph {
-                node: k.graph_node_id,
+                node: k.graph_node(),
                 launcher: launched.map(|(thread, _)| thread),
             },
             (false, Some((thread, t))) => LaunchSite::Live { thread, t },

@@ -14,10 +14,9 @@ use crate::common::{fixture, ingest, read_table};
 type Key = (String, i32, i32, String);
 
 /// (nsys export, Kineto trace, phases compared) of one workload, captured in
-/// separate processes. The module captures' graph decode is left out: Kineto
-/// records no graph-node creation, so its replayed kernels fall back to names
-/// while nsys maps them to modules (printed by
-/// `graph_decode_differs_only_where_kineto_lacks_node_events`).
+/// separate processes. Graph decode included: the Kineto importer matches each
+/// replay to its stream capture, so replayed kernels get their capture-time
+/// module as nsys's node events give them.
 pub const PAIRS: &[(&str, &str, &[&str])] = &[
     (
         "nsys/mini.sqlite",
@@ -32,7 +31,7 @@ pub const PAIRS: &[(&str, &str, &[&str])] = &[
     (
         "nsys/hf_modules_graph.sqlite",
         "kineto/hf_modules_graph.kineto.json.gz",
-        &["prefill"],
+        &["prefill", "decode"],
     ),
 ];
 
@@ -129,21 +128,73 @@ fn print_worst(nsys: &str, kineto: &str, worst: &[(f64, Key, f64, f64)]) {
     }
 }
 
+/// Per graph replay (correlation id), the module sequence of its kernels in start
+/// order (kernel names are not compared: the two captures' cuDNN and CUTLASS
+/// picks differ in name); and the GPU ns of graph kernels, all and with a module.
+fn graph_replays(kernels: &RecordBatch) -> (BTreeSet<Vec<String>>, i64, i64) {
+    let text = |c: &str| {
+        kernels
+            .column_by_name(c)
+            .unwrap()
+            .as_string::<i32>()
+            .clone()
+    };
+    let int = |c: &str| {
+        kernels
+            .column_by_name(c)
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .clone()
+    };
+    let (launch, module) = (text("launch"), text("module"));
+    let (corr, start, dur) = (int("correlation_id"), int("start_ns"), int("dur_ns"));
+    let mut replays: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();
+    let (mut ns, mut with_module) = (0, 0);
+    for i in (0..kernels.num_rows()).filter(|&i| launch.value(i) == "graph") {
+        let m = (!module.is_null(i)).then(|| module.value(i).to_string());
+        ns += dur.value(i);
+        with_module += if m.is_some() { dur.value(i) } else { 0 };
+        replays
+            .entry(corr.value(i))
+            .or_default()
+            .push((start.value(i), m.unwrap_or_else(|| "-".into())));
+    }
+    let sequences = replays
+        .into_values()
+        .map(|mut ks| {
+            ks.sort();
+            ks.into_iter().map(|(_, m)| m).collect()
+        })
+        .collect();
+    (sequences, ns, with_module)
+}
+
 #[test]
-fn graph_decode_differs_only_where_kineto_lacks_node_events() {
+fn kineto_graph_replays_take_the_capture_module_kernel_by_kernel_like_nsys() {
     let (nsys, kineto) = (
         "nsys/hf_modules_graph.sqlite",
         "kineto/hf_modules_graph.kineto.json.gz",
     );
-    let worst = differences(nsys, kineto, &["decode"]);
-    print_worst(nsys, kineto, &worst);
-    // nsys puts the replayed MoE block's generic kernels under moe; Kineto, by
-    // name, cannot: the decode MoE share is larger from nsys.
-    let moe: Vec<_> = worst.iter().filter(|w| w.1 .3 == "moe").collect();
-    assert!(!moe.is_empty(), "no decode moe share");
-    for w in moe {
-        assert!(w.2 > w.3, "{w:?}");
-    }
+    let dir = tempfile::tempdir().unwrap();
+    ingest(&[fixture(nsys)], dir.path());
+    let summary = ingest(&[fixture(kineto)], dir.path());
+    assert!(summary.fallbacks.is_empty(), "{:?}", summary.fallbacks);
+    let nsys_kernels = read_table(dir.path(), "kernels", &stem(nsys));
+    let kineto_kernels = read_table(dir.path(), "kernels", &stem(kineto));
+    let (want, _, _) = graph_replays(&nsys_kernels);
+    let (got, ns, with_module) = graph_replays(&kineto_kernels);
+    let share = 100.0 * with_module as f64 / ns as f64;
+    println!(
+        "{kineto}: {} distinct graph replays, {share:.2}% of graph-kernel GPU time has a module",
+        got.len()
+    );
+    assert!(share >= 99.0, "{share:.2}%");
+    // Every replay's kernels, in order, carry the modules nsys gives its replays.
+    assert!(!got.is_empty());
+    assert_eq!(got, want);
+    // The synthetic node ids stay internal.
+    let nodes = kineto_kernels.column_by_name("graph_node_id").unwrap();
+    assert_eq!(nodes.null_count(), kineto_kernels.num_rows());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::arrow::array::{AsArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{Int32Type, Int64Type};
 
 use crate::common::{fixture, ingest, kernels_by_shape, read_table};
@@ -140,4 +140,103 @@ fn a_trace_without_kernels_is_a_warning() {
         "{:?}",
         s.survey.warnings
     );
+}
+
+/// A Kineto trace with one stream capture (a kernel launch that calls a driver
+/// launch, then a memset) inside an attention module, and three replays: one of
+/// the capture's two ops, one of three ops, one over two streams.
+fn graph_trace() -> String {
+    let host = |cat: &str, name: &str, ts: f64, dur: f64, corr: i64| {
+        format!(
+            r#"{{"ph":"X","cat":"{cat}","name":"{name}","pid":1,"tid":2,"ts":{ts:.3},"dur":{dur:.3},"args":{{"correlation":{corr}}}}}"#
+        )
+    };
+    let gpu = |cat: &str, ts: f64, corr: i64, stream: i64| {
+        let name = match cat {
+            "kernel" => "void at::native::vectorized_elementwise_kernel<4>(int)",
+            _ => "Memset (Device)",
+        };
+        format!(
+            r#"{{"ph":"X","cat":"{cat}","name":"{name}","pid":0,"tid":{stream},"ts":{ts:.3},"dur":0.100,"args":{{"correlation":{corr},"device":0,"stream":{stream}}}}}"#
+        )
+    };
+    let events = [
+        host(
+            "user_annotation",
+            "module:model.layers.0.self_attn:Qwen3MoeAttention",
+            1.5,
+            1.5,
+            0,
+        ),
+        host("cuda_runtime", "cudaStreamBeginCapture", 1.0, 0.1, 1),
+        host("cuda_runtime", "cudaLaunchKernel", 2.0, 0.2, 2),
+        host("cuda_driver", "cuLaunchKernel", 2.05, 0.1, 3),
+        host("cuda_runtime", "cudaMemsetAsync", 2.5, 0.1, 4),
+        host("cuda_runtime", "cudaStreamEndCapture", 3.5, 0.5, 5),
+        host(
+            "user_annotation",
+            "decode|bsz=1|seq=16|iter=0",
+            10.0,
+            10.0,
+            0,
+        ),
+        host("cuda_runtime", "cudaGraphLaunch", 11.0, 0.5, 20),
+        gpu("kernel", 12.0, 20, 7),
+        gpu("gpu_memset", 12.5, 20, 7),
+        host("cuda_runtime", "cudaGraphLaunch", 14.0, 0.5, 21),
+        gpu("kernel", 14.5, 21, 7),
+        gpu("kernel", 14.7, 21, 7),
+        gpu("gpu_memset", 14.9, 21, 7),
+        host("cuda_runtime", "cudaGraphLaunch", 17.0, 0.5, 22),
+        gpu("kernel", 17.5, 22, 7),
+        gpu("gpu_memset", 17.7, 22, 8),
+    ];
+    format!(r#"{{"traceEvents":[{}]}}"#, events.join(","))
+}
+
+#[test]
+fn graph_replays_take_the_module_of_their_capture_or_say_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("graph.json");
+    std::fs::write(&path, graph_trace()).unwrap();
+    let summary = ingest(&[path], &dir.path().join("out"));
+    let kernels = read_table(&dir.path().join("out"), "kernels", "graph");
+    let text = |c: &str| {
+        let col = kernels.column_by_name(c).unwrap().as_string::<i32>();
+        (0..kernels.num_rows())
+            .map(|i| col.is_valid(i).then(|| col.value(i).to_string()))
+            .collect::<Vec<_>>()
+    };
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        text("module"),
+        vec![s("model.layers.0.self_attn"), None, None, None]
+    );
+    assert_eq!(
+        text("category"),
+        vec![
+            s("attention"),
+            s("elementwise"),
+            s("elementwise"),
+            s("elementwise")
+        ]
+    );
+    assert_eq!(text("launch"), vec![s("graph"); 4]);
+    assert_eq!(
+        kernels
+            .column_by_name("graph_node_id")
+            .unwrap()
+            .null_count(),
+        4
+    );
+    let count = |reason: &str| {
+        summary
+            .fallbacks
+            .iter()
+            .find(|(r, _)| r.contains(reason))
+            .map(|(_, n)| *n)
+    };
+    assert_eq!(summary.fallbacks.len(), 2, "{:?}", summary.fallbacks);
+    assert_eq!(count("no earlier capture of the same op count"), Some(2));
+    assert_eq!(count("over several streams"), Some(1));
 }

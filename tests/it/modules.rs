@@ -248,7 +248,7 @@ fn eager_rows() -> Vec<Row> {
     vec![
         row(NVJET, "attention", "module", Some(ATTN), Some(0)),
         row(EW, "moe", "module", Some(MOE), Some(0)),
-        row(NCCL, "communication", "name", Some(MOE), Some(0)),
+        row(NCCL, "communication", "module", Some(MOE), Some(0)),
         row(EW, "elementwise", "name", Some(ROOT), None),
         row("mystery_kernel", "other", "none", None, None),
     ]
@@ -278,7 +278,7 @@ fn graph_nodes_take_the_module_open_at_capture() {
                 Some(("model.layers.0.mlp.gate", "Linear")),
                 Some(0),
             ),
-            row(NCCL, "communication", "name", Some(MOE), Some(0)),
+            row(NCCL, "communication", "module", Some(MOE), Some(0)),
             row(
                 EW,
                 "elementwise",
@@ -383,7 +383,7 @@ fn kineto_module_events_attribute_like_nsys() {
         vec![
             ("attention", "module", Some("Qwen3MoeAttention")),
             ("moe", "module", Some("Qwen3MoeSparseMoeBlock")),
-            ("communication", "name", Some("Qwen3MoeSparseMoeBlock")),
+            ("communication", "module", Some("Qwen3MoeSparseMoeBlock")),
             ("elementwise", "name", Some("Qwen3MoeForCausalLM")),
             ("other", "none", None),
         ]

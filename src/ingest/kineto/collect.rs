@@ -1,7 +1,9 @@
 //! One streaming pass over a Kineto trace that keeps compact records: launches by
-//! correlation id, kernels and memops with interned names, annotations, and
-//! PyTorch's `nn.Module` events (module evidence). The
-//! event stream itself is never held; what is kept is a small fraction of the file.
+//! correlation id, kernels and memops with interned names, annotations,
+//! PyTorch's `nn.Module` events (module evidence), and the CUDA-graph stream
+//! captures (per capture: thread, end, the start of each launch call issued in
+//! it; see [`super::graphs`]). The event stream itself is never held; what is
+//! kept is a small fraction of the file.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,6 +11,7 @@ use std::sync::Arc;
 
 use indicatif::ProgressBar;
 
+use super::graphs::{self, ApiSpan, Capture};
 use super::names::short_name;
 use super::parse::{self, Event};
 use crate::error::Result;
@@ -44,6 +47,11 @@ impl Interner {
         self.values
             .get(id as usize)
             .map_or_else(|| Arc::from(""), |v| Arc::clone(&v.0))
+    }
+
+    /// Number of strings interned (ids are `0..len`).
+    pub fn len(&self) -> usize {
+        self.values.len()
     }
 
     /// The short (base) name of the string `id`.
@@ -96,6 +104,8 @@ pub struct Collected {
     pub annotations: Vec<Annotation>,
     /// PyTorch's own `nn.Module: <Class>_<n>` events (`python_function`).
     pub torch_modules: Vec<Annotation>,
+    /// CUDA-graph stream captures, per thread in time order.
+    pub captures: Vec<Capture>,
 }
 
 /// Reads `path` once into [`Collected`]; counts what it does not keep.
@@ -106,6 +116,8 @@ pub fn collect(
 ) -> Result<(Collected, parse::TraceMeta)> {
     let mut c = Collected::default();
     let mut skipped: HashMap<&'static str, u64> = HashMap::new();
+    // Capture begin/end and launch calls: 32 bytes each, reduced to captures below.
+    let mut capture_spans: Vec<ApiSpan> = Vec::new();
     let meta =
         parse::read(path, |event: Event| {
             progress.inc(1);
@@ -141,6 +153,14 @@ pub fn collect(
             let args = args.unwrap_or_default();
             match cat.as_str() {
                 "cuda_runtime" | "cuda_driver" => {
+                    if let Some(kind) = name.as_deref().and_then(graphs::capture_api) {
+                        capture_spans.push(ApiSpan {
+                            thread: thread_key(pid, tid),
+                            start,
+                            end,
+                            kind,
+                        });
+                    }
                     if let Some(correlation) = args.correlation {
                         let api = c.apis.id(name.unwrap_or_default());
                         let launch = ApiEvent {
@@ -206,6 +226,7 @@ pub fn collect(
                     .or_default() += 1,
             }
         })?;
+    c.captures = graphs::captures(capture_spans);
     let mut reasons: Vec<_> = skipped.into_iter().collect();
     reasons.sort();
     for (reason, n) in reasons {

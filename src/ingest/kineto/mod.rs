@@ -5,10 +5,14 @@
 //! Attribution is the nsys rule in Kineto terms: a kernel's launch is the
 //! `cuda_runtime` / `cuda_driver` event with the same `correlation`, and the
 //! pipeline finds the innermost labelled `user_annotation` on that thread.
-//! Graph-replayed kernels share their `cudaGraphLaunch`'s correlation; Kineto
-//! records no graph-node creation, so their module is unknown (names decide,
-//! counted). Module ranges are the `module:` annotations, else PyTorch's own
-//! `nn.Module` events ([`Importer::module_ranges`]). When no
+//! Graph-replayed kernels share their `cudaGraphLaunch`'s correlation. Kineto
+//! records no graph-node creation, so [`graphs`] synthesises it: a replay's ops
+//! are matched by sequence to the launch calls of the stream capture that built
+//! the graph, and each kernel's module is the one open at its launch during
+//! capture ([`Importer::graph_nodes`]; the synthetic node ids stay internal,
+//! `graph_node_id` is null). Replays that match no capture fall back to names,
+//! counted by reason. Module ranges are the `module:` annotations, else PyTorch's
+//! own `nn.Module` events ([`Importer::module_ranges`]). When no
 //! label exists, SGLang's stage suffix in the file name (`-EXTEND`, `-DECODE`)
 //! fills `phase` alone ([`Importer::fallback_phase`]).
 //!
@@ -17,10 +21,11 @@
 //! one chunk sorted by start.
 
 mod collect;
+mod graphs;
 mod names;
 mod parse;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use indicatif::ProgressBar;
@@ -29,9 +34,10 @@ use super::importer::{
     Chunk, Importer, KernelOrder, KernelRecord, Launch, MemopRecord, NvtxRecord, RunFacts, Sink,
 };
 use super::Survey;
-use crate::attribute::module_index::ModuleRange;
+use crate::attribute::module_index::{GraphNodeEvent, ModuleRange};
 use crate::error::Result;
 use collect::{Collected, GpuEvent};
+use graphs::{is_graph_launch, Matched, Op, Replay};
 use names::{phase_from_file_name, rank_from_file_name};
 
 /// A Kineto trace, read: its compact records and metadata.
@@ -39,6 +45,8 @@ pub struct KinetoImporter {
     path: PathBuf,
     collected: Collected,
     meta: parse::TraceMeta,
+    /// Synthetic graph nodes, and the node of each graph-replayed kernel.
+    graphs: Matched,
 }
 
 impl KinetoImporter {
@@ -65,11 +73,44 @@ impl KinetoImporter {
         // Stable sorts: equal starts keep file order.
         c.kernels.sort_by_key(|k| k.start);
         c.memops.sort_by_key(|m| m.start);
+        let graphs = graphs::match_replays(&c.captures, Self::replays(&c));
         Ok(KinetoImporter {
             path: path.to_path_buf(),
             collected: c,
             meta,
+            graphs,
         })
+    }
+
+    /// Every graph launch with the GPU ops (kernels, then memops) of its correlation.
+    fn replays(c: &Collected) -> Vec<Replay> {
+        let graph_api: Vec<bool> = (0..c.apis.len() as u32)
+            .map(|id| is_graph_launch(&c.apis.get(id)))
+            .collect();
+        let mut by_correlation: HashMap<i64, Replay> = HashMap::new();
+        let kernels = c.kernels.iter().enumerate().map(|(i, k)| (k, Some(i)));
+        for (event, kernel) in kernels.chain(c.memops.iter().map(|m| (m, None))) {
+            let Some(corr) = event.correlation else {
+                continue;
+            };
+            let Some(api) = c.launches.get(&corr) else {
+                continue;
+            };
+            if !graph_api.get(api.api as usize).copied().unwrap_or(false) {
+                continue;
+            }
+            let replay = by_correlation.entry(corr).or_insert_with(|| Replay {
+                thread: api.thread,
+                start: api.ts,
+                ops: Vec::new(),
+            });
+            replay.ops.push(Op {
+                start: event.start,
+                stream: event.stream,
+                kernel,
+            });
+        }
+        by_correlation.into_values().collect()
     }
 
     fn launch_of(c: &Collected, event: &GpuEvent) -> Option<Launch> {
@@ -131,7 +172,7 @@ impl Importer for KinetoImporter {
         sink: Sink<KernelRecord>,
     ) -> Result<()> {
         let c = &self.collected;
-        for k in &c.kernels {
+        for (i, k) in c.kernels.iter().enumerate() {
             let launch = Self::launch_of(c, k);
             let thread = launch.as_ref().and_then(|l| l.thread);
             let api = launch.as_ref().and_then(|l| l.api.as_deref());
@@ -146,8 +187,9 @@ impl Importer for KinetoImporter {
                 name: c.names.short(k.name),
                 demangled: c.names.get(k.name),
                 name_key: (i64::from(k.name), 0),
-                from_graph: matches!(api, Some("cudaGraphLaunch" | "cuGraphLaunch")),
+                from_graph: api.is_some_and(is_graph_launch),
                 graph_node_id: None,
+                capture_node: self.graphs.kernels.get(&i).copied(),
                 grid: k.grid.map(|v| v as i32),
                 block: k.block.map(|v| v as i32),
                 registers: k.registers as i32,
@@ -232,6 +274,11 @@ impl Importer for KinetoImporter {
                 text: m.name.clone(),
             })
             .collect())
+    }
+
+    /// One synthetic creation event per launch call issued during a stream capture.
+    fn graph_nodes(&self) -> Result<Option<Vec<GraphNodeEvent>>> {
+        Ok(Some(self.graphs.nodes.clone()))
     }
 
     fn fallback_phase(&self) -> Option<&'static str> {

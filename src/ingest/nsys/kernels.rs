@@ -132,6 +132,7 @@ pub fn read(
             name_key: (short_id, demangled_id),
             from_graph: graph_node_id.is_some(),
             graph_node_id,
+            capture_node: None,
             grid: [int(c.grid[0])?, int(c.grid[1])?, int(c.grid[2])?],
             block: [int(c.block[0])?, int(c.block[1])?, int(c.block[2])?],
             registers: int(c.registers)?,
