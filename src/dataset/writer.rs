@@ -55,13 +55,19 @@ impl<B: TableBuilder> TableWriter<B> {
             .name(format!("parquet-{}", B::NAME))
             .spawn(move || -> Result<u64> {
                 let mut written = 0u64;
+                let mut busy = std::time::Duration::ZERO;
                 for batch in receiver {
                     written += batch.num_rows() as u64;
+                    let started = std::time::Instant::now();
                     writer
                         .write(&batch)
                         .map_err(|e| parquet_error(&thread_path, e))?;
+                    busy += started.elapsed();
                 }
+                let started = std::time::Instant::now();
                 writer.close().map_err(|e| parquet_error(&thread_path, e))?;
+                busy += started.elapsed();
+                crate::ingest::phases::report(B::NAME, "Parquet encode (writer thread busy)", busy);
                 Ok(written)
             })
             .map_err(|e| Error::io(path, e))?;

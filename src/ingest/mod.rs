@@ -18,7 +18,7 @@ mod kineto;
 mod nsys;
 mod ordered;
 mod passes;
-mod phases;
+pub(crate) mod phases;
 mod pipeline;
 mod progress;
 mod rows;

@@ -16,7 +16,7 @@
 use indicatif::ProgressBar;
 
 use super::categorize::{categorize, LaunchSite};
-use super::importer::{Chunk, Importer, KernelOrder, NvtxRecord};
+use super::importer::{Chunk, Importer, KernelOrder, KernelRecord, NvtxRecord};
 use super::ordered::map_in_order;
 use super::phases::{self, Busy};
 use super::rows::{append_kernel, append_memop, append_nvtx, KernelRow};
@@ -168,15 +168,19 @@ struct ChunkContext<'a> {
     modules: &'a Modules,
     rules: &'a Rules,
     fallback_phase: Option<&'a str>,
+    /// With `TRACE_PHASES`: time spent on a read kernel (attribute, categorise,
+    /// count, append), and building the chunk's batch; the rest of reading is the
+    /// importer producing records.
+    deciding: Option<&'a Busy>,
+    batching: Option<&'a Busy>,
 }
 
 fn read_chunk(cx: &ChunkContext, chunk: &Chunk) -> Result<ChunkDone> {
     let ChunkContext {
         importer,
-        steps,
-        modules,
-        rules,
-        fallback_phase,
+        deciding,
+        batching,
+        ..
     } = *cx;
     let mut survey = Survey::default();
     let mut seen = Survey::default();
@@ -191,6 +195,44 @@ fn read_chunk(cx: &ChunkContext, chunk: &Chunk) -> Result<ChunkDone> {
         unsorted: false,
     };
     importer.kernels(chunk, &mut survey, &mut |k| {
+        let started = deciding.map(|_| std::time::Instant::now());
+        let kept = decide_one(&k, &mut done, &mut builder, &mut categories, &mut seen, cx)?;
+        if let (Some(busy), Some(started)) = (deciding, started) {
+            busy.add(started.elapsed());
+        }
+        Ok(kept)
+    })?;
+    survey.merge(seen);
+    done.survey = survey;
+    let batch = match batching {
+        Some(busy) => busy.time(|| builder.finish()),
+        None => builder.finish(),
+    };
+    done.batch = batch.map_err(|e| Error::Parquet {
+        path: importer.path().to_path_buf(),
+        reason: format!("building a batch of kernel rows: {e}"),
+    })?;
+    Ok(done)
+}
+
+/// Attributes, categorises, counts and appends one kernel; `Ok(false)` stops the
+/// chunk (read as stored, it turned out unsorted).
+fn decide_one(
+    k: &KernelRecord,
+    done: &mut ChunkDone,
+    builder: &mut KernelsBuilder,
+    categories: &mut CategoryCache,
+    seen: &mut Survey,
+    cx: &ChunkContext,
+) -> Result<bool> {
+    let ChunkContext {
+        steps,
+        modules,
+        rules,
+        fallback_phase,
+        ..
+    } = *cx;
+    {
         if let Err(reason) = sanity::interval(k.start, k.end) {
             seen.skip(&format!("kernel: {reason}"));
             return Ok(true);
@@ -225,20 +267,13 @@ fn read_chunk(cx: &ChunkContext, chunk: &Chunk) -> Result<ChunkDone> {
                 k.name.to_string()
             });
         let row = KernelRow {
-            record: &k,
+            record: k,
             categorized,
             step,
         };
-        append_kernel(&mut builder, &row, steps, modules, fallback_phase);
+        append_kernel(builder, &row, steps, modules, fallback_phase);
         Ok(true)
-    })?;
-    done.batch = builder.finish().map_err(|e| Error::Parquet {
-        path: importer.path().to_path_buf(),
-        reason: format!("building a batch of kernel rows: {e}"),
-    })?;
-    survey.merge(seen);
-    done.survey = survey;
-    Ok(done)
+    }
 }
 
 /// Kernel pass: reads as stored and, when that turns out not to be in start
@@ -258,12 +293,16 @@ pub fn kernels(
         .is_empty()
         .then(|| importer.fallback_phase())
         .flatten();
+    let (deciding, batching) = (Busy::default(), Busy::default());
+    let timed = phases::enabled();
     let cx = ChunkContext {
         importer,
         steps,
         modules,
         rules,
         fallback_phase,
+        deciding: timed.then_some(&deciding),
+        batching: timed.then_some(&batching),
     };
     let input = importer.path().display().to_string();
     for order in [KernelOrder::AsStored, KernelOrder::ByStart] {
@@ -301,10 +340,24 @@ pub fn kernels(
             out.finish()?;
             phases::report(
                 &input,
-                "kernels: read+join+attribute (summed over threads)",
+                "kernels: read+join+attribute+batch (summed over threads)",
                 reading.total(),
             );
-            phases::report(&input, "kernels: in-order append to Arrow", writing.total());
+            phases::report(
+                &input,
+                "kernels:   of which attribute+categorise+count+append",
+                deciding.total(),
+            );
+            phases::report(
+                &input,
+                "kernels:   of which Arrow batch finish",
+                batching.total(),
+            );
+            phases::report(
+                &input,
+                "kernels: in-order hand-off to the writer",
+                writing.total(),
+            );
             phases::report(&input, "kernels: pass wall time", pass);
             phases::report(
                 &input,

@@ -31,6 +31,11 @@ impl Busy {
         value
     }
 
+    /// Adds `took`.
+    pub fn add(&self, took: Duration) {
+        self.0.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+    }
+
     /// The summed time.
     pub fn total(&self) -> Duration {
         Duration::from_nanos(self.0.load(Ordering::Relaxed))

@@ -27,6 +27,7 @@ use super::PROCESS_MASK;
 use crate::error::Result;
 use crate::ingest::importer::Launch;
 use crate::ingest::ordered::map_in_order;
+use crate::ingest::phases::{self, Busy};
 use crate::ingest::Survey;
 
 /// Rowids per scan range of the API table.
@@ -151,9 +152,10 @@ impl LaunchIndex {
             .entries
             .reserve((last - first + 1).min(1 << 26) as usize);
         let mut sorted = true;
+        let scanning = Busy::default();
         map_in_order(
             &ranges,
-            |range| scan(export, *range, by_process),
+            |range| scanning.time(|| scan(export, *range, by_process)),
             |mut scanned: Scanned| {
                 index.rekey(&mut scanned);
                 let joins_in_order = match (index.entries.last(), scanned.entries.first()) {
@@ -168,11 +170,19 @@ impl LaunchIndex {
                 Ok(true)
             },
         )?;
+        let started = std::time::Instant::now();
         if !sorted {
             // Stable: among equal keys the lowest rowid stays first.
             index.entries.par_sort_by_key(|e| e.key);
         }
         index.drop_repeats();
+        let input = export.path.display().to_string();
+        phases::report(
+            &input,
+            "launch index: API scans (summed over threads)",
+            scanning.total(),
+        );
+        phases::report(&input, "launch index: sort and dedupe", started.elapsed());
         Ok(index)
     }
 
