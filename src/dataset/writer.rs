@@ -16,12 +16,16 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
 
 use crate::dataset::schema::TableBuilder;
 use crate::error::{Error, Result};
 
 /// Rows per Arrow batch (and Parquet row-group granularity).
 pub const BATCH_ROWS: usize = 64 * 1024;
+
+/// Columns written without a dictionary (their values rarely repeat).
+const DISTINCT_VALUED: &[&str] = &["start_ns", "end_ns", "dur_ns", "correlation_id"];
 
 /// Batches in flight between the importer and the writer thread.
 const QUEUE: usize = 2;
@@ -40,13 +44,21 @@ impl<B: TableBuilder> TableWriter<B> {
     pub fn create(path: &Path) -> Result<Self> {
         let file = File::create(path).map_err(|e| Error::io(path, e))?;
         let level = ZstdLevel::try_new(1).map_err(|e| parquet_error(path, e))?;
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(1024 * 1024))
             // Row-group min/max are what readers prune on; per-page statistics and
             // column indexes cost encode time for little gain on these tables.
-            .set_statistics_enabled(EnabledStatistics::Chunk)
-            .build();
+            .set_statistics_enabled(EnabledStatistics::Chunk);
+        // Timestamps, durations and correlation ids are (nearly) all distinct: a
+        // dictionary only costs hashing before Parquet falls back to plain.
+        for field in B::schema().fields() {
+            if DISTINCT_VALUED.contains(&field.name().as_str()) {
+                props = props
+                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+            }
+        }
+        let props = props.build();
         let mut writer = ArrowWriter::try_new(file, B::schema(), Some(props))
             .map_err(|e| parquet_error(path, e))?;
         let (sender, receiver) = sync_channel::<RecordBatch>(QUEUE);
