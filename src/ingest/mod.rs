@@ -17,6 +17,7 @@ pub mod importer;
 mod kineto;
 mod nsys;
 mod ordered;
+mod chunks;
 mod passes;
 pub(crate) mod phases;
 mod pipeline;
