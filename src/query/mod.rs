@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod format;
+mod register;
 pub mod session;
 
 use std::path::PathBuf;

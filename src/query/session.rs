@@ -4,25 +4,18 @@
 //!
 //! Known tables use the schemas of [`crate::dataset::schema`] (no inference, stable
 //! across runs); a table with no data yet is registered empty with its schema, so
-//! every shipped query plans on any dataset.
+//! every shipped query plans on any dataset. How one table is registered (and its
+//! part files checked) is in the sibling `register` module.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
-use datafusion::datasource::MemTable;
 use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use super::register::register;
 use super::QueryResult;
-use crate::dataset::schema::{schema_of, INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
+use crate::dataset::schema::{INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
 use crate::error::{Error, Result};
 
 /// A session with the dataset's tables registered.
@@ -56,13 +49,6 @@ fn is_inside(root: &Path, location: &str) -> bool {
             }
             _ => return absolute.starts_with(&root),
         }
-    }
-}
-
-fn query_error(context: impl Into<String>, e: impl std::fmt::Display) -> Error {
-    Error::Query {
-        context: context.into(),
-        reason: e.to_string(),
     }
 }
 
@@ -157,101 +143,6 @@ pub async fn open_in(
     })
 }
 
-async fn register(
-    ctx: &SessionContext,
-    root: &Path,
-    name: &str,
-    run: Option<&str>,
-    place: Where,
-) -> Result<()> {
-    let dir = root.join(name);
-    let has_data = dir.is_dir()
-        && std::fs::read_dir(&dir)
-            .map(|mut d| {
-                d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("run=")))
-            })
-            .unwrap_or(false);
-    let internal = format!("__all_{name}");
-    let known = schema_of(name);
-    if let (false, Some(schema), Where::Cluster) = (has_data, &known, place) {
-        // On a cluster a table without data is a view over no rows (Ballista can
-        // neither ship an in-memory table nor finish a scan of zero files).
-        let columns: Vec<String> = schema
-            .fields()
-            .iter()
-            .map(|f| {
-                format!(
-                    "CAST(NULL AS {}) AS \"{}\"",
-                    sql_type(f.data_type()),
-                    f.name()
-                )
-            })
-            .collect();
-        ctx.sql(&format!(
-            "CREATE VIEW \"{name}\" AS SELECT {}, CAST(NULL AS VARCHAR) AS run WHERE false",
-            columns.join(", ")
-        ))
-        .await
-        .map_err(|e| query_error(format!("table {name}"), e))?;
-        return Ok(());
-    }
-    if has_data {
-        let url = ListingTableUrl::parse(format!("{}/", dir.display()))
-            .map_err(|e| query_error(format!("table {name}"), e))?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet")
-            .with_table_partition_cols(vec![("run".to_string(), DataType::Utf8)]);
-        let schema = match known {
-            Some(schema) => {
-                check_parts(&dir, &schema)?;
-                schema
-            }
-            None => options
-                .infer_schema(&ctx.state(), &url)
-                .await
-                .map_err(|e| query_error(format!("reading the schema of {}", dir.display()), e))?,
-        };
-        let config = ListingTableConfig::new(url)
-            .with_listing_options(options)
-            .with_schema(schema);
-        let table =
-            ListingTable::try_new(config).map_err(|e| query_error(format!("table {name}"), e))?;
-        ctx.register_table(internal.as_str(), Arc::new(table))
-            .map_err(|e| query_error(format!("table {name}"), e))?;
-    } else if let Some(schema) = known {
-        let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-        fields.push(Field::new("run", DataType::Utf8, false));
-        let schema = Arc::new(Schema::new(fields));
-        let empty = MemTable::try_new(schema.clone(), vec![vec![RecordBatch::new_empty(schema)]])
-            .map_err(|e| query_error(format!("table {name}"), e))?;
-        ctx.register_table(internal.as_str(), Arc::new(empty))
-            .map_err(|e| query_error(format!("table {name}"), e))?;
-    } else {
-        return Ok(());
-    }
-    let filter = match run {
-        Some(run) => format!(" WHERE run = '{}'", run.replace('\'', "''")),
-        None => String::new(),
-    };
-    ctx.sql(&format!(
-        "CREATE VIEW \"{name}\" AS SELECT * FROM \"{internal}\"{filter}"
-    ))
-    .await
-    .map_err(|e| query_error(format!("table {name}"), e))?;
-    Ok(())
-}
-
-/// The SQL type of a dataset column type.
-fn sql_type(data_type: &DataType) -> &'static str {
-    match data_type {
-        DataType::Int32 => "INT",
-        DataType::Int64 => "BIGINT",
-        DataType::Float64 => "DOUBLE",
-        DataType::Boolean => "BOOLEAN",
-        _ => "VARCHAR",
-    }
-}
-
 /// What a query may change besides reading the dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Writes {
@@ -260,70 +151,6 @@ pub enum Writes {
     /// `COPY … TO`, `CREATE EXTERNAL TABLE … LOCATION` and `INSERT` into tables
     /// created so, all outside the dataset root (`trace query --allow-write`).
     OutsideDataset,
-}
-
-/// Refuses part files a query would misread: empty files, files that are not
-/// Parquet, and files whose columns differ from the table's schema (a listing
-/// table would fill missing columns with nulls and drop extra ones silently).
-fn check_parts(dir: &Path, schema: &Schema) -> Result<()> {
-    let partitions = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    for partition in partitions.flatten() {
-        let name = partition.file_name().to_string_lossy().to_string();
-        if !name.starts_with("run=") {
-            continue;
-        }
-        let Ok(files) = std::fs::read_dir(partition.path()) else {
-            continue;
-        };
-        for file in files.flatten() {
-            let path = file.path();
-            if path.extension().is_none_or(|e| e != "parquet") {
-                continue;
-            }
-            let bad = |reason: String| {
-                Err(Error::input(
-                    &path,
-                    format!("{reason}; this part was not written by `trace ingest` — re-ingest the run or remove the file"),
-                ))
-            };
-            let handle = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-            if handle.metadata().map_err(|e| Error::io(&path, e))?.len() == 0 {
-                return bad("empty part file (0 bytes)".into());
-            }
-            let found = match ParquetRecordBatchReaderBuilder::try_new(handle) {
-                Ok(reader) => reader.schema().clone(),
-                Err(e) => return bad(format!("not a readable Parquet file ({e})")),
-            };
-            let names = |s: &Schema| -> Vec<(String, DataType)> {
-                s.fields()
-                    .iter()
-                    .map(|f| (f.name().clone(), f.data_type().clone()))
-                    .collect()
-            };
-            let (want, have) = (names(schema), names(&found));
-            if want != have {
-                let missing: Vec<&str> = want
-                    .iter()
-                    .filter(|w| !have.contains(w))
-                    .map(|(n, _)| n.as_str())
-                    .collect();
-                let extra: Vec<&str> = have
-                    .iter()
-                    .filter(|h| !want.contains(h))
-                    .map(|(n, _)| n.as_str())
-                    .collect();
-                return bad(format!(
-                    "columns differ from table {}: missing or retyped [{}], unexpected [{}]",
-                    dir.file_name()
-                        .map(|n| n.to_string_lossy().to_string())
-                        .unwrap_or_default(),
-                    missing.join(", "),
-                    extra.join(", ")
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 impl Session {

@@ -112,6 +112,8 @@ pub struct RunData {
     pub skew: Vec<RankSkew>,
     pub top_kernels: Vec<KernelRow>,
     pub unattributed: Vec<KernelRow>,
+    /// (`category_source`, % of the run's GPU time), largest first.
+    pub evidence: Vec<(String, f64)>,
     pub timelines: Vec<super::timeline::Timeline>,
 }
 
@@ -337,6 +339,26 @@ pub fn skew(ds: &Dataset, run: &str) -> Result<Vec<RankSkew>> {
         .collect();
     out.sort_by_key(|s| s.shape.sort_key());
     Ok(out)
+}
+
+/// Where the run's categories came from: each `category_source`'s share of GPU
+/// time (as `queries/coverage.sql` counts it, over all kernels).
+pub fn evidence(ds: &Dataset, run: &str) -> Result<Vec<(String, f64)>> {
+    let rows = ds.rows(
+        &format!(
+            "WITH t AS (SELECT sum(dur_ns) AS all_ns FROM kernels WHERE run = {run}) \
+             SELECT category_source, 100.0 * sum(dur_ns) / max(all_ns) AS pct \
+             FROM kernels CROSS JOIN t WHERE run = {run} AND all_ns > 0 \
+             GROUP BY category_source ORDER BY pct DESC, category_source",
+            run = quote(run)
+        ),
+        "report: category evidence",
+    )?;
+    let (source, pct) = (
+        rows.strings_or_empty("category_source")?,
+        rows.f64s_or_zero("pct")?,
+    );
+    Ok(source.into_iter().zip(pct).collect())
 }
 
 /// The `limit` kernels with the most GPU time (all phases), or, with

@@ -58,6 +58,7 @@ pub fn collect(ds: &Dataset, run: &str) -> Result<RunData> {
         skew: data::skew(ds, run)?,
         top_kernels: data::kernel_table(ds, run, false, TABLE_ROWS)?,
         unattributed: data::kernel_table(ds, run, true, TABLE_ROWS)?,
+        evidence: data::evidence(ds, run)?,
         timelines: timeline::timelines(ds, run)?,
     })
 }

@@ -151,6 +151,20 @@ pub fn kernels(run: &RunData) -> String {
     };
     let header = ["#", "kernel", "category", "calls", "total ms", "% of run"];
     let mut s = String::from("<h3>Top kernels (all phases)</h3>");
+    if !run.evidence.is_empty() {
+        let shares: Vec<String> = run
+            .evidence
+            .iter()
+            .map(|(source, pct)| format!("{} {pct:.1}%", esc(source)))
+            .collect();
+        s.push_str(&format!(
+            "<p>Category evidence (<code>category_source</code>, share of GPU time): {}. \
+             <code>module</code>: a rule of <code>conf/modules.yaml</code> placed the kernel by \
+             the model module that launched it; <code>name</code>: the kernel-name rules alone; \
+             <code>none</code>: <code>other</code>.</p>",
+            shares.join(" · ")
+        ));
+    }
     s.push_str(&table(&header, &rows(&run.top_kernels)));
     s.push_str("<h3>Unattributed (category other)</h3>");
     if run.unattributed.is_empty() {

@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Int32Type, Int64Type};
+use datafusion::arrow::array::{Array, AsArray, PrimitiveArray, RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{ArrowPrimitiveType, Int32Type, Int64Type};
 
 use crate::common::{fixture, ingest, read_table};
 
@@ -38,22 +38,28 @@ pub const PAIRS: &[(&str, &str, &[&str])] = &[
 /// Most a category's share may differ, in percentage points of the shape's GPU time.
 const TOLERANCE_PP: f64 = 2.0;
 
+/// Column `c` of `kernels`, as strings.
+fn text_column(kernels: &RecordBatch, c: &str) -> StringArray {
+    kernels
+        .column_by_name(c)
+        .unwrap()
+        .as_string::<i32>()
+        .clone()
+}
+
+/// Column `c` of `kernels`, as integers of type `T`.
+fn int_column<T: ArrowPrimitiveType>(kernels: &RecordBatch, c: &str) -> PrimitiveArray<T> {
+    kernels
+        .column_by_name(c)
+        .unwrap()
+        .as_primitive::<T>()
+        .clone()
+}
+
 /// Share of GPU time (%) per (phase, bsz, seq, category) over labelled kernels.
 pub fn shares(kernels: &RecordBatch) -> BTreeMap<Key, f64> {
-    let text = |c: &str| {
-        kernels
-            .column_by_name(c)
-            .unwrap()
-            .as_string::<i32>()
-            .clone()
-    };
-    let int = |c: &str| {
-        kernels
-            .column_by_name(c)
-            .unwrap()
-            .as_primitive::<Int32Type>()
-            .clone()
-    };
+    let text = |c: &str| text_column(kernels, c);
+    let int = |c: &str| int_column::<Int32Type>(kernels, c);
     let (phase, category, bsz, seq) = (text("phase"), text("category"), int("bsz"), int("seq"));
     let step = kernels.column_by_name("step").unwrap();
     let dur = kernels
@@ -132,20 +138,8 @@ fn print_worst(nsys: &str, kineto: &str, worst: &[(f64, Key, f64, f64)]) {
 /// order (kernel names are not compared: the two captures' cuDNN and CUTLASS
 /// picks differ in name); and the GPU ns of graph kernels, all and with a module.
 fn graph_replays(kernels: &RecordBatch) -> (BTreeSet<Vec<String>>, i64, i64) {
-    let text = |c: &str| {
-        kernels
-            .column_by_name(c)
-            .unwrap()
-            .as_string::<i32>()
-            .clone()
-    };
-    let int = |c: &str| {
-        kernels
-            .column_by_name(c)
-            .unwrap()
-            .as_primitive::<Int64Type>()
-            .clone()
-    };
+    let text = |c: &str| text_column(kernels, c);
+    let int = |c: &str| int_column::<Int64Type>(kernels, c);
     let (launch, module) = (text("launch"), text("module"));
     let (corr, start, dur) = (int("correlation_id"), int("start_ns"), int("dur_ns"));
     let mut replays: BTreeMap<i64, Vec<(i64, String)>> = BTreeMap::new();

@@ -195,6 +195,45 @@ fn kernel_tables_match_the_shipped_queries() {
 }
 
 #[test]
+fn category_evidence_matches_the_coverage_query() {
+    let ds = Dataset::open(dataset()).unwrap();
+    for run in ["mini", "tp2", "mini.kineto"] {
+        let evidence = report::data::evidence(&ds, run).unwrap();
+        let coverage = ds
+            .rows(
+                &format!(
+                    "SELECT module_pct, name_pct, none_pct FROM ({}) AS c \
+                     WHERE run = '{run}' AND scope = 'all'",
+                    include_str!("../../queries/coverage.sql")
+                ),
+                "test",
+            )
+            .unwrap();
+        let share = |source: &str| {
+            evidence
+                .iter()
+                .find(|(s, _)| s == source)
+                .map_or(0.0, |(_, pct)| *pct)
+        };
+        for (source, column) in [
+            ("module", "module_pct"),
+            ("name", "name_pct"),
+            ("none", "none_pct"),
+        ] {
+            let want = coverage.f64s_or_zero(column).unwrap()[0];
+            // coverage.sql rounds to two decimals.
+            assert!(
+                (share(source) - want).abs() <= 0.006,
+                "{run} {source}: {} vs {want}",
+                share(source)
+            );
+        }
+        let sum: f64 = evidence.iter().map(|(_, pct)| pct).sum();
+        assert!((sum - 100.0).abs() < 1e-6, "{run}: {sum}");
+    }
+}
+
+#[test]
 fn utilization_matches_the_mfu_query() {
     let ds = Dataset::open(dataset()).unwrap();
     let u = report::data::utilization(&ds, "mini").unwrap();

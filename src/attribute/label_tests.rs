@@ -1,0 +1,202 @@
+//! Tests of [`super`] (the label parser): the harness convention, the vLLM
+//! `execute_context_*` form and its refusals.
+
+use super::*;
+
+#[test]
+fn accepts_prefix_and_missing_iter() {
+    assert_eq!(
+        Label::parse("prefill|bsz=1|seq=128|iter=0"),
+        Some(Label {
+            phase: "prefill".into(),
+            bsz: 1,
+            seq: 128,
+            iter: Some(0)
+        })
+    );
+    let l = Label::parse("trace:decode|seq=64|bsz=8").unwrap();
+    assert_eq!((l.bsz, l.seq, l.iter), (8, 64, None));
+}
+
+#[test]
+fn rejects_near_misses() {
+    for text in [
+        "",
+        "prefill",
+        "prefill|bsz=1",
+        "prefill|bsz=x|seq=1",
+        "prefill|bsz=1|seq=2|foo=3",
+        "prefill|bsz=1|bsz=2|seq=2",
+        "aten::mm, op_id = 3",
+        "|bsz=1|seq=2",
+        // Found by the label fuzz target: parsed as phase `trace:e`, which wrote
+        // back and parsed again became phase `e`.
+        "trace:trace:e|bsz=2|seq=512",
+        "trace:e:x|bsz=2|seq=512",
+    ] {
+        assert_eq!(Label::parse(text), None, "{text:?}");
+    }
+}
+
+#[test]
+fn impossible_shapes_are_refused_with_a_reason() {
+    for (text, why) in [
+        ("decode|bsz=-1|seq=64", Refusal::Shape),
+        ("decode|bsz=0|seq=64", Refusal::Shape),
+        ("decode|bsz=abc|seq=64", Refusal::Shape),
+        ("decode|bsz=99999999999999999999|seq=64", Refusal::Shape),
+        ("decode|bsz=2147483648|seq=64", Refusal::Shape),
+        ("decode|bsz=1|seq=64|iter=-3", Refusal::Iter),
+        ("decode|bsz=1|bsz=2|seq=2", Refusal::Fields),
+        ("decode|bsz=1", Refusal::Fields),
+        ("decode|bsz=1|seq=2|foo=3", Refusal::Fields),
+    ] {
+        assert_eq!(Label::check(text), Err(why), "{text:?}");
+        assert_eq!(Label::parse(text), None, "{text:?}");
+    }
+    assert_eq!(Label::check("aten::mm"), Ok(None));
+    assert_eq!(Label::check("layer0|x=1"), Ok(None));
+    assert_eq!(shape_value(" 2147483647 "), Some(i32::MAX));
+}
+
+fn vllm(phase: &str, bsz: i32, seq: i32) -> Result<Option<Label>, Refusal> {
+    Ok(Some(Label {
+        phase: phase.into(),
+        bsz,
+        seq,
+        iter: None,
+    }))
+}
+
+#[test]
+fn vllm_pure_decode_and_prefill_steps_are_labels() {
+    for (text, want) in [
+        // The GB10 fixture's steps: 4 requests decoding one token each.
+        ("execute_context_0(0)_generation_4(4)", vllm("decode", 4, 1)),
+        ("execute_context_0(0)_generation_1(1)", vllm("decode", 1, 1)),
+        // Speculative decoding: 1 + 2 draft tokens per request.
+        (
+            "execute_context_0(0)_generation_4(12)",
+            vllm("decode", 4, 3),
+        ),
+        // Uneven acceptance: the mean, rounded up.
+        (
+            "execute_context_0(0)_generation_4(10)",
+            vllm("decode", 4, 3),
+        ),
+        (
+            "execute_context_1(888)_generation_0(0)",
+            vllm("prefill", 1, 888),
+        ),
+        (
+            // TraceLens's patched vLLM (the public gpt-oss B200 trace).
+            "execute_context_1(888_788544)_generation_0(0)",
+            vllm("prefill", 1, 888),
+        ),
+        (
+            "execute_context_2(6_20)_generation_0(0_0)",
+            vllm("prefill", 2, 3),
+        ),
+        (
+            "execute_context_2(14721)_generation_0(0)",
+            vllm("prefill", 2, 7361),
+        ),
+        (
+            "execute_context_3(1000)_generation_0(0)",
+            vllm("prefill", 3, 334),
+        ),
+        (
+            "execute_context_1(2147483647)_generation_0(0)",
+            vllm("prefill", 1, i32::MAX),
+        ),
+    ] {
+        assert_eq!(Label::check(text), want, "{text:?}");
+        // Written back in the convention, it parses to the same label.
+        let l = Label::parse(text).unwrap();
+        let again = format!("{}|bsz={}|seq={}", l.phase, l.bsz, l.seq);
+        assert_eq!(Label::parse(&again), Some(l), "{text:?}");
+    }
+}
+
+#[test]
+fn vllm_mixed_empty_and_impossible_steps_are_refused() {
+    for (text, why) in [
+        (
+            "execute_context_2(6144)_generation_3(3)",
+            Refusal::VllmMixed,
+        ),
+        ("execute_context_1(1)_generation_1(1)", Refusal::VllmMixed),
+        ("execute_context_0(0)_generation_0(0)", Refusal::VllmEmpty),
+        // Tokens without requests, requests without tokens, fewer tokens than
+        // requests.
+        ("execute_context_0(5)_generation_4(4)", Refusal::VllmCounts),
+        ("execute_context_0(0)_generation_4(0)", Refusal::VllmCounts),
+        ("execute_context_0(0)_generation_4(3)", Refusal::VllmCounts),
+        ("execute_context_2(1)_generation_0(0)", Refusal::VllmCounts),
+        // A sum of squares no split of the tokens can give (above t², below t²/n).
+        (
+            "execute_context_1(888_788545)_generation_0(0)",
+            Refusal::VllmCounts,
+        ),
+        (
+            "execute_context_2(6_17)_generation_0(0)",
+            Refusal::VllmCounts,
+        ),
+        // bsz or seq beyond 2^31-1, counts beyond a u64.
+        (
+            "execute_context_0(0)_generation_2147483648(2147483648)",
+            Refusal::VllmCounts,
+        ),
+        (
+            "execute_context_1(2147483648)_generation_0(0)",
+            Refusal::VllmCounts,
+        ),
+        (
+            "execute_context_0(0)_generation_1(99999999999999999999999)",
+            Refusal::VllmCounts,
+        ),
+    ] {
+        assert_eq!(Label::check(text), Err(why), "{text:?}");
+        assert_eq!(Label::parse(text), None, "{text:?}");
+    }
+    assert_eq!(
+        Refusal::VllmMixed.reason(),
+        "vLLM mixed prefill+decode step: not a single phase (step not attributed)"
+    );
+}
+
+#[test]
+fn vllm_near_misses_are_not_labels() {
+    // Shaped like vLLM's annotation but not exactly it: refused, counted.
+    for text in [
+        "execute_context_0(0)_generation_4(4) ",
+        " execute_context_0(0)_generation_4(4)",
+        "trace:execute_context_0(0)_generation_4(4)",
+        "execute_context_0(0)_generation_04(4)",
+        "execute_context_00(0)_generation_4(4)",
+        "execute_context_0(0)_generation_+4(4)",
+        "execute_context_0(0)_generation_-1(4)",
+        "execute_context_0(0)_generation_\u{664}(4)",
+        "execute_context_0(0)_generation_4 (4)",
+        "execute_context_0(0)_generation_4(4)x",
+        "execute_context_0(0)_generation_4(4))",
+        "execute_context_0(0)_generation_4(4",
+        "execute_context_0()_generation_4(4)",
+        "execute_context_0(0)__generation_4(4)",
+        "execute_context_0(0)_generation_4(4)|bsz=4|seq=1",
+        "execute_context_x_generation_|bsz=1|seq=2",
+    ] {
+        assert_eq!(Label::check(text), Err(Refusal::VllmForm), "{text:?}");
+    }
+    // Not vLLM's step annotation at all: no label, not counted.
+    for text in [
+        "execute_new_1_cached_0",
+        "execute_4_context_0(sq0sk0sqsq0sqsk0)_generation_4(sq4sk8sqsq4sqsk8)",
+        "execute_context_0(0)",
+        "Execute_context_0(0)_generation_4(4)",
+        "execute_context_",
+        "sample_tokens",
+    ] {
+        assert_eq!(Label::check(text), Ok(None), "{text:?}");
+    }
+}
