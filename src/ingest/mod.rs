@@ -13,11 +13,11 @@
 //! ingests can write parts of one run).
 
 mod categorize;
+mod chunks;
 pub mod importer;
 mod kineto;
 mod nsys;
 mod ordered;
-mod chunks;
 mod passes;
 pub(crate) mod phases;
 mod pipeline;

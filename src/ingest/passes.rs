@@ -3,9 +3,11 @@
 //! kernels ∥ memops, each attributed to a step, categorised (module first, names
 //! second: [`super::categorize`]), counted and written.
 //!
-//! Kernels come in chunks that worker threads read, attribute and categorise in
-//! parallel; one consumer writes them and absorbs their [`ChunkStats`] in chunk
-//! order ([`map_in_order`]), so every output is the same at any thread count.
+//! Kernels come in chunks that worker threads read, attribute, categorise and build
+//! into Arrow batches in parallel ([`super::chunks`]); one consumer hands the batches
+//! to the writer and absorbs their statistics in chunk order ([`map_in_order`]).
+//! Chunk boundaries do not depend on the thread count, so every output, Parquet
+//! bytes included, is the same at any thread count.
 //! Steps are numbered in the order the importer yields NVTX rows.
 //!
 //! Memory: at most two windows of chunks (`2 × threads × MAX_CHUNK_ROWS` kernels)
@@ -15,23 +17,21 @@
 
 use indicatif::ProgressBar;
 
-use super::categorize::{categorize, LaunchSite};
-use super::importer::{Chunk, Importer, KernelOrder, KernelRecord, NvtxRecord};
+use super::chunks::{read_chunk, ChunkContext, ChunkDone};
+use super::importer::{Importer, KernelOrder, NvtxRecord};
 use super::ordered::map_in_order;
 use super::phases::{self, Busy};
-use super::rows::{append_kernel, append_memop, append_nvtx, KernelRow};
+use super::rows::{append_memop, append_nvtx};
 use super::sanity;
-use super::stats::{ChunkStats, KernelStats, MemopStats};
+use super::stats::{KernelStats, MemopStats};
 use super::steps::{StepRange, Steps};
 use super::Survey;
 use crate::attribute::module_index::{ModuleRange, Modules};
 use crate::attribute::modules::ModuleText;
-use crate::attribute::rules::CategoryCache;
 use crate::attribute::{Label, Rules};
-use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder, TableBuilder};
+use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder};
 use crate::dataset::TableWriter;
 use crate::error::{Error, Result};
-use datafusion::arrow::record_batch::RecordBatch;
 
 /// Kernels per chunk, at most: bounds the memory of rows in flight.
 const MAX_CHUNK_ROWS: i64 = 64 * 1024;
