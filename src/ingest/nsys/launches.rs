@@ -209,10 +209,13 @@ impl LaunchIndex {
     }
 
     fn note_wide(&mut self, key: (i64, i64), call: ApiCall) {
-        if self.wide.contains_key(&key) {
-            *self.repeats.entry(key).or_default() += 1;
-        } else {
-            self.wide.insert(key, call);
+        match self.wide.entry(key) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                *self.repeats.entry(key).or_default() += 1;
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(call);
+            }
         }
     }
 
