@@ -23,9 +23,17 @@ use datafusion::datasource::MemTable;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::SessionContext;
 
-use super::session::Where;
 use crate::dataset::schema::schema_of;
 use crate::error::{Error, Result};
+
+/// Where a session's plans run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Where {
+    Local,
+    /// On a Ballista cluster: every table must be one its executors can scan from
+    /// the plan (a listing table over a path), never an in-memory one.
+    Cluster,
+}
 
 fn query_error(context: impl Into<String>, e: impl std::fmt::Display) -> Error {
     Error::Query {

@@ -14,6 +14,7 @@ use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use super::register::register;
+pub use super::register::Where;
 use super::QueryResult;
 use crate::dataset::schema::{INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
 use crate::error::{Error, Result};
@@ -56,15 +57,6 @@ fn is_inside(root: &Path, location: &str) -> bool {
 pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
     open_in(ctx, root, run, Where::Local).await
-}
-
-/// Where a session's plans run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Where {
-    Local,
-    /// On a Ballista cluster: every table must be one its executors can scan from
-    /// the plan (a listing table over a path), never an in-memory one.
-    Cluster,
 }
 
 /// Opens `root` in `ctx` (a local session, or a Ballista cluster's, see
