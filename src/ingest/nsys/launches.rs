@@ -302,10 +302,15 @@ fn is_sorted(entries: &[Entry]) -> bool {
     entries.windows(2).all(|w| w[0].key <= w[1].key)
 }
 
-/// `slot << 32 | correlation` when both fit.
+/// The key of `process` (looked up among `processes`) and `correlation`.
 fn pack(processes: &[i64], process: i64, correlation: i64) -> Option<u64> {
-    let correlation = u32::try_from(correlation).ok()?;
     let slot = processes.iter().position(|&p| p == process)?;
+    key(slot, correlation)
+}
+
+/// `slot << 32 | correlation` when both fit (the one packing of an index key).
+fn key(slot: usize, correlation: i64) -> Option<u64> {
+    let correlation = u32::try_from(correlation).ok()?;
     (slot < 1 << 31).then(|| ((slot as u64) << 32) | u64::from(correlation))
 }
 
@@ -353,12 +358,9 @@ fn scan(export: &NsysExport, (first, last): (i64, i64), by_process: bool) -> Res
                 slot
             }
         };
-        match u32::try_from(correlation) {
-            Ok(correlation) if slot < 1 << 31 => out.entries.push(Entry::new(
-                ((slot as u64) << 32) | u64::from(correlation),
-                call,
-            )),
-            _ => out.wide.push(((process, correlation), call)),
+        match key(slot, correlation) {
+            Some(key) => out.entries.push(Entry::new(key, call)),
+            None => out.wide.push(((process, correlation), call)),
         }
     }
     Ok(out)

@@ -32,7 +32,7 @@ fn index_of(rows: &[(i64, i64, i64)], by_process: bool) -> LaunchIndex {
             };
             scanned
                 .entries
-                .push(Entry::new(((slot as u64) << 32) | correlation as u64, call));
+                .push(Entry::new(key(slot, correlation).unwrap(), call));
         }
         index.rekey(&mut scanned);
         sorted &= index
