@@ -141,22 +141,26 @@ class ModuleRangesTest(unittest.TestCase):
 
 
 class LayerwiseMarkerTest(unittest.TestCase):
-    facts_new = {"flags": ["tp_size", "enable_layerwise_nvtx_marker"]}
-    facts_old = {"flags": ["tp_size"]}
+    facts_new = {"version": "0.5.23", "flags": ["tp_size", "enable_layerwise_nvtx_marker"]}
+    facts_old = {"version": "0.5.4", "flags": ["tp_size"]}
 
-    def args(self, profile="both", module_ranges="on"):
+    def args(self, profile="both", module_ranges="engine"):
         return type("A", (), {"profile": profile, "module_ranges": module_ranges})()
 
-    def test_on_when_profiled_and_the_release_has_it(self):
+    def test_engine_markers_when_asked_profiled_and_the_release_has_them(self):
         flag = "--enable-layerwise-nvtx-marker"
         self.assertEqual(trace_sglang.with_layerwise_markers(["--tp-size", "2"], self.facts_new, self.args()),
-                         ["--tp-size", "2", flag])
-        self.assertEqual(trace_sglang.with_layerwise_markers([flag], self.facts_new, self.args()), [flag])
+                         (["--tp-size", "2", flag], None))
+        self.assertEqual(trace_sglang.with_layerwise_markers([flag], self.facts_new, self.args()), ([flag], None))
 
-    def test_off_otherwise(self):
-        for facts, args in [(self.facts_old, self.args()), (self.facts_new, self.args(profile="none")),
+    def test_hooks_otherwise(self):
+        for facts, args in [(self.facts_new, self.args(module_ranges="on")), (self.facts_new, self.args(profile="none")),
                             (self.facts_new, self.args(module_ranges="off"))]:
-            self.assertEqual(trace_sglang.with_layerwise_markers([], facts, args), [])
+            self.assertEqual(trace_sglang.with_layerwise_markers([], facts, args), ([], None))
+        flags, note = trace_sglang.with_layerwise_markers([], self.facts_old, self.args())
+        self.assertEqual(flags, [])
+        self.assertIn("SGLang 0.5.4 has no --enable-layerwise-nvtx-marker; module ranges come from the harness's hooks",
+                      note)
 
 
 if __name__ == "__main__":

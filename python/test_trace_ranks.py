@@ -33,7 +33,7 @@ def started(stdout):
 
 
 class StandInRun(unittest.TestCase):
-    def harness(self, flags, grid="1;8", env=None, timeout_s=None):
+    def harness(self, flags, grid="1;8", env=None, timeout_s=None, harness_args=()):
         self.dir = tempfile.mkdtemp(prefix="trace-ranks-")
         self.addCleanup(shutil.rmtree, self.dir, True)
         with open(os.path.join(self.dir, "flags.json"), "w") as f:
@@ -45,6 +45,7 @@ class StandInRun(unittest.TestCase):
                 "--server-args-file", os.path.join(self.dir, "flags.json")]
         if timeout_s:
             argv += ["--rank-timeout", str(timeout_s)]
+        argv += list(harness_args)
         return subprocess.run(argv, env=full_env, capture_output=True, text=True, timeout=120)
 
     def calls(self, name=None):
@@ -77,6 +78,18 @@ class StandInRun(unittest.TestCase):
                          [("decode", 0), ("decode", 1), ("prefill", 0), ("prefill", 1)])
         self.assertTrue(all(r["iters"] == 2 and r["mean_ms"] > 0 for r in rows), rows)
         self.assertIn('"event": "done"', run.stdout)
+
+    def test_profiled_runs_capture_the_decode_graphs_again_inside_the_window(self):
+        run = self.harness(["--tp-size", "2"], harness_args=["--profile", "both"])
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(sorted(c["gpu_id"] for c in self.calls("init_decode_cuda_graph")), [0, 1])
+        self.assertIn('"event": "graphs"', run.stdout)
+        unprofiled = self.harness([])
+        self.assertEqual(unprofiled.returncode, 0, unprofiled.stderr)
+        self.assertEqual(self.calls("init_decode_cuda_graph"), [], "no profile, no second capture")
+        graphs_off = self.harness(["--disable-cuda-graph"], harness_args=["--profile", "both"])
+        self.assertEqual(graphs_off.returncode, 0, graphs_off.stderr)
+        self.assertEqual(self.calls("init_decode_cuda_graph"), [], "graphs off, nothing to capture")
 
     def test_gpu_ids_are_per_node(self):
         run = self.harness(["--tp-size", "4", "--nnodes", "2", "--node-rank", "1", "--dist-init-addr", "10.0.0.1:5000"])
@@ -127,10 +140,13 @@ class StandInRun(unittest.TestCase):
         self.assertIn("SGLang 0.5.23 rejected the server arguments", run.stderr)
         self.assertIn("--disable-piecewise-cuda-graph", run.stderr)
 
-    def test_a_version_outside_the_range_is_refused(self):
-        run = self.harness([], env={"TRACE_STANDIN_VERSION": "0.4.9"})
-        self.assertEqual(run.returncode, 1)
-        self.assertIn("SGLang 0.4.9 is outside the supported range 0.4.10.post2 .. 0.5.23", run.stderr)
+    def test_a_version_without_its_own_facts_is_refused_naming_the_known_ones(self):
+        for version in ("0.4.9", "0.5.9.post3", "0.6.0"):
+            run = self.harness([], env={"TRACE_STANDIN_VERSION": version})
+            self.assertEqual(run.returncode, 1)
+            self.assertIn(f"SGLang {version} has no shipped API facts (supported: 0.4.10.post2 .. 0.5.23, "
+                          "43 releases: 0.4.10.post2, 0.5.1,", run.stderr)
+            self.assertEqual(self.calls("load_model"), [], "refused before any rank starts")
 
 
 class PlacementTest(unittest.TestCase):
@@ -143,13 +159,22 @@ class PlacementTest(unittest.TestCase):
 
     def test_facts_for_versions(self):
         api = trace_sglang.load_api()
-        self.assertEqual(trace_sglang.facts_for("0.5.23", api)[0]["bench_module"], "sglang.benchmark.one_batch")
-        facts, note = trace_sglang.facts_for("0.5.12.post1", api)
-        self.assertEqual((facts["version"], "0.5.10" in note), ("0.5.10", True))
-        self.assertEqual(trace_sglang.facts_for("0.4.10.post2", api)[0]["load_model"],
+        self.assertEqual(trace_sglang.facts_for("0.5.23", api)["bench_module"], "sglang.benchmark.one_batch")
+        self.assertEqual(trace_sglang.facts_for("0.5.12.post1", api)["version"], "0.5.12.post1")
+        self.assertEqual(trace_sglang.facts_for("0.4.10.post2", api)["load_model"],
                          ["server_args", "port_args", "tp_rank"])
-        with self.assertRaises(trace_sglang.HarnessError):
-            trace_sglang.facts_for("0.6.0", api)
+        # 0.5.17: three config calls with server_args, no publish, the decode graph re-captured
+        # by init_decode_cuda_graph, the ModelRunner kept in the wrapper's torch_runner.
+        f17 = trace_sglang.facts_for("0.5.17", api)
+        self.assertEqual([(s["name"], s["args"]) for s in f17["rank_setup"]],
+                         [("initialize_moe_config", 1), ("initialize_fp8_gemm_config", 1),
+                          ("initialize_fp4_gemm_config", 1)])
+        self.assertEqual((f17["graph_init"], f17["runner_wrapper"]["runner_attr"], f17["parent_setup"]),
+                         ("init_decode_cuda_graph", "torch_runner", ["_set_envs_and_config"]))
+        self.assertIn("tp_size", f17["flags"])
+        for version in ("0.6.0", "0.5.9.post3"):
+            with self.assertRaises(trace_sglang.HarnessError):
+                trace_sglang.facts_for(version, api)
 
 
 if __name__ == "__main__":

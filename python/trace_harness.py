@@ -132,9 +132,10 @@ def parse_args(argv=None):
                    help="hf engine: expert parallel over the ranks when > 1 (MoE models)")
     p.add_argument("--decode", choices=["graph", "eager"], default="graph",
                    help="hf engine: decode replayed from a CUDA graph over a static KV cache, or eager")
-    p.add_argument("--module-ranges", choices=["on", "off"], default="on",
-                   help="inside the profiled window, one NVTX range per nn.Module forward "
-                        "(`module:<name>:<Class>`; SGLang: its layer-wise NVTX markers where the release has them)")
+    p.add_argument("--module-ranges", choices=["on", "engine", "off"], default="on",
+                   help="on: inside the profiled window, one NVTX range per nn.Module forward "
+                        "(`module:<name>:<Class>`); engine: SGLang's own layer-wise NVTX markers where the "
+                        "release has them (module paths, no class), else the hooks; off: none")
     p.add_argument("--kineto-out",
                    help="also record the profiled window with torch.profiler (Kineto) into this chrome-trace "
                         "file (`.json` or `.json.gz`; `{rank}` is replaced by the rank)")
@@ -195,6 +196,7 @@ def run(engine, points, args, out_path, clock, barrier=lambda: None):
                     clock.synchronize()
                     clock.profiler_start(kineto_path(args, engine.rank))
                     ranges = module_ranges(engine, clock, args)
+                    capture_graphs_in_window(engine, clock)
                 event("block", index=n + 1, total=len(blocks), phase=phase, bsz=b, seq=s)
                 try:
                     row = summarize(phase, b, s, engine.rank, timed_block(engine, clock, barrier, phase, b, s, args))
@@ -217,6 +219,20 @@ def run(engine, points, args, out_path, clock, barrier=lambda: None):
     event("done", blocks=len(blocks), skipped=len(skipped))
 
 
+def capture_graphs_in_window(engine, clock):
+    """Engines that captured their CUDA graphs before the profiled window (SGLang, at
+    model load) capture them again here, untimed and inside the window, with the module
+    ranges open: the report then holds every graph node's capture."""
+    capture = getattr(engine, "capture_graphs", None)
+    if capture is None:
+        return
+    started = time.perf_counter()
+    if clock.untimed("trace-graph-capture", capture):
+        clock.synchronize()
+        event("graphs", rank=engine.rank, method=engine.graph_init,
+              seconds=round(time.perf_counter() - started, 3))
+
+
 def kineto_path(args, rank):
     path = getattr(args, "kineto_out", None)
     return path.replace("{rank}", str(rank)) if path else None
@@ -225,7 +241,7 @@ def kineto_path(args, rank):
 def module_ranges(engine, clock, args):
     """Module-range hooks for the profiled window (trace_modules), or None when off or the
     engine exposes no torch model (the CPU stand-in)."""
-    if getattr(args, "module_ranges", "off") != "on" or getattr(clock, "torch", None) is None:
+    if getattr(args, "module_ranges", "off") == "off" or getattr(clock, "torch", None) is None:
         return None
     import trace_modules
 
@@ -267,13 +283,18 @@ def run_sglang(args, points):
 
     version = getattr(sglang, "__version__", "unknown")
     try:
-        facts, note = trace_sglang.facts_for(version, trace_sglang.load_api())
+        facts = trace_sglang.facts_for(version, trace_sglang.load_api())
+        differ = trace_sglang.installed_facts_problems(version, facts)
+        if differ:
+            raise trace_sglang.HarnessError(
+                f"the installed SGLang {version} ({os.path.dirname(sglang.__file__)}) does not match the "
+                f"released {version} that trace knows: " + "; ".join(differ[:4]))
         event("sglang", version=version, api=facts["version"], module=facts["bench_module"],
-              standin=bool(getattr(sglang, "TRACE_STANDIN", False)))
+              graph_init=facts.get("graph_init"), standin=bool(getattr(sglang, "TRACE_STANDIN", False)))
+        flags = json.load(open(args.server_args_file)) if args.server_args_file else []
+        flags, note = trace_sglang.with_layerwise_markers(flags, facts, args)
         if note:
             print(f"trace harness: {note}", flush=True)
-        flags = json.load(open(args.server_args_file)) if args.server_args_file else []
-        flags = trace_sglang.with_layerwise_markers(flags, facts, args)
         server_args, port_args = trace_sglang.prepare(flags, facts, version)
     except trace_sglang.HarnessError as e:
         sys.exit(f"trace harness: {e}")

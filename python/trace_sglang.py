@@ -1,9 +1,14 @@
 """The SGLang engine of the trace harness, for every supported SGLang release.
 
 What differs between releases (where `load_model` lives, its parameters, the
-runner wrapper, the set-up calls of the parent and of each rank, the flag set)
-comes from `sglang_api.json`, generated from the released sources by
-scripts/sglang_api.py and checked against them in CI; nothing here guesses.
+runner wrapper, the set-up calls of the parent and of each rank, the method that
+captures the decode CUDA graphs, the flag set) comes from `sglang_api.json`,
+generated from the released sources by scripts/sglang_api.py and checked against
+them in CI. A release runs only with its own facts: one without shipped facts is
+refused naming the releases known to work, and before anything runs the facts are
+derived again from the installed SGLang's own sources (`trace_sglang_facts`, `ast`
+only) and must equal the shipped ones (a patched or mislabelled install is refused,
+naming what differs). Nothing here guesses.
 
 Parent: parse the flags with the installed ServerArgs parser (a rejected flag is
 an error naming the version), `resolve_once()` where the release has it, the
@@ -11,9 +16,14 @@ environment set-up SGLang's engine does (`_set_envs_and_config`: NCCL_CUMEM_ENAB
 NCCL_NVLS_ENABLE, CUDA_DEVICE_MAX_CONNECTIONS, ...), then one `PortArgs.init_new`.
 The same ServerArgs and PortArgs objects go to every rank (trace_ranks.supervise).
 Rank: the per-rank set-up `latency_test` makes before `load_model` (e.g. `publish`
-and `_init_process_global_configs` in 0.5.23), then `load_model` with this node's
-GPU id. The harness feeds token ids, so `load_model`'s tokenizer load is replaced
-by a no-op: model_conf/ needs only config.json.
+and `_init_process_global_configs` in 0.5.23; `initialize_moe_config` and the fp8 /
+fp4 GEMM configs in 0.5.8 to 0.5.18), then `load_model` with this node's GPU id. The
+harness feeds token ids, so `load_model`'s tokenizer load is replaced by a no-op:
+model_conf/ needs only config.json.
+Graphs: SGLang captures its decode CUDA graphs while loading the model, before the
+profiled window; `capture_graphs` captures them again inside it (untimed, with the
+module ranges open), so the report holds each graph node's capture and `trace ingest`
+gives replayed kernels the module that launched them at capture.
 """
 import argparse
 import contextlib
@@ -44,15 +54,37 @@ def load_api(path=API_FILE):
 
 
 def facts_for(version, api):
-    """(facts, note): the shipped facts of `version`, or of the newest shipped release before it."""
-    lo, hi = api["supported"][0], api["supported"][-1]
-    key = version_key(version)
-    if not version_key(lo) <= key <= version_key(hi):
-        raise HarnessError(f"SGLang {version} is outside the supported range {lo} .. {hi}; "
-                           f"install a release in that range")
-    best = max((v for v in api["versions"] if version_key(v) <= key), key=version_key)
-    note = None if best == version else f"SGLang {version} is not shipped; using the API facts of {best}"
-    return api["versions"][best], note
+    """The shipped facts of exactly `version`; any other version is refused."""
+    facts = api["versions"].get(str(version).strip())
+    if facts is None:
+        known = api["supported"]
+        raise HarnessError(f"SGLang {version} has no shipped API facts (supported: {known[0]} .. {known[-1]}, "
+                           f"{len(known)} releases: {', '.join(known)}); install one of them")
+    return facts
+
+
+def installed_facts_problems(version, facts):
+    """Differences between the shipped facts and those derived from the installed
+    SGLang's sources (empty when they agree, or when the sources cannot be read, e.g.
+    the CPU stand-in, which the contract test checks instead)."""
+    import sglang
+
+    if getattr(sglang, "TRACE_STANDIN", False):
+        return []
+    return source_problems(os.path.dirname(os.path.dirname(os.path.abspath(sglang.__file__))), version, facts)
+
+
+def source_problems(root, version, facts):
+    """Differences between `facts` and those derived from the SGLang sources under `root`
+    (the folder holding `sglang/`)."""
+    import trace_sglang_facts as derive
+
+    try:
+        have = derive.facts(derive.Source(root), version)
+    except (OSError, SyntaxError, SystemExit, AttributeError) as e:
+        return [f"could not read the installed SGLang's sources under {root}: {e}"]
+    return [f"{key}: shipped {facts.get(key)!r:.120} but the installed sources say {have.get(key)!r:.120}"
+            for key in sorted(set(have) | set(facts)) if have.get(key) != facts.get(key)]
 
 
 def parse_server_args(flags, version):
@@ -78,7 +110,8 @@ def prepare(flags, facts, version):
     server_args = parse_server_args(flags, version)
     if "resolve_once" in facts["parent_setup"]:
         server_args.resolve_once()
-    bench._set_envs_and_config(server_args)
+    if "_set_envs_and_config" in facts["parent_setup"]:
+        bench._set_envs_and_config(server_args)
     return server_args, PortArgs.init_new(server_args)
 
 
@@ -86,25 +119,32 @@ LAYERWISE_FLAG = "enable_layerwise_nvtx_marker"
 
 
 def with_layerwise_markers(flags, facts, args):
-    """Module ranges on an SGLang run: the release's own layer-wise NVTX markers (one range
-    per module forward, registered at model load so CUDA-graph capture sees them) when it
-    has them and the run is profiled; releases without them get the harness's hooks."""
+    """(flags, note): with `--module-ranges engine` on a profiled run, the release's own
+    layer-wise NVTX markers (one range per module forward, path without class, registered
+    at model load) where it has them; otherwise the harness's hooks give the ranges."""
     cli = "--" + LAYERWISE_FLAG.replace("_", "-")
-    wanted = getattr(args, "module_ranges", "off") == "on" and getattr(args, "profile", "none") != "none"
-    if wanted and LAYERWISE_FLAG in facts["flags"] and cli not in flags:
-        return [*flags, cli]
-    return flags
+    wanted = getattr(args, "module_ranges", "off") == "engine" and getattr(args, "profile", "none") != "none"
+    if not wanted or cli in flags:
+        return flags, None
+    if LAYERWISE_FLAG not in facts["flags"]:
+        return flags, (f"SGLang {facts['version']} has no {cli}; module ranges come from the harness's hooks")
+    return [*flags, cli], None
 
 
 def rank_setup(bench, facts, server_args, gpu_id, tp_rank):
-    """The per-rank calls `latency_test` makes before `load_model`, in its order."""
+    """The per-rank calls `latency_test` makes before `load_model`, in its order, with
+    the release's arguments (`initialize_moe_config(server_args)` before 0.5.19, no
+    arguments after; `publish(..., ranks=SpawnRanks(...))` from 0.5.21)."""
     for step in facts["rank_setup"]:
         fn = getattr(bench, step["name"])
         if step["name"] == "publish":
-            from sglang.srt.runtime_context import SpawnRanks, spawn_world_rank
+            kwargs = {"role": "scheduler"}
+            if "ranks" in step.get("keywords", []):
+                from sglang.srt.runtime_context import SpawnRanks, spawn_world_rank
 
-            world_rank = spawn_world_rank(server_args, tp_rank=tp_rank, pp_rank=0)
-            fn(server_args, role="scheduler", ranks=SpawnRanks(world_rank=world_rank, gpu_id=gpu_id))
+                world_rank = spawn_world_rank(server_args, tp_rank=tp_rank, pp_rank=0)
+                kwargs["ranks"] = SpawnRanks(world_rank=world_rank, gpu_id=gpu_id)
+            fn(server_args, **kwargs)
         elif step["args"] == 1:
             fn(server_args)
         else:
@@ -128,6 +168,18 @@ class SGLangEngine:
         self.bench, self.runner, self.rank = bench, runner, tp_rank
         self.emits_module_ranges = bool(getattr(server_args, LAYERWISE_FLAG, False))
         self.wrapped = facts["runner_wrapper"] is not None
+        self.model_runner = getattr(runner, facts["runner_wrapper"]["runner_attr"]) if self.wrapped else runner
+        self.model = getattr(self.model_runner, "model", None)
+        self.graph_init = facts.get("graph_init")
+        self.graphs_on = not getattr(server_args, "disable_cuda_graph", False)
+
+    def capture_graphs(self):
+        """Capture the decode CUDA graphs again (the release's `graph_init` method), so
+        the capture falls inside the profiled window; False when graphs are off."""
+        if not (self.graphs_on and self.graph_init):
+            return False
+        getattr(self.model_runner, self.graph_init)()
+        return True
 
     def inputs(self, bsz, seq):
         return self.bench.prepare_synthetic_inputs_for_latency_test(bsz, seq)

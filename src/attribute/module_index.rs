@@ -84,6 +84,29 @@ impl GraphMiss {
     }
 }
 
+/// Qualified name → the last segments of its direct children among the module
+/// ranges (`model.layers.3.mlp` → `experts`, `gate`), for `holds:` rules. Only
+/// qualified names that are paths count (PyTorch's `nn.Module` events have none).
+fn children_by_parent(ranges: &[ModuleRange]) -> HashMap<String, Vec<String>> {
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut children: HashMap<String, Vec<String>> = HashMap::new();
+    for range in ranges {
+        let Some(text) = ModuleText::parse(&range.text) else {
+            continue;
+        };
+        if text.qualified.is_empty() || !seen.insert(text.qualified) {
+            continue;
+        }
+        if let Some((parent, last)) = text.qualified.rsplit_once('.') {
+            children
+                .entry(parent.to_string())
+                .or_default()
+                .push(last.to_string());
+        }
+    }
+    children
+}
+
 /// A graph node: (process, node id). Node ids are per process.
 type NodeKey = (i64, i64);
 
@@ -109,15 +132,23 @@ impl Modules {
     ) -> Modules {
         let mut infos = Vec::with_capacity(ranges.len());
         let mut kept: Vec<ModuleRange> = Vec::with_capacity(ranges.len());
+        let children = children_by_parent(&ranges);
+        let mut verdicts: HashMap<(String, String), Option<ModuleCategory>> = HashMap::new();
         for range in ranges {
             let Some(text) = ModuleText::parse(&range.text) else {
                 continue;
             };
+            let verdict = *verdicts
+                .entry((text.qualified.to_string(), text.class.to_string()))
+                .or_insert_with(|| {
+                    let below = children.get(text.qualified).map_or(&[][..], Vec::as_slice);
+                    rules.classify_with_children(&text, below)
+                });
             infos.push(ModuleInfo {
                 qualified: text.qualified.to_string(),
                 class: text.class.to_string(),
                 layer: layer_of(text.qualified),
-                verdict: rules.classify(&text),
+                verdict,
             });
             kept.push(range);
         }

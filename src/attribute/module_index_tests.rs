@@ -207,8 +207,22 @@ fn sglang_layerwise_markers_match_by_qualified_name() {
     assert_eq!(at(400).3, Some("moe"));
     assert_eq!(
         at(250).3,
-        None,
-        "the MoE block itself has no class to match"
+        Some("moe"),
+        "the MoE block has no class, but it holds `experts`"
     );
     assert_eq!(at(705).3, Some("norm"));
+    // A dense layer's `mlp` (no `experts` below it) is a dense MLP: gemm, refined by name.
+    let dense = Modules::new(
+        vec![
+            range(1, 0, 100, &marker("model.layers.0.mlp")),
+            range(1, 10, 20, &marker("model.layers.0.mlp.gate_up_proj")),
+        ],
+        &rules(),
+        None,
+    );
+    let verdict = dense.info(dense.at(1, 15).unwrap()).unwrap().verdict;
+    assert_eq!(
+        verdict.map(|v| (v.category, v.refine)),
+        Some(("gemm", true))
+    );
 }

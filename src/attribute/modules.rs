@@ -83,17 +83,22 @@ impl<'a> ModuleText<'a> {
 }
 
 /// The qualified name of an SGLang layer-wise marker (after `{'Module': '`). SGLang
-/// names modules `<prefix>.<qualified>` with the prefix `top` or the model path
-/// (`meta-llama/Llama-3.2-1B-Instruct.model.layers.0.self_attn`), which may itself
-/// contain dots: the qualified name starts at the first `model.` / `lm_head` segment
-/// after the last `/`, else after `top.`.
+/// names modules `<prefix>.<qualified>` with the prefix `model` (ModelRunner's
+/// `register_hooks(self.model, module_prefix="model")`, 0.5.5.post3 on:
+/// `model.model.layers.0.self_attn`, `model.logits_processor`), `top`, or the model
+/// path (`meta-llama/Llama-3.2-1B-Instruct.model.layers.0.self_attn`), which may itself
+/// contain dots: then the qualified name starts at the first `model.` / `lm_head`
+/// segment after the last `/`.
 fn sglang_marker(rest: &str) -> Option<ModuleText<'_>> {
     let full = &rest[..rest.find('\'')?];
     let after_path = full.rfind('/').map_or(0, |slash| slash + 1);
     let tail = &full[after_path..];
-    let qualified = if let Some(q) = full.strip_prefix("top.") {
+    let qualified = if let Some(q) = full
+        .strip_prefix("top.")
+        .or_else(|| full.strip_prefix("model."))
+    {
         q
-    } else if full == "top" {
+    } else if full == "top" || full == "model" {
         ""
     } else {
         [".model.", ".lm_head"]
@@ -146,12 +151,16 @@ struct ModuleEntry {
     name: Option<String>,
     #[serde(default)]
     refine: bool,
+    #[serde(default)]
+    holds: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 struct ModuleRule {
     class: Option<Regex>,
     name: Option<Regex>,
+    /// Matches only a module with a direct child whose last name segment matches.
+    holds: Option<Regex>,
     verdict: ModuleCategory,
 }
 
@@ -204,7 +213,8 @@ impl ModuleRules {
             if entry.class.is_none() && entry.name.is_none() {
                 return Err(config_error(
                     line,
-                    "a module rule needs `class:` or `name:` (or both)".into(),
+                    "a module rule needs `class:` or `name:` (or both; `holds:` narrows them)"
+                        .into(),
                 ));
             }
             let compile = |pattern: &Option<String>, key: &str| -> Result<Option<Regex>> {
@@ -220,6 +230,7 @@ impl ModuleRules {
             rules.push(ModuleRule {
                 class: compile(&entry.class, "class")?,
                 name: compile(&entry.name, "name")?,
+                holds: compile(&entry.holds, "holds")?,
                 verdict: ModuleCategory {
                     category,
                     refine: entry.refine,
@@ -229,8 +240,19 @@ impl ModuleRules {
         Ok(ModuleRules { rules })
     }
 
-    /// The first rule matching a module, if any.
+    /// The first rule matching a module, if any, knowing nothing of its children
+    /// (a `holds:` rule never matches).
     pub fn classify(&self, module: &ModuleText) -> Option<ModuleCategory> {
+        self.classify_with_children(module, &[])
+    }
+
+    /// The first rule matching a module whose direct children's last name segments
+    /// are `children` (`experts`, `gate`, … of `model.layers.3.mlp`).
+    pub fn classify_with_children(
+        &self,
+        module: &ModuleText,
+        children: &[String],
+    ) -> Option<ModuleCategory> {
         self.rules
             .iter()
             .find(|r| {
@@ -238,6 +260,9 @@ impl ModuleRules {
                     && r.name
                         .as_ref()
                         .is_none_or(|re| re.is_match(module.qualified))
+                    && r.holds
+                        .as_ref()
+                        .is_none_or(|re| children.iter().any(|c| re.is_match(c)))
             })
             .map(|r| r.verdict)
     }

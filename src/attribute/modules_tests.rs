@@ -42,6 +42,32 @@ fn parses_harness_and_torch_module_text() {
             class: ""
         })
     );
+    // SGLang 0.5.5.post3 on: ModelRunner registers the hooks with module_prefix="model"
+    // (the text below is from a real SGLang 0.5.17 capture on an H200).
+    for (marker, qualified) in [
+        (
+            "{'Module': 'model.model.layers.0.self_attn', 'Inputs': [[512], [512, 4096]]}",
+            "model.layers.0.self_attn",
+        ),
+        (
+            "{'Module': 'model.logits_processor', 'Inputs': [[512]]}",
+            "logits_processor",
+        ),
+        (
+            "{'Module': 'model.lm_head', 'TrainableParams': {'weight': [128256, 4096]}}",
+            "lm_head",
+        ),
+        ("{'Module': 'model', 'Inputs': [[512], [512]]}", ""),
+    ] {
+        assert_eq!(
+            ModuleText::parse(marker),
+            Some(ModuleText {
+                qualified,
+                class: ""
+            }),
+            "{marker}"
+        );
+    }
     assert_eq!(
         ModuleText::parse("{'Module': 'Qwen/Qwen3-30B-A3B', 'Inputs': [[4]]}"),
         Some(ModuleText {
@@ -137,6 +163,49 @@ fn builtin_module_rules() {
     );
 }
 
+/// SGLang's layer-wise markers have paths and no class: an `mlp` holding `experts` is
+/// the MoE block, one without is a dense MLP; attribute names per
+/// sgl-project/sglang python/sglang/srt/models/{llama,qwen3_moe,deepseek_v2}.py.
+#[test]
+fn path_only_markers_are_placed_by_name_and_children() {
+    let rules = ModuleRules::builtin().unwrap();
+    let verdict = |q: &str, children: &[&str]| {
+        let children: Vec<String> = children.iter().map(|c| c.to_string()).collect();
+        rules
+            .classify_with_children(&module(q, ""), &children)
+            .map(|m| (m.category, m.refine))
+    };
+    assert_eq!(
+        verdict("model.layers.3.mlp", &["gate", "experts", "topk"]),
+        Some(("moe", false))
+    );
+    assert_eq!(
+        verdict(
+            "model.layers.3.mlp",
+            &["gate_up_proj", "down_proj", "act_fn"]
+        ),
+        Some(("gemm", true))
+    );
+    assert_eq!(
+        verdict("model.layers.3.mlp.gate", &[]),
+        Some(("moe", false))
+    );
+    assert_eq!(
+        verdict("model.layers.3.self_attn", &["qkv_proj"]),
+        Some(("attention", false))
+    );
+    assert_eq!(verdict("logits_processor", &[]), Some(("gemm", true)));
+    assert_eq!(verdict("model.layers.3.mlp.gate_up_proj", &[]), None);
+    assert_eq!(verdict("model.layers.3", &["mlp", "self_attn"]), None);
+    // Without the children a holds-rule never matches: the MoE `mlp` would be dense.
+    assert_eq!(
+        rules
+            .classify(&module("model.layers.3.mlp", ""))
+            .map(|m| m.category),
+        Some("gemm")
+    );
+}
+
 #[test]
 fn precedence() {
     let moe = Some(ModuleCategory {
@@ -178,6 +247,8 @@ fn bad_module_rules_name_file_and_line() {
     assert!(e.starts_with("m.yaml:2:") && e.contains("class"), "{e}");
     let e = err("rules:\n  - {class: '(', category: moe}\n");
     assert!(e.contains("invalid class pattern"), "{e}");
+    let e = err("rules:\n  - {name: 'x', holds: '[', category: moe}\n");
+    assert!(e.contains("invalid holds pattern"), "{e}");
     let e = err("rules:\n  - {clas: 'X', category: moe}\n");
     assert!(e.contains("clas"), "{e}");
 }

@@ -56,13 +56,35 @@ pub struct HarnessCommand {
     pub server_args_file: PathBuf,
     /// Seconds a rank may run before the harness stops the run (`rank_timeout_s`).
     pub rank_timeout_s: u32,
-    /// One NVTX range per model-module forward inside the profiled window
-    /// (`module:<name>:<Class>`, see `python/trace_modules.py`); off with
-    /// `--no-module-ranges`.
-    pub module_ranges: bool,
+    /// Where module ranges come from (`--module-ranges` of the harness).
+    pub module_ranges: ModuleRangeSource,
     /// Ranks and decode mode of the hf engine (`None` for SGLang, whose server
     /// arguments carry its layout).
     pub hf: Option<HfLayout>,
+}
+
+/// Who emits module ranges in a profiled capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleRangeSource {
+    /// The harness's hooks: one NVTX range `module:<name>:<Class>` per module forward
+    /// inside the profiled window (`python/trace_modules.py`).
+    Hooks,
+    /// The engine's own markers (SGLang `--enable-layerwise-nvtx-marker`), where the
+    /// release has them; the hooks otherwise.
+    Engine,
+    /// None (`--no-module-ranges`).
+    Off,
+}
+
+impl ModuleRangeSource {
+    /// The harness's `--module-ranges` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModuleRangeSource::Hooks => "on",
+            ModuleRangeSource::Engine => "engine",
+            ModuleRangeSource::Off => "off",
+        }
+    }
 }
 
 /// How the hf engine runs: tensor-parallel ranks on this node, expert parallel over
@@ -99,7 +121,7 @@ impl HarnessCommand {
             "--rank-timeout".into(),
             self.rank_timeout_s.to_string(),
             "--module-ranges".into(),
-            if self.module_ranges { "on" } else { "off" }.into(),
+            self.module_ranges.as_str().into(),
         ];
         if let Some(hf) = self.hf {
             argv.extend([
@@ -174,7 +196,7 @@ mod tests {
             latency_out: "run/latency.jsonl".into(),
             server_args_file: "run/server_args.json".into(),
             rank_timeout_s: 600,
-            module_ranges: true,
+            module_ranges: ModuleRangeSource::Hooks,
             hf: Some(HfLayout {
                 tp_size: 2,
                 ep_size: 1,

@@ -19,6 +19,42 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, IngestConfig, RunMeta};
 use crate::nsys_tool;
 
+/// One harness file to write into the run directory.
+struct HarnessFile {
+    name: &'static str,
+    text: String,
+    /// Says where an overridden file came from.
+    note: Option<String>,
+}
+
+/// The harness files to write into the run directory: the embedded ones, or with
+/// `TRACE_HARNESS_DIR` set, the `.py` files of that directory (a patched harness
+/// without a rebuild; `sglang_api.json` stays the embedded one, since the flag
+/// checks above used it). Each overridden file comes with a note saying so.
+fn harness_files() -> Result<Vec<HarnessFile>> {
+    let dir = std::env::var_os("TRACE_HARNESS_DIR").map(std::path::PathBuf::from);
+    HARNESS_FILES
+        .iter()
+        .map(|(name, text)| match &dir {
+            Some(dir) if name.ends_with(".py") => {
+                let path = dir.join(name);
+                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                let note = format!("TRACE_HARNESS_DIR: harness file {}", path.display());
+                Ok(HarnessFile {
+                    name,
+                    text,
+                    note: Some(note),
+                })
+            }
+            _ => Ok(HarnessFile {
+                name,
+                text: text.to_string(),
+                note: None,
+            }),
+        })
+        .collect()
+}
+
 /// Runs a capture.
 pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureOutcome> {
     if cfg.dry_run {
@@ -65,8 +101,11 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
     }
     let write =
         |path: &Path, text: &str| std::fs::write(path, text).map_err(|e| Error::io(path, e));
-    for (name, text) in HARNESS_FILES {
-        write(&plan.run_dir.join(name), text)?;
+    for file in harness_files()? {
+        if let Some(note) = &file.note {
+            eprintln!("note: {note}");
+        }
+        write(&plan.run_dir.join(file.name), &file.text)?;
     }
     let flags = serde_json::to_string_pretty(&plan.composed.sglang_flags()?).unwrap_or_default();
     write(&plan.harness.server_args_file, &flags)?;

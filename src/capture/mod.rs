@@ -46,6 +46,10 @@ pub const HARNESS_FILES: &[(&str, &str)] = &[
         include_str!("../../python/trace_sglang.py"),
     ),
     (
+        "trace_sglang_facts.py",
+        include_str!("../../python/trace_sglang_facts.py"),
+    ),
+    (
         "trace_ranks.py",
         include_str!("../../python/trace_ranks.py"),
     ),
@@ -82,7 +86,7 @@ pub struct CaptureConfig {
     /// hf engine: decode eagerly instead of replaying a CUDA graph over a static KV cache.
     pub eager: bool,
     /// Module ranges (NVTX per module forward) inside the profiled window.
-    pub module_ranges: bool,
+    pub module_ranges: command::ModuleRangeSource,
     /// The SGLang release to compose for (dry run) or to expect (real run).
     pub sglang_version: Option<String>,
     pub warmup: Option<u32>,

@@ -5,9 +5,10 @@
 //! (never typed by hand) and checked against them in CI by
 //! `scripts/sglang_api.py check`; the harness reads the same file at run time.
 //! Invariants: `supported` is sorted oldest first and every entry has facts; the
-//! supported range is `supported[0] ..= supported[last]`; a version inside the
-//! range without facts of its own uses those of the newest shipped release
-//! before it.
+//! supported range is `supported[0] ..= supported[last]` and lists every release
+//! published in it (the contract check fails otherwise). A version is run or
+//! composed for only with its own facts: one without them (a pre-release, a local
+//! build, a release outside the range) is refused, naming the known releases.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -92,34 +93,30 @@ impl SglangApi {
             .ok_or_else(|| Error::Usage("the embedded SGLang facts list no release".into()))
     }
 
-    /// The facts for `version` and, when they are another release's, a note saying so.
-    pub fn facts_for(&self, version: &str) -> Result<(&VersionFacts, Option<String>)> {
-        let out_of_range = || {
-            Error::Usage(format!(
-                "SGLang {version} is outside the supported range {}; install a release in that range (or pass --sglang-version for a dry run)",
-                self.range()
-            ))
-        };
-        let key = version_key(version).ok_or_else(out_of_range)?;
-        let best = self
-            .versions
+    /// The facts of exactly `version`; any other version is refused with the list of
+    /// releases whose facts are shipped (no release runs with another's facts).
+    pub fn facts_for(&self, version: &str) -> Result<&VersionFacts> {
+        let wanted = version.trim();
+        self.versions
             .values()
-            .filter_map(|f| version_key(&f.version).map(|k| (k, f)))
-            .filter(|(k, _)| *k <= key)
-            .max_by_key(|(k, _)| *k);
-        let newest = self.supported.last().and_then(|v| version_key(v));
-        match best {
-            Some((k, facts)) if newest.is_some_and(|n| key <= n) => {
-                let note = (k != key).then(|| {
-                    format!(
-                        "SGLang {version} has no shipped flag set; checking against {}",
-                        facts.version
-                    )
-                });
-                Ok((facts, note))
-            }
-            _ => Err(out_of_range()),
-        }
+            .find(|f| f.version == wanted)
+            .ok_or_else(|| {
+                let why = match version_key(wanted) {
+                    None => "is not a release number".to_string(),
+                    Some(key)
+                        if self.supported.first().and_then(|v| version_key(v)) <= Some(key)
+                            && Some(key) <= self.supported.last().and_then(|v| version_key(v)) =>
+                    {
+                        "is inside the supported range but no published release of that name has shipped facts (a pre-release or local build?)".to_string()
+                    }
+                    Some(_) => format!("is outside the supported range {}", self.range()),
+                };
+                Error::Usage(format!(
+                    "SGLang {version} {why}; install one of the {} releases known to work: {} (pip install sglang==VERSION; --sglang-version for a dry run)",
+                    self.supported.len(),
+                    self.supported.join(", ")
+                ))
+            })
     }
 
     /// Whether `key` is ours, the seed fork's, or a flag of any supported release.
@@ -210,20 +207,31 @@ mod tests {
     }
 
     #[test]
-    fn versions_map_to_shipped_facts_or_fail_naming_the_range() {
+    fn every_release_runs_with_its_own_facts_or_is_refused_naming_the_known_ones() {
         let api = api().unwrap();
         assert_eq!(version_key("0.4.10.post2"), Some((0, 4, 10, 2)));
         assert_eq!(version_key("0.5.23rc1"), Some((0, 5, 23, 0)));
         assert_eq!(version_key("x"), None);
-        let (facts, note) = api.facts_for("0.5.23").unwrap();
-        assert_eq!((facts.version.as_str(), note), ("0.5.23", None));
-        let (facts, note) = api.facts_for("0.5.12.post1").unwrap();
-        assert_eq!(facts.version, "0.5.10");
-        assert!(note.unwrap().contains("checking against 0.5.10"));
-        for bad in ["0.4.10", "0.5.24", "1.0.0", "dev"] {
+        assert_eq!(
+            api.supported.len(),
+            43,
+            "every release 0.4.10.post2 ..= 0.5.23"
+        );
+        for v in &api.supported {
+            assert_eq!(&api.facts_for(v).unwrap().version, v);
+        }
+        assert!(api.facts_for("0.5.17").unwrap().has("tp_size"));
+        for (bad, why) in [
+            ("0.4.10", "outside the supported range"),
+            ("0.5.24", "outside the supported range"),
+            ("0.5.17rc0", "no published release of that name"),
+            ("0.5.9.post3", "no published release of that name"),
+            ("dev", "not a release number"),
+        ] {
             let err = api.facts_for(bad).unwrap_err().to_string();
+            assert!(err.contains(why), "{bad}: {err}");
             assert!(
-                err.contains("outside the supported range 0.4.10.post2 .. 0.5.23"),
+                err.contains("0.4.10.post2, 0.5.1, ") && err.contains("0.5.17, 0.5.18"),
                 "{bad}: {err}"
             );
         }

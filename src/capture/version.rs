@@ -1,8 +1,8 @@
 //! Which SGLang release a capture composes for, and fitting the composed flags to it.
 //!
-//! A real run uses the release importable by `--python` (a version outside the
-//! supported range is an error naming the range; `--sglang-version`, if given,
-//! must match it). A dry run uses `--sglang-version`, else the installed release,
+//! A real run uses the release importable by `--python` (a version without shipped
+//! facts is an error naming the releases known to work; `--sglang-version`, if
+//! given, must match it). A dry run uses `--sglang-version`, else the installed release,
 //! else the newest shipped one (with a note). The composed keys are then checked
 //! against that release's flag set ([`Composed::check_version`]), after the
 //! CUDA-graph batch limit has been raised to the grid's largest batch, as SGLang's
@@ -81,8 +81,7 @@ pub fn resolve(
             )))
         }
     };
-    let (facts, note) = api.facts_for(&version)?;
-    notes.extend(note);
+    let facts = api.facts_for(&version)?;
     Ok(Target {
         version,
         facts,

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use crate::attribute::Rules;
-use crate::capture::command::Profile;
+use crate::capture::command::{ModuleRangeSource, Profile};
 use crate::capture::{self, CaptureConfig};
 
 /// Arguments of `trace capture`.
@@ -59,8 +59,14 @@ pub struct CaptureArgs {
     pub eager: bool,
     /// Do not emit module ranges (one NVTX range per model-module forward inside the
     /// profiled window, which `trace ingest` uses to attribute kernels to modules).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "engine_markers")]
     pub no_module_ranges: bool,
+    /// sglang engine: take module ranges from SGLang's own layer-wise NVTX markers
+    /// (`--enable-layerwise-nvtx-marker`: module paths without class names, on every
+    /// forward from model load on) instead of the harness's hooks (`module:<name>:<Class>`,
+    /// profiled window only). `trace ingest` reads both.
+    #[arg(long)]
+    pub engine_markers: bool,
     /// SGLang release to compose for (dry run without SGLang) or to expect (real run);
     /// default: the one importable by --python.
     #[arg(long)]
@@ -121,7 +127,13 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         grid: args.grid,
         engine: args.engine,
         eager: args.eager,
-        module_ranges: !args.no_module_ranges,
+        module_ranges: if args.no_module_ranges {
+            ModuleRangeSource::Off
+        } else if args.engine_markers {
+            ModuleRangeSource::Engine
+        } else {
+            ModuleRangeSource::Hooks
+        },
         sglang_version: args.sglang_version,
         warmup: args.warmup,
         iters: args.iters,

@@ -301,11 +301,21 @@ fn dry_run_composes_for_the_asked_release() {
         text.contains("# note: enable_dp_attention (conf/deploy/tp8ep8dp8.yaml:5) is deprecated in SGLang 0.5.23"),
         "{text}"
     );
-    let out = dry("0.5.14", "tp1");
+    // 0.5.14 is one of the releases whose flags are annotated ServerArgs fields: its
+    // own flag set (not a neighbour's) holds every conf key.
+    let out = dry("0.5.17", "tp1");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
     assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .contains("# note: SGLang 0.5.14 has no shipped flag set; checking against 0.5.10"),
-        "{out:?}"
+        text.contains("--tp-size 1") && !text.contains("checking against"),
+        "{text}"
+    );
+    let out = dry("0.5.9.post3", "tp1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("no published release of that name") && stderr.contains("0.5.9, 0.5.10,"),
+        "{stderr}"
     );
     for bad in ["0.4.9", "0.6.0"] {
         let out = dry(bad, "tp1");
@@ -425,7 +435,7 @@ fn the_embedded_harness_runs_ranks_and_results_land_in_the_latency_table_and_csv
         "{log}"
     );
     assert!(
-        log.contains(r#"TRACE {"event": "sglang", "version": "0.5.23", "api": "0.5.23", "module": "sglang.benchmark.one_batch", "standin": true}"#)
+        log.contains(r#"TRACE {"event": "sglang", "version": "0.5.23", "api": "0.5.23", "module": "sglang.benchmark.one_batch", "graph_init": "init_decode_cuda_graph", "standin": true}"#)
             && log.contains(r#""timing": "cpu""#)
             && log.contains(r#"TRACE {"event": "done", "blocks": 4, "skipped": 0}"#),
         "{log}"
@@ -580,4 +590,51 @@ fn hf_dry_run_passes_ranks_expert_parallel_and_decode_mode_to_the_harness() {
         "{text}"
     );
     assert!(!results.exists(), "a dry run writes nothing");
+}
+
+/// `TRACE_HARNESS_DIR` replaces the embedded `.py` files (a patched harness without a
+/// rebuild): the run directory gets that folder's files, and a folder missing one is an
+/// error naming the file.
+#[test]
+fn a_harness_dir_replaces_the_embedded_python_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let patched = dir.path().join("harness");
+    std::fs::create_dir_all(&patched).unwrap();
+    for (file, text) in sgl_trace::capture::HARNESS_FILES {
+        std::fs::write(patched.join(file), format!("{text}\n# patched\n")).unwrap();
+    }
+    let results = dir.path().join("results");
+    let args = [
+        "--model", "llama3", "--mconf", "2l", "--grid", "1;64", "--iters", "1",
+    ];
+    let out = run_ok(
+        standin()
+            .env("TRACE_HARNESS_DIR", &patched)
+            .args(args)
+            .args(["--results", results.to_str().unwrap()]),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("note: TRACE_HARNESS_DIR: harness file"),
+        "{out:?}"
+    );
+    let run_dir = run_dir(&results, "llama3");
+    for (file, text) in sgl_trace::capture::HARNESS_FILES {
+        let written = std::fs::read_to_string(run_dir.join(file)).unwrap();
+        assert_eq!(
+            written.ends_with("# patched\n"),
+            file.ends_with(".py"),
+            "{file}"
+        );
+        assert!(written.starts_with(text), "{file}");
+    }
+    std::fs::remove_file(patched.join("trace_modules.py")).unwrap();
+    let out = standin()
+        .env("TRACE_HARNESS_DIR", &patched)
+        .args(args)
+        .args(["--results", results.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("trace_modules.py"), "{stderr}");
 }

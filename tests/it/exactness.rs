@@ -63,7 +63,13 @@ fn groups(kernels: &RecordBatch) -> Groups {
         .collect()
 }
 
-fn check(file: &str, run: &str, labelled: u64, unlabelled: u64, shapes: usize) -> RecordBatch {
+pub(crate) fn check(
+    file: &str,
+    run: &str,
+    labelled: u64,
+    unlabelled: u64,
+    shapes: usize,
+) -> RecordBatch {
     let out = tempfile::tempdir().unwrap();
     let summary = ingest(&[fixture(file)], out.path());
     assert_eq!(

@@ -118,6 +118,9 @@ const NAMES: &[(&str, &str, &str, &str)] = &[
     ("softmax_warp_forward", "", "sampling", "fixtures/nsys/hf_capture.sqlite"),
     ("reduce_kernel", "void at::native::reduce_kernel<(int)512, (int)1, at::native::ReduceOp<c10::BFloat16, at::native::ArgMaxOps<float>, unsigned int, long, (int)4, (int)4>>(T3)", "sampling", "fixtures/nsys/hf_capture.sqlite"),
     ("reshape_and_cache_flash_kernel", "vllm::reshape_and_cache_flash_kernel", "kv_cache", "vllm-project/vllm csrc/cache_kernels.cu"),
+    ("clamp_position_kernel", "", "kv_cache", "sgl-project/sglang python/sglang/kernels/ops/attention/clamp_position.py; fixtures/nsys/sglang_llama3_2l_markers.sqlite"),
+    ("_router_triton_kernel", "", "moe", "sgl-project/sglang python/sglang/kernels/ops/moe/moe_fused_gate.py; fixtures/nsys/sglang_qwen3moe_2l.sqlite"),
+    ("store_kvcache", "", "kv_cache", "sgl-project/sglang python/sglang/kernels/jit/csrc/elementwise/kvcache.cuh; fixtures/nsys/sglang_qwen3moe_2l.sqlite"),
     ("CatArrayBatchedCopy", "", "memory", "fixtures/nsys/hf_capture.sqlite"),
     ("[CUDA memcpy Host-to-Device]", "", "memory", "nsys MEMCPY rows as the importer names them"),
     ("triton_poi_fused_add_0", "", "compiled", "pytorch/pytorch torch/_inductor (generated kernel name)"),
@@ -280,7 +283,7 @@ fn rules_file_parses_and_every_rule_cites_its_source() {
 }
 
 /// Distinct (short, demangled) kernel names of an nsys export.
-fn kernel_names(file: &str) -> Vec<(String, String)> {
+pub(crate) fn kernel_names(file: &str) -> Vec<(String, String)> {
     let conn = Connection::open(fixture(file)).unwrap();
     let mut stmt = conn
         .prepare(

@@ -30,4 +30,5 @@ mod report;
 mod scaling;
 mod schema_doc;
 mod schema_versions;
+mod sglang_capture;
 mod skew;

@@ -22,6 +22,9 @@ const CAPTURES: &[(&str, Option<&str>, u32)] = &[
     ("hf_modules_eager", Some("Qwen3MoeSparseMoeBlock"), 1),
     ("hf_modules_graph", Some("Qwen3MoeSparseMoeBlock"), 1),
     ("hf_tp2", None, 2),
+    // SGLang 0.5.17 on one H200: the harness's hooks, and SGLang's own path-only markers.
+    ("sglang_qwen3moe_2l", Some("Qwen3MoeSparseMoeBlock"), 1),
+    ("sglang_llama3_2l_markers", None, 1),
 ];
 
 /// Per kernel in start order (ties by row id): the oracle's innermost module
@@ -49,7 +52,8 @@ fn oracle(file: &str, moe_class: Option<&str>) -> Vec<(Option<String>, bool)> {
            SELECT n.globalTid AS tid, n.start AS s, n.\"end\" AS e, coalesce(v.value, n.text) AS text
            FROM NVTX_EVENTS n LEFT JOIN StringIds v ON v.id = n.textId
            WHERE n.eventType IN (59, 60) AND n.\"end\" IS NOT NULL
-             AND coalesce(v.value, n.text) LIKE 'module:%';
+             AND (coalesce(v.value, n.text) LIKE 'module:%'
+                  OR coalesce(v.value, n.text) LIKE '{''Module'': ''%');
          CREATE INDEX temp.mods_at ON mods (tid, s);
          CREATE TEMP TABLE sites AS
            SELECT k.rowid AS kid, k.start AS kstart,
@@ -99,6 +103,20 @@ fn oracle(file: &str, moe_class: Option<&str>) -> Vec<(Option<String>, bool)> {
     rows
 }
 
+/// (qualified name, class) a module range's text names: `module:<q>:<Class>`, or
+/// SGLang's `{'Module': 'model.<q>', …}` (0.5.17's prefix `model`; no class).
+fn expected_module(text: &str) -> (String, Option<String>) {
+    if let Some(rest) = text.strip_prefix("module:") {
+        let (qualified, class) = rest.rsplit_once(':').unwrap();
+        return (qualified.to_string(), Some(class.to_string()));
+    }
+    let path = text["{'Module': '".len()..].split('\'').next().unwrap();
+    let qualified = path
+        .strip_prefix("model.")
+        .unwrap_or(if path == "model" { "" } else { path });
+    (qualified.to_string(), None)
+}
+
 fn strings(batch: &RecordBatch, column: &str) -> Vec<Option<String>> {
     let a = batch.column_by_name(column).unwrap().as_string::<i32>();
     (0..a.len())
@@ -121,16 +139,22 @@ fn modules_match_the_sql_oracle_kernel_by_kernel() {
         );
         let mut with_module = 0;
         for (i, (text, _)) in want.iter().enumerate() {
-            let expected = text.as_deref().map(|t| {
-                let (qualified, class) = t["module:".len()..].rsplit_once(':').unwrap();
-                (qualified.to_string(), class.to_string())
-            });
-            let got = module[i].clone().zip(class[i].clone());
+            let expected = text.as_deref().map(expected_module);
+            let got = module[i].clone().map(|m| (m, class[i].clone()));
             assert_eq!(got, expected, "{file}: kernel {i}");
             with_module += usize::from(expected.is_some());
         }
+        // SGLang runs its batch preparation (positions, KV indices, the KV-slot
+        // allocation) and the sampler outside the model's modules: many small kernels
+        // (a quarter to a third of them, under 5 % of step GPU time; the GPU-time bars are in
+        // the test below).
+        let floor = if capture.starts_with("sglang") {
+            70
+        } else {
+            90
+        };
         assert!(
-            with_module * 10 > want.len() * 9,
+            with_module * 100 > want.len() * floor,
             "{file}: {with_module} of {}",
             want.len()
         );

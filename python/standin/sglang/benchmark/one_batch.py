@@ -29,6 +29,9 @@ class ModelRunner:
         self.kwargs = kwargs
         self.live = 0
 
+    def init_decode_cuda_graph(self):
+        record("init_decode_cuda_graph", gpu_id=self.kwargs.get("gpu_id"))
+
 
 def load_model(server_args, port_args, gpu_id, tp_rank):
     record("load_model", nccl_port=port_args.nccl_port, gpu_id=gpu_id, tp_rank=tp_rank,
