@@ -204,7 +204,14 @@ impl Composed {
                 entry.file.display(),
                 entry.line.map(|l| format!(":{l}")).unwrap_or_default()
             );
-            if facts.has(flag) {
+            // A deprecated alias whose new name the release has (`cuda_graph_max_bs` →
+            // `cuda_graph_max_bs_decode` from 0.5.14) is written under the new name.
+            let deprecated_alias = facts.is_deprecated(flag)
+                && api
+                    .renames
+                    .get(flag)
+                    .is_some_and(|new| facts.has(new) && !facts.is_deprecated(new));
+            if facts.has(flag) && !deprecated_alias {
                 if facts.is_deprecated(flag) {
                     notes.push(format!(
                         "{flag} ({origin}) is deprecated in SGLang {}",

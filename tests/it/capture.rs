@@ -310,6 +310,13 @@ fn dry_run_composes_for_the_asked_release() {
         text.contains("--tp-size 1") && !text.contains("checking against"),
         "{text}"
     );
+    // 0.5.14 on keep `--cuda-graph-max-bs` as a deprecated alias of the decode limit:
+    // the composed flags use the new name.
+    assert!(
+        text.contains("--cuda-graph-max-bs-decode 64")
+            && text.contains("cuda_graph_max_bs (trace capture (largest grid batch)) is cuda_graph_max_bs_decode in SGLang 0.5.17: translated"),
+        "{text}"
+    );
     let out = dry("0.5.9.post3", "tp1");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
