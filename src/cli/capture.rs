@@ -99,6 +99,13 @@ pub struct CaptureArgs {
 
 /// Runs `trace capture`.
 pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
+    if args.engine_markers && args.engine != "sglang" {
+        return Err(crate::error::Error::Usage(format!(
+            "--engine-markers takes SGLang's own layer-wise markers; --engine {} has none (its module ranges come from the harness's hooks)",
+            args.engine
+        ))
+        .into());
+    }
     let rules_path = args.conf.join("kernels.yaml");
     let rules = if rules_path.is_file() {
         Rules::load(&rules_path)?

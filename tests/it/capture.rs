@@ -645,3 +645,29 @@ fn a_harness_dir_replaces_the_embedded_python_files() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("trace_modules.py"), "{stderr}");
 }
+
+#[test]
+fn engine_markers_are_an_sglang_option() {
+    let out = trace()
+        .args([
+            "capture",
+            "--engine",
+            "hf",
+            "--model",
+            "llama3",
+            "--mconf",
+            "2l",
+            "--dry-run",
+            "--engine-markers",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "--engine-markers takes SGLang's own layer-wise markers; --engine hf has none"
+        ),
+        "{stderr}"
+    );
+}
