@@ -23,7 +23,7 @@ work="bench/out"
 mkdir -p "$work"
 all=$(nproc)
 # The baseline: $NSYS, else nsys on PATH (Debian's non-free nsight-systems-target runs
-# `nsys stats` on SQLite without a GPU; see README "Performance").
+# `nsys stats` on SQLite without a GPU; see docs/PERFORMANCE.md).
 nsys="${NSYS:-$(command -v nsys || true)}"
 
 # $TRACE_BIN: a release binary built beforehand (skips the build).
