@@ -4,10 +4,15 @@
 //! can be re-run and tested alone:
 //!
 //! ```text
-//! ingest:    nsys SQLite ──(ingest::probe picks the importer)──► rows in ns
+//! capture:   conf/*.yaml + model_conf + grid ─► SGLang flags checked against the
+//!            release's facts ─► the embedded Python harness (SGLang or HF engine, one
+//!            process per rank) under `nsys profile` ─► report exported ─► ingest
+//! ingest:    nsys SQLite | Kineto JSON ──(ingest::probe picks the Importer)──► rows in ns
 //!            └► attribute: per-thread label lookup (kernel ⇐ launching API call ⇐
-//!               innermost labelled NVTX range), ordered regex categories, step sums
-//!            └► dataset: results/parquet/<table>/run=<id>/part-*.parquet (staged, renamed)
+//!               innermost labelled NVTX range), module ranges (graph nodes ⇐ their
+//!               capture), module rules then name rules, step sums
+//!            └► dataset: results/parquet/<table>/run=<key> → a whole generation,
+//!               staged, then published by one atomic link switch
 //! query:     DataFusion over results/parquet ─► queries/*.sql ─► table|csv|json|parquet
 //!            (locally, or on an Apache DataFusion Ballista cluster: `cluster`, feature
 //!            `cluster`)
