@@ -18,11 +18,16 @@ bounded by one shape. `--decode eager` keeps the old path (dynamic cache, eager 
 Prefill steps are always the eager forward with a dynamic cache, as before.
 
 Invariants: every rank sees identical input tokens (a generator seeded per call, in the
-same order on all ranks); nothing here is timed: the harness's clock times the calls.
+same order on all ranks); nothing here is timed: trace_run's loop and clock time the calls
+(`run_hf` and each rank call `trace_run.run`); nothing here imports the entry script.
 """
 import os
 import socket
+import sys
 import tempfile
+
+import trace_ranks
+import trace_run
 
 
 def free_port():
@@ -189,8 +194,6 @@ def rank_main(ctx, model_dir, weights_dir, port, expert_parallel, points, args):
     import torch
     import torch.distributed as dist
 
-    import trace_harness as h
-
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(ctx.rank),
                       WORLD_SIZE=str(ctx.world), LOCAL_RANK=str(ctx.local_rank),
                       LOCAL_WORLD_SIZE=str(ctx.world))
@@ -199,11 +202,9 @@ def rank_main(ctx, model_dir, weights_dir, port, expert_parallel, points, args):
     try:
         engine = HFEngine(model_dir, ctx.rank, ctx.gpu_id, ctx.world, weights_dir, expert_parallel,
                           args.decode)
-        clock = h.make_clock()
+        clock = trace_run.make_clock()
         out = args.out if ctx.local_rank == 0 else f"{args.out}.rank{ctx.rank}"
-        h.run(engine, points, args, out, clock, clock.distributed_barrier)
-        import trace_ranks
-
+        trace_run.run(engine, points, args, out, clock, clock.distributed_barrier)
         trace_ranks.mark_finished(ctx)
     finally:  # a teardown that hangs (seen with NCCL under nsys) is ended by the supervisor
         dist.destroy_process_group()
@@ -211,8 +212,6 @@ def rank_main(ctx, model_dir, weights_dir, port, expert_parallel, points, args):
 
 def run_ranks(args, points, world, expert_parallel):
     """Parent of the HF ranks (one node): shared port and weights directory, supervision."""
-    import trace_ranks
-
     weights_dir = tempfile.mkdtemp(prefix="trace-hf-weights-")
     try:
         return trace_ranks.supervise(rank_main, (args.model_dir, weights_dir, free_port(), expert_parallel,
@@ -226,15 +225,11 @@ def run_ranks(args, points, world, expert_parallel):
 
 def run_hf(args, points):
     """The hf engine: one GPU in this process, or `--tp-size` ranks under supervision."""
-    import sys
-
-    import trace_harness as h
-    import trace_ranks
-
     if args.tp_size <= 1:
-        h.run(HFEngine(args.model_dir, decode=args.decode), points, args, args.out, h.make_clock())
+        engine = HFEngine(args.model_dir, decode=args.decode)
+        trace_run.run(engine, points, args, args.out, trace_run.make_clock())
         return
-    h.event("hf", tp_size=args.tp_size, ep_size=args.ep_size, decode=args.decode)
+    trace_run.event("hf", tp_size=args.tp_size, ep_size=args.ep_size, decode=args.decode)
     try:
         ranks = run_ranks(args, points, args.tp_size, args.ep_size > 1)
     except trace_ranks.RankFailure as e:

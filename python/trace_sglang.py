@@ -10,11 +10,13 @@ derived again from the installed SGLang's own sources (`trace_sglang_facts`, `as
 only) and must equal the shipped ones (a patched or mislabelled install is refused,
 naming what differs). Nothing here guesses.
 
-Parent: parse the flags with the installed ServerArgs parser (a rejected flag is
-an error naming the version), `resolve_once()` where the release has it, the
-environment set-up SGLang's engine does (`_set_envs_and_config`: NCCL_CUMEM_ENABLE,
-NCCL_NVLS_ENABLE, CUDA_DEVICE_MAX_CONNECTIONS, ...), then one `PortArgs.init_new`.
-The same ServerArgs and PortArgs objects go to every rank (trace_ranks.supervise).
+Parent (`run_sglang`, called by the entry script): check the installed release, parse
+the flags with the installed ServerArgs parser (a rejected flag is an error naming the
+version), `resolve_once()` where the release has it, the environment set-up SGLang's
+engine does (`_set_envs_and_config`: NCCL_CUMEM_ENABLE, NCCL_NVLS_ENABLE,
+CUDA_DEVICE_MAX_CONNECTIONS, ...), then one `PortArgs.init_new`.
+The same ServerArgs and PortArgs objects go to every rank (trace_ranks.supervise), and
+the ranks' results are merged into --out (trace_ranks.collect).
 Rank: the per-rank set-up `latency_test` makes before `load_model` (e.g. `publish`
 and `_init_process_global_configs` in 0.5.23; `initialize_moe_config` and the fp8 /
 fp4 GEMM configs in 0.5.8 to 0.5.18), then `load_model` with this node's GPU id. The
@@ -24,6 +26,7 @@ Graphs: SGLang captures its decode CUDA graphs while loading the model, before t
 profiled window; `capture_graphs` captures them again inside it (untimed, with the
 module ranges open), so the report holds each graph node's capture and `trace ingest`
 gives replayed kernels the module that launched them at capture.
+Each rank runs trace_run's loop (`rank_main`); nothing here imports the entry script.
 """
 import argparse
 import contextlib
@@ -32,6 +35,10 @@ import io
 import json
 import os
 import re
+import sys
+
+import trace_ranks
+import trace_run
 
 API_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sglang_api.json")
 
@@ -209,9 +216,7 @@ class SGLangEngine:
 
 def rank_main(ctx, facts, server_args, port_args, points, args):
     """One rank (run by trace_ranks.supervise in its own process)."""
-    import trace_harness as h
-
-    clock = h.make_clock()
+    clock = trace_run.make_clock()
     engine = SGLangEngine(facts, server_args, port_args, ctx.gpu_id, ctx.rank)
     out = args.out if ctx.local_rank == 0 else f"{args.out}.rank{ctx.rank}"
 
@@ -219,7 +224,40 @@ def rank_main(ctx, facts, server_args, port_args, points, args):
         if not clock.distributed_barrier():
             ctx.wait_barrier()  # no timeout of its own: the supervisor's rank timeout ends a hang
 
-    h.run(engine, points, args, out, clock, barrier)
-    import trace_ranks
-
+    trace_run.run(engine, points, args, out, clock, barrier)
     trace_ranks.mark_finished(ctx)
+
+
+def run_sglang(args, points):
+    """Parent of the SGLang ranks: version check, shared set-up, supervision, merge."""
+    try:
+        import sglang
+    except ImportError as e:
+        sys.exit(f"trace harness: SGLang is not importable ({e}); install it (pip install sglang) "
+                 "or use --engine hf")
+    version = getattr(sglang, "__version__", "unknown")
+    try:
+        facts = facts_for(version, load_api())
+        differ = installed_facts_problems(version, facts)
+        if differ:
+            raise HarnessError(
+                f"the installed SGLang {version} ({os.path.dirname(sglang.__file__)}) does not match the "
+                f"released {version} that trace knows: " + "; ".join(differ[:4]))
+        trace_run.event("sglang", version=version, api=facts["version"], module=facts["bench_module"],
+                        graph_init=facts.get("graph_init"), standin=bool(getattr(sglang, "TRACE_STANDIN", False)))
+        flags = json.load(open(args.server_args_file)) if args.server_args_file else []
+        flags, note = with_layerwise_markers(flags, facts, args)
+        if note:
+            print(f"trace harness: {note}", flush=True)
+        server_args, port_args = prepare(flags, facts, version)
+    except HarnessError as e:
+        sys.exit(f"trace harness: {e}")
+    world = int(server_args.tp_size)
+    nnodes, node = int(getattr(server_args, "nnodes", 1) or 1), int(getattr(server_args, "node_rank", 0) or 0)
+    try:
+        ranks = trace_ranks.supervise(rank_main, (facts, server_args, port_args, points, args),
+                                      world, nnodes, node, log_prefix=args.out, timeout_s=args.rank_timeout,
+                                      on_started=lambda pids: trace_run.event("ranks", pids=pids))
+    except trace_ranks.RankFailure as e:
+        sys.exit(f"trace harness: {e}")
+    trace_ranks.collect(args.out, ranks)

@@ -41,6 +41,7 @@ pub const HARNESS_FILES: &[(&str, &str)] = &[
         "trace_harness.py",
         include_str!("../../python/trace_harness.py"),
     ),
+    ("trace_run.py", include_str!("../../python/trace_run.py")),
     (
         "trace_sglang.py",
         include_str!("../../python/trace_sglang.py"),
