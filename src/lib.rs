@@ -36,5 +36,6 @@ pub mod ingest;
 pub mod nsys_tool;
 pub mod query;
 pub mod report;
+pub mod vocab;
 
 pub use error::{Error, Result};

@@ -22,6 +22,7 @@ use std::collections::HashMap;
 
 use super::modules::{layer_of, ModuleCategory, ModuleRules, ModuleText};
 use super::ThreadRanges;
+use crate::vocab::process_of;
 
 /// One module range as an importer read it.
 #[derive(Debug, Clone)]
@@ -245,11 +246,6 @@ impl Modules {
             .map(|&key| (key, resolve(key)))
             .collect()
     }
-}
-
-/// The process part of a thread key (nsys `globalTid`, Kineto `pid << 24 | tid`).
-fn process_of(thread: i64) -> i64 {
-    thread >> 24
 }
 
 /// Fills each module's verdict from its outermost matching ancestor and its

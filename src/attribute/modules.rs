@@ -19,8 +19,8 @@ use std::path::Path;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::rules::{CATEGORIES, COMMUNICATION};
 use crate::error::{Error, Result};
+use crate::vocab::{assignable_categories, COMMUNICATION, OTHER};
 
 /// The module rules shipped in `conf/modules.yaml`, compiled into the binary.
 pub const DEFAULT_MODULES_YAML: &str = include_str!("../../conf/modules.yaml");
@@ -197,16 +197,15 @@ impl ModuleRules {
         let mut rules = Vec::with_capacity(file.rules.len());
         for (index, entry) in file.rules.into_iter().enumerate() {
             let line = item_lines.get(index).copied();
-            let category = CATEGORIES
-                .iter()
-                .find(|c| **c == entry.category && **c != "other")
+            let category = assignable_categories()
+                .find(|c| *c == entry.category)
                 .ok_or_else(|| {
                     config_error(
                         line,
                         format!(
                             "unknown module category {:?}; use one of: {}",
                             entry.category,
-                            CATEGORIES[..CATEGORIES.len() - 1].join(", ")
+                            assignable_categories().collect::<Vec<_>>().join(", ")
                         ),
                     )
                 })?;
@@ -274,13 +273,13 @@ impl ModuleRules {
 /// the name be more specific (a communication name anywhere; a `refine: true`
 /// class): the module placed the kernel and its rule chose the name's word.
 pub fn decide(module: Option<ModuleCategory>, by_name: &'static str) -> (&'static str, Source) {
-    let name_is_specific = !matches!(by_name, "elementwise" | "other");
+    let name_is_specific = by_name != "elementwise" && by_name != OTHER;
     match module {
         Some(_) if by_name == COMMUNICATION => (by_name, Source::Module),
         None if by_name == COMMUNICATION => (by_name, Source::Name),
         Some(m) if m.refine && name_is_specific => (by_name, Source::Module),
         Some(m) => (m.category, Source::Module),
-        None if by_name == "other" => (by_name, Source::None),
+        None if by_name == OTHER => (by_name, Source::None),
         None => (by_name, Source::Name),
     }
 }

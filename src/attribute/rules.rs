@@ -2,7 +2,7 @@
 //!
 //! A rule matches a kernel when its pattern matches the base (short) name or the
 //! demangled name. The first matching rule wins; a kernel no rule matches is
-//! `other`. Categories must come from [`CATEGORIES`] so that queries can rely on
+//! `other`. Categories must come from [`crate::vocab::CATEGORIES`] so that queries can rely on
 //! them, and an unknown key or category is an error naming the file and line.
 //! The module-class rules (`conf/modules.yaml`, [`ModuleRules`]) travel with the
 //! name rules: [`Rules::load`] reads `modules.yaml` beside the given file when it
@@ -18,27 +18,7 @@ use serde::Deserialize;
 
 use super::modules::{ModuleRules, DEFAULT_MODULES_YAML};
 use crate::error::{Error, Result};
-
-/// The category set, in the order reports show it.
-pub const CATEGORIES: &[&str] = &[
-    "communication",
-    "attention",
-    "moe",
-    "gemm",
-    "norm",
-    "rotary",
-    "activation",
-    "quantization",
-    "sampling",
-    "kv_cache",
-    "memory",
-    "compiled",
-    "elementwise",
-    "other",
-];
-
-/// The category of communication kernels (used for overlap accounting).
-pub const COMMUNICATION: &str = "communication";
+use crate::vocab::{fnv1a_hex, CATEGORIES};
 
 /// The rules shipped in `conf/kernels.yaml`, compiled into the binary as the default.
 pub const DEFAULT_RULES_YAML: &str = include_str!("../../conf/kernels.yaml");
@@ -184,16 +164,6 @@ fn line_of_rule(text: &str, index: usize) -> Option<usize> {
         .filter(|(_, l)| l.trim_start().starts_with("- "))
         .nth(index)
         .map(|(n, _)| n + 1)
-}
-
-/// FNV-1a 64-bit hash as 16 hex digits: stable across platforms and releases.
-pub fn fnv1a_hex(bytes: &[u8]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
 }
 
 #[cfg(test)]

@@ -67,12 +67,7 @@ pub fn part_of_file(name: &str) -> Option<&str> {
 /// ingests it and whatever else the run holds. Two parts of one run with one base
 /// are refused by the run-level merge.
 pub fn step_base(part: &str) -> i64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in part.as_bytes() {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    ((hash >> 33) << 32) as i64
+    ((crate::vocab::fnv1a64(part.as_bytes()) >> 33) << 32) as i64
 }
 
 /// The record of `part` in generation `gen_dir`, if it has one.

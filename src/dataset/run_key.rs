@@ -12,8 +12,8 @@
 //!   at commit: the run directory records the id it belongs to
 //!   ([`crate::dataset::commit`]).
 
-use crate::attribute::rules::fnv1a_hex;
 use crate::error::{Error, Result};
+use crate::vocab::fnv1a_hex;
 
 /// Longest id kept verbatim as its key (file names stay far below NAME_MAX).
 pub const MAX_PLAIN: usize = 100;

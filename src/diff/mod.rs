@@ -18,8 +18,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::report::data::{category_rank, Shape};
+use crate::report::data::Shape;
 use crate::report::rows::{run_filter, Dataset};
+use crate::vocab::category_rank;
 
 /// What `trace diff` compares and how strictly.
 #[derive(Debug, Clone)]

@@ -29,9 +29,7 @@ impl SplitMix64 {
 
 /// FNV-1a 64 of `key`: the seed of a row's resampling.
 pub fn seed_of(key: &str) -> u64 {
-    key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    crate::vocab::fnv1a64(key.as_bytes())
 }
 
 /// 95% percentile-bootstrap interval of `mean(new) - mean(base)`.

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::attribute::intervals::{GpuTime, GpuTimePart};
 use crate::attribute::modules::Source;
-use crate::attribute::rules::COMMUNICATION;
 use crate::ingest::categorize::Fallbacks;
+use crate::vocab::COMMUNICATION;
 
 /// Per (step, device): GPU time and counts, for the `steps` table.
 #[derive(Debug, Default, Clone)]

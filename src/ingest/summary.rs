@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::Survey;
-use crate::attribute::rules::CATEGORIES;
+use crate::vocab::CATEGORIES;
 
 /// What an ingest wrote.
 #[derive(Debug, Default, Clone)]

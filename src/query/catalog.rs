@@ -137,7 +137,7 @@ fn literal(value: &str) -> String {
     if is_sql_number(value) {
         value.to_string()
     } else {
-        format!("'{}'", value.replace('\'', "''"))
+        crate::vocab::sql_string(value)
     }
 }
 

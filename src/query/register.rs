@@ -115,7 +115,7 @@ pub(super) async fn register(
         return Ok(());
     }
     let filter = match run {
-        Some(run) => format!(" WHERE run = '{}'", run.replace('\'', "''")),
+        Some(run) => format!(" WHERE run = {}", crate::vocab::sql_string(run)),
         None => String::new(),
     };
     ctx.sql(&format!(

@@ -5,28 +5,12 @@
 //! Invariants: a figure "per step" is summed kernel time over the shape's labelled
 //! steps divided by their count (`count(DISTINCT step)`, a step being one process's
 //! forward, as in `queries/categories-by-shape.sql`); shapes are ordered prefill
-//! first, then by bsz and seq; categories keep the order of [`CATEGORY_ORDER`].
+//! first, then by bsz and seq; categories keep the order of [`crate::vocab::CATEGORIES`].
 
-use super::rows::{quote, Dataset};
+use super::rows::Dataset;
 use crate::error::Result;
-
-/// Display order of categories (the rules' categories; anything else goes last).
-pub const CATEGORY_ORDER: &[&str] = &[
-    "attention",
-    "moe",
-    "gemm",
-    "communication",
-    "norm",
-    "rotary",
-    "activation",
-    "quantization",
-    "sampling",
-    "kv_cache",
-    "memory",
-    "compiled",
-    "elementwise",
-    "other",
-];
+use crate::vocab::category_rank;
+use crate::vocab::sql_string as quote;
 
 /// A step shape.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -54,7 +38,7 @@ pub struct ShapeBreakdown {
     pub shape: Shape,
     pub steps: i64,
     pub total_ms: f64,
-    /// (category, ms per step), in [`CATEGORY_ORDER`], categories with time only.
+    /// (category, ms per step), in [`crate::vocab::CATEGORIES`] order, categories with time only.
     pub categories: Vec<(String, f64)>,
 }
 
@@ -115,15 +99,6 @@ pub struct RunData {
     /// (`category_source`, % of the run's GPU time), largest first.
     pub evidence: Vec<(String, f64)>,
     pub timelines: Vec<super::timeline::Timeline>,
-}
-
-/// Position of `category` in [`CATEGORY_ORDER`] (unknown ones last, by name).
-pub fn category_rank(category: &str) -> (usize, String) {
-    let rank = CATEGORY_ORDER
-        .iter()
-        .position(|c| *c == category)
-        .unwrap_or(CATEGORY_ORDER.len());
-    (rank, category.to_string())
 }
 
 const FACTS: &[&str] = &[

@@ -10,10 +10,11 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use super::data::{category_rank, RunData, ShapeBreakdown};
+use super::data::{RunData, ShapeBreakdown};
 use super::svg::{self, esc, num, Bar};
 use super::tables::{comm, comparison, kernels, table};
 use crate::diff::Comparison;
+use crate::vocab::category_rank;
 
 const STYLE: &str = "body{font:13px system-ui,sans-serif;margin:16px 24px;color:#222}\
 h1{font-size:20px}h2{font-size:16px;border-bottom:1px solid #ccc;padding-bottom:3px;margin-top:28px}\

@@ -3,7 +3,7 @@
 //!
 //! Invariants: every value is read by column name and cast to the Rust type asked for
 //! (so an integer column read as `f64` works); a missing column is an error naming the
-//! query and the column, never a panic; SQL literals built here go through [`quote`].
+//! query and the column, never a panic; SQL literals built here go through [`crate::vocab::sql_string`].
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
@@ -136,13 +136,8 @@ impl Rows {
     }
 }
 
-/// `s` as a SQL string literal.
-pub fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// `run IN ('a', 'b')` for the given runs.
 pub fn run_filter(runs: &[String]) -> String {
-    let list: Vec<String> = runs.iter().map(|r| quote(r)).collect();
+    let list: Vec<String> = runs.iter().map(|r| crate::vocab::sql_string(r)).collect();
     format!("run IN ({})", list.join(", "))
 }

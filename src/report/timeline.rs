@@ -11,8 +11,9 @@
 use std::collections::BTreeMap;
 
 use super::data::Shape;
-use super::rows::{quote, Dataset};
+use super::rows::Dataset;
 use crate::error::Result;
+use crate::vocab::sql_string as quote;
 
 /// Most blocks one timeline may draw; past it, neighbours merge more coarsely.
 pub const MAX_BLOCKS: usize = 1500;

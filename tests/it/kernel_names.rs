@@ -17,7 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use regex::Regex;
 use rusqlite::Connection;
 use serde::Deserialize;
-use sgl_trace::attribute::rules::{Rules, CATEGORIES};
+use sgl_trace::attribute::rules::Rules;
+use sgl_trace::vocab::CATEGORIES;
 
 use crate::common::{fixture, root};
 

@@ -16,11 +16,7 @@ use super::names::short_name;
 use super::parse::{self, Event};
 use crate::error::Result;
 use crate::ingest::{sanity, Survey};
-
-/// Thread key as used by steps: `pid << 24 | tid` (so `nsys::pid_of` works).
-pub fn thread_key(pid: i64, tid: i64) -> i64 {
-    (pid << 24) | (tid & 0xFF_FFFF)
-}
+use crate::vocab::thread_key;
 
 /// Interns strings to dense ids; each also keeps its nsys-style short name.
 #[derive(Default)]

@@ -28,6 +28,7 @@
 use std::collections::HashMap;
 
 use crate::attribute::module_index::{GraphMiss, GraphNodeEvent};
+use crate::vocab::process_of;
 
 /// The CUDA API calls that matter for captures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,7 +178,7 @@ pub fn match_replays(captures: &[Capture], replays: Vec<Replay>) -> Matched {
     let mut by_end: Vec<(i64, i64, i64, &Capture)> = Vec::with_capacity(captures.len());
     let mut next_id = 1;
     for capture in captures {
-        by_end.push((capture.thread >> 24, capture.end, next_id, capture));
+        by_end.push((process_of(capture.thread), capture.end, next_id, capture));
         for &start in &capture.launches {
             matched.nodes.push(GraphNodeEvent {
                 node: next_id,
@@ -191,7 +192,7 @@ pub fn match_replays(captures: &[Capture], replays: Vec<Replay>) -> Matched {
     by_end.sort_by_key(|&(process, end, id, _)| (process, end, id));
     for mut replay in replays {
         replay.ops.sort_by_key(|op| op.start);
-        let process = replay.thread >> 24;
+        let process = process_of(replay.thread);
         let single_stream = replay.ops.windows(2).all(|w| w[0].stream == w[1].stream);
         let found = if single_stream {
             let before =

@@ -36,6 +36,7 @@ use super::importer::{
 use super::Survey;
 use crate::attribute::module_index::{GraphNodeEvent, ModuleRange};
 use crate::error::Result;
+use crate::vocab::process_of;
 use collect::{Collected, GpuEvent};
 use graphs::{is_graph_launch, Matched, Op, Replay};
 use names::{phase_from_file_name, rank_from_file_name};
@@ -137,7 +138,7 @@ impl Importer for KinetoImporter {
         for a in &c.annotations {
             let record = NvtxRecord {
                 thread: a.thread,
-                pid: a.thread >> 24,
+                pid: process_of(a.thread),
                 tid: a.thread & 0xFF_FFFF,
                 start: a.start,
                 end: Some(a.end),
@@ -178,7 +179,7 @@ impl Importer for KinetoImporter {
             let api = launch.as_ref().and_then(|l| l.api.as_deref());
             let record = KernelRecord {
                 device: k.device,
-                pid: thread.map_or(0, |t| t >> 24),
+                pid: thread.map_or(0, process_of),
                 tid: thread.map(|t| t & 0xFF_FFFF),
                 stream: k.stream,
                 correlation_id: k.correlation,
@@ -216,7 +217,7 @@ impl Importer for KinetoImporter {
                 .unwrap_or("Unknown");
             let record = MemopRecord {
                 device: m.device,
-                pid: thread.map_or(0, |t| t >> 24),
+                pid: thread.map_or(0, process_of),
                 tid: thread.map(|t| t & 0xFF_FFFF),
                 stream: m.stream,
                 correlation_id: m.correlation,

@@ -1,0 +1,95 @@
+//! The words every layer shares, defined once: the kernel categories and their one
+//! display order, the thread key that joins launches to their process, the hash used
+//! wherever a stable id is derived from text, and how a value is written as an SQL
+//! string literal.
+//!
+//! A leaf: it imports nothing from the crate, so ingest, attribution, the dataset,
+//! queries, the report and diff can all use it without pointing at each other.
+//! Invariants: [`CATEGORIES`] lists every category a rule may assign and then
+//! [`OTHER`], last; changing the order changes how reports and summaries list them,
+//! never what is stored.
+
+/// What a kernel no rule names is (`category = 'other'`).
+pub const OTHER: &str = "other";
+
+/// Collectives (all-reduce, all-gather, …); the category overlap accounting reads.
+pub const COMMUNICATION: &str = "communication";
+
+/// Every category, in the order reports and summaries show them; [`OTHER`] last.
+pub const CATEGORIES: &[&str] = &[
+    "attention",
+    "moe",
+    "gemm",
+    COMMUNICATION,
+    "norm",
+    "rotary",
+    "activation",
+    "quantization",
+    "sampling",
+    "kv_cache",
+    "memory",
+    "compiled",
+    "elementwise",
+    OTHER,
+];
+
+/// The categories a rule may assign: all of [`CATEGORIES`] but [`OTHER`].
+pub fn assignable_categories() -> impl Iterator<Item = &'static str> {
+    CATEGORIES.iter().copied().filter(|c| *c != OTHER)
+}
+
+/// Sort key of `category` in [`CATEGORIES`] order (unknown ones last, by name).
+pub fn category_rank(category: &str) -> (usize, String) {
+    let rank = CATEGORIES
+        .iter()
+        .position(|c| *c == category)
+        .unwrap_or(CATEGORIES.len());
+    (rank, category.to_string())
+}
+
+/// The thread key of (process, thread): nsys's `globalTid` layout, which Kineto ids are
+/// packed into too (`pid << 24 | tid`, the tid's low 24 bits).
+pub fn thread_key(pid: i64, tid: i64) -> i64 {
+    (pid << 24) | (tid & 0xFF_FFFF)
+}
+
+/// The process part of a thread key: what two threads of one process share.
+pub fn process_of(thread: i64) -> i64 {
+    thread >> 24
+}
+
+/// FNV-1a, 64 bits: stable across platforms and releases.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// [`fnv1a64`] as 16 hex digits.
+pub fn fnv1a_hex(bytes: &[u8]) -> String {
+    format!("{:016x}", fnv1a64(bytes))
+}
+
+/// `value` as an SQL string literal: quoted, inner quotes doubled, so it can never
+/// become SQL syntax.
+pub fn sql_string(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_order_other_last_and_stable_hashes() {
+        assert_eq!(CATEGORIES.last(), Some(&OTHER));
+        assert_eq!(assignable_categories().count(), CATEGORIES.len() - 1);
+        assert!(category_rank("attention") < category_rank("moe"));
+        assert!(category_rank("other") < category_rank("zzz"));
+        assert_eq!(fnv1a_hex(b""), "cbf29ce484222325");
+        assert_eq!(fnv1a_hex(b"a"), "af63dc4c8601ec8c");
+        assert_eq!(process_of(thread_key(7, 0x1234_5678)), 7);
+        assert_eq!(thread_key(7, 0x1234_5678) & 0xFF_FFFF, 0x34_5678);
+        assert_eq!(sql_string("it's"), "'it''s'");
+    }
+}
