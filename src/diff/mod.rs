@@ -2,7 +2,7 @@
 //! name, with a noise estimate from the per-step spread, and decide whether the new
 //! run regressed beyond a gate.
 //!
-//! Invariants: only the dataset is read (through [`crate::report::rows`]); a row's
+//! Invariants: only the dataset is read (through [`crate::query::reader`]); a row's
 //! figures are GPU ms per step (the shape's summed kernel time over its labelled steps,
 //! as `categories-by-shape`); a total or category row (kernel rows inform, never
 //! gate) is a regression only when all three hold — its %
@@ -18,8 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::report::data::Shape;
-use crate::report::rows::{run_filter, Dataset};
+use crate::query::reader::{run_filter, Reader, Shape};
 use crate::vocab::category_rank;
 
 /// What `trace diff` compares and how strictly.
@@ -136,7 +135,7 @@ impl Samples {
     }
 }
 
-fn load(ds: &Dataset, runs: &[String]) -> Result<BTreeMap<String, Samples>> {
+fn load(ds: &Reader, runs: &[String]) -> Result<BTreeMap<String, Samples>> {
     let mut out: BTreeMap<String, Samples> = runs
         .iter()
         .map(|r| (r.clone(), Samples::default()))
@@ -199,7 +198,7 @@ fn load(ds: &Dataset, runs: &[String]) -> Result<BTreeMap<String, Samples>> {
 
 /// Refuses runs that cannot be compared; the message says why.
 fn check_comparable(
-    ds: &Dataset,
+    ds: &Reader,
     base: &str,
     new: &str,
     samples: &BTreeMap<String, Samples>,
@@ -271,7 +270,7 @@ fn check_comparable(
 }
 
 /// Compares `config.new` against `config.base`.
-pub fn compare(ds: &Dataset, config: &DiffConfig) -> Result<Comparison> {
+pub fn compare(ds: &Reader, config: &DiffConfig) -> Result<Comparison> {
     if !(config.gate_pct.is_finite() && config.gate_pct >= 0.0) {
         return Err(Error::Usage(format!(
             "--gate must be a percentage ≥ 0, got {}",
@@ -348,6 +347,6 @@ fn row(
 
 /// Opens the dataset and compares (the CLI path).
 pub fn run(config: &DiffConfig) -> Result<Comparison> {
-    let ds = Dataset::open(&config.data_dir)?;
+    let ds = Reader::open(&config.data_dir)?;
     compare(&ds, config)
 }

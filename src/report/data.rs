@@ -7,30 +7,10 @@
 //! forward, as in `queries/categories-by-shape.sql`); shapes are ordered prefill
 //! first, then by bsz and seq; categories keep the order of [`crate::vocab::CATEGORIES`].
 
-use super::rows::Dataset;
 use crate::error::Result;
+use crate::query::reader::{Reader, Shape};
 use crate::vocab::category_rank;
 use crate::vocab::sql_string as quote;
-
-/// A step shape.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub struct Shape {
-    pub phase: String,
-    pub bsz: i64,
-    pub seq: i64,
-}
-
-impl Shape {
-    /// `decode bsz=4 seq=512`.
-    pub fn label(&self) -> String {
-        format!("{} bsz={} seq={}", self.phase, self.bsz, self.seq)
-    }
-
-    /// Prefill before decode (as the shipped queries: `phase DESC`), then bsz, seq.
-    pub fn sort_key(&self) -> (std::cmp::Reverse<String>, i64, i64) {
-        (std::cmp::Reverse(self.phase.clone()), self.bsz, self.seq)
-    }
-}
 
 /// GPU time per step of one shape, by category.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -124,7 +104,7 @@ const FACTS: &[&str] = &[
 ];
 
 /// The run's facts, in [`FACTS`] order; columns this dataset lacks are skipped.
-pub fn facts(ds: &Dataset, run: &str) -> Result<Vec<(String, String)>> {
+pub fn facts(ds: &Reader, run: &str) -> Result<Vec<(String, String)>> {
     let rows = ds.rows(
         &format!("SELECT * FROM runs WHERE run = {}", quote(run)),
         "report: run facts",
@@ -143,7 +123,7 @@ pub fn facts(ds: &Dataset, run: &str) -> Result<Vec<(String, String)>> {
 }
 
 /// Per-shape GPU ms per step by category.
-pub fn shapes(ds: &Dataset, run: &str) -> Result<Vec<ShapeBreakdown>> {
+pub fn shapes(ds: &Reader, run: &str) -> Result<Vec<ShapeBreakdown>> {
     let rows = ds.rows(
         &format!(
             "WITH k AS (SELECT phase, bsz, seq, category, dur_ns, step FROM kernels \
@@ -194,7 +174,7 @@ pub fn shapes(ds: &Dataset, run: &str) -> Result<Vec<ShapeBreakdown>> {
 }
 
 /// MFU / MBU per shape where `model_flops` has rows for the run.
-pub fn utilization(ds: &Dataset, run: &str) -> Result<Vec<Utilization>> {
+pub fn utilization(ds: &Reader, run: &str) -> Result<Vec<Utilization>> {
     let mfu_sql = include_str!("../../queries/mfu.sql");
     let rows = ds.rows(
         &format!("SELECT * FROM ({mfu_sql}) AS m WHERE run = {}", quote(run)),
@@ -229,7 +209,7 @@ pub fn utilization(ds: &Dataset, run: &str) -> Result<Vec<Utilization>> {
 }
 
 /// Busy, idle and communication time per step, per device and phase.
-pub fn devices(ds: &Dataset, run: &str) -> Result<Vec<DeviceTime>> {
+pub fn devices(ds: &Reader, run: &str) -> Result<Vec<DeviceTime>> {
     let rows = ds.rows(
         &format!(
             "SELECT device, phase, count(*) AS steps, avg(gpu_busy_ns) / 1e6 AS busy_ms, \
@@ -266,7 +246,7 @@ pub fn devices(ds: &Dataset, run: &str) -> Result<Vec<DeviceTime>> {
 }
 
 /// Per shape, mean busy ms per step of each device; empty for one-device runs.
-pub fn skew(ds: &Dataset, run: &str) -> Result<Vec<RankSkew>> {
+pub fn skew(ds: &Reader, run: &str) -> Result<Vec<RankSkew>> {
     let rows = ds.rows(
         &format!(
             "SELECT phase, bsz, seq, device, avg(gpu_busy_ns) / 1e6 AS busy_ms FROM steps \
@@ -318,7 +298,7 @@ pub fn skew(ds: &Dataset, run: &str) -> Result<Vec<RankSkew>> {
 
 /// Where the run's categories came from: each `category_source`'s share of GPU
 /// time (as `queries/coverage.sql` counts it, over all kernels).
-pub fn evidence(ds: &Dataset, run: &str) -> Result<Vec<(String, f64)>> {
+pub fn evidence(ds: &Reader, run: &str) -> Result<Vec<(String, f64)>> {
     let rows = ds.rows(
         &format!(
             "WITH t AS (SELECT sum(dur_ns) AS all_ns FROM kernels WHERE run = {run}) \
@@ -339,7 +319,7 @@ pub fn evidence(ds: &Dataset, run: &str) -> Result<Vec<(String, f64)>> {
 /// The `limit` kernels with the most GPU time (all phases), or, with
 /// `unattributed`, the `other` ones.
 pub fn kernel_table(
-    ds: &Dataset,
+    ds: &Reader,
     run: &str,
     unattributed: bool,
     limit: usize,

@@ -11,7 +11,6 @@
 
 pub mod data;
 pub mod html;
-pub mod rows;
 pub mod svg;
 pub mod tables;
 pub mod timeline;
@@ -20,8 +19,8 @@ use std::path::PathBuf;
 
 use crate::diff::{self, Comparison, DiffConfig};
 use crate::error::{Error, Result};
+use crate::query::reader::Reader;
 use data::RunData;
-use rows::Dataset;
 
 /// Rows in the top-kernels and unattributed tables.
 pub const TABLE_ROWS: usize = 25;
@@ -48,7 +47,7 @@ pub struct ReportSummary {
 }
 
 /// Reads every section's numbers for `run`.
-pub fn collect(ds: &Dataset, run: &str) -> Result<RunData> {
+pub fn collect(ds: &Reader, run: &str) -> Result<RunData> {
     Ok(RunData {
         run: run.to_string(),
         facts: data::facts(ds, run)?,
@@ -64,14 +63,14 @@ pub fn collect(ds: &Dataset, run: &str) -> Result<RunData> {
 }
 
 /// The runs of the dataset, sorted.
-pub fn all_runs(ds: &Dataset) -> Result<Vec<String>> {
+pub fn all_runs(ds: &Reader) -> Result<Vec<String>> {
     let rows = ds.rows("SELECT DISTINCT run FROM runs ORDER BY run", "report: runs")?;
     rows.strings_or_empty("run")
 }
 
 /// Builds the page for `config` and writes it to `config.out`.
 pub fn run(config: &ReportConfig) -> Result<ReportSummary> {
-    let ds = Dataset::open(&config.data_dir)?;
+    let ds = Reader::open(&config.data_dir)?;
     let known = all_runs(&ds)?;
     let mut runs = config.runs.clone();
     if let Some((base, new)) = &config.diff {

@@ -10,9 +10,8 @@
 
 use std::collections::BTreeMap;
 
-use super::data::Shape;
-use super::rows::Dataset;
 use crate::error::Result;
+use crate::query::reader::{Reader, Shape};
 use crate::vocab::sql_string as quote;
 
 /// Most blocks one timeline may draw; past it, neighbours merge more coarsely.
@@ -65,7 +64,7 @@ struct StepRow {
 type Representative = (Shape, Option<i64>, Vec<i64>);
 
 /// The representative step ids of every shape of `run`.
-fn representatives(ds: &Dataset, run: &str) -> Result<Vec<Representative>> {
+fn representatives(ds: &Reader, run: &str) -> Result<Vec<Representative>> {
     let rows = ds.rows(
         &format!(
             "SELECT step, pid, phase, bsz, seq, iter, min(cpu_start_ns) AS cpu_start_ns, \
@@ -129,7 +128,7 @@ fn representatives(ds: &Dataset, run: &str) -> Result<Vec<Representative>> {
 }
 
 /// The timeline of every shape of `run`, prefill first.
-pub fn timelines(ds: &Dataset, run: &str) -> Result<Vec<Timeline>> {
+pub fn timelines(ds: &Reader, run: &str) -> Result<Vec<Timeline>> {
     let reps = representatives(ds, run)?;
     let all: Vec<String> = reps
         .iter()

@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::Int64Type;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::arrow::ArrowWriter;
 use sgl_trace::diff::{compare, Change, DiffConfig, RowKind};
-use sgl_trace::report::rows::Dataset;
+use sgl_trace::query::reader::Reader;
 
 use crate::common::{files_under, trace};
 use crate::report::dataset;
@@ -114,7 +114,7 @@ fn dataset_with_slow_copy(run: &str, category: &str, factor: f64) -> PathBuf {
 
 #[test]
 fn rows_match_categories_by_shape_and_the_steps_table() {
-    let ds = Dataset::open(dataset()).unwrap();
+    let ds = Reader::open(dataset()).unwrap();
     let c = compare(&ds, &config(dataset(), "mini", "mini.kineto")).unwrap();
     let sql = "SELECT phase, bsz, seq, category AS key, sum(dur_ns) / 1e6 / min(n) AS v FROM kernels \
                JOIN (SELECT run AS r, phase AS p, bsz AS b, seq AS s, count(*) AS n FROM steps GROUP BY run, phase, bsz, seq) \
@@ -198,7 +198,7 @@ fn a_run_against_itself_changes_nothing_and_exits_0() {
             stdout.contains("no regression beyond the 5% gate"),
             "{stdout}"
         );
-        let ds = Dataset::open(dataset()).unwrap();
+        let ds = Reader::open(dataset()).unwrap();
         let c = compare(&ds, &config(dataset(), run, run)).unwrap();
         assert!(c.rows.len() > 20);
         assert!(c.rows.iter().all(|r| r.delta_ms == 0.0
@@ -235,7 +235,7 @@ fn one_category_slower_by_20_percent_exits_1_naming_category_and_shapes() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(stdout.contains("REGRESSION"), "{stdout}");
-        let ds = Dataset::open(&data).unwrap();
+        let ds = Reader::open(&data).unwrap();
         let c = compare(&ds, &config(&data, run, &slow)).unwrap();
         let regressed: Vec<_> = c
             .regressions()

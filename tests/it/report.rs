@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use sgl_trace::arch::Arch;
-use sgl_trace::report::{self, rows::Dataset, ReportConfig};
+use sgl_trace::query::reader::Reader;
+use sgl_trace::report::{self, ReportConfig};
 
 use crate::common::{config, fixture, ingest, root, run_ok, trace};
 
@@ -31,7 +32,7 @@ pub fn dataset() -> &'static Path {
 type Key = (String, i64, i64, String);
 
 /// `sql` (columns phase, bsz, seq, key, v) as a map.
-fn by_shape(ds: &Dataset, sql: &str) -> BTreeMap<Key, f64> {
+fn by_shape(ds: &Reader, sql: &str) -> BTreeMap<Key, f64> {
     let rows = ds.rows(sql, "test").unwrap();
     let (p, b, s) = (
         rows.strings_or_empty("phase").unwrap(),
@@ -53,7 +54,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn breakdown_matches_kernel_sums_over_the_steps_table() {
-    let ds = Dataset::open(dataset()).unwrap();
+    let ds = Reader::open(dataset()).unwrap();
     for run in ["mini", "tp2", "mini.kineto"] {
         let shapes = report::data::shapes(&ds, run).unwrap();
         assert_eq!(shapes.len(), 8, "{run}");
@@ -106,7 +107,7 @@ fn breakdown_matches_kernel_sums_over_the_steps_table() {
 
 #[test]
 fn devices_and_skew_match_the_steps_table() {
-    let ds = Dataset::open(dataset()).unwrap();
+    let ds = Reader::open(dataset()).unwrap();
     let devices = report::data::devices(&ds, "tp2").unwrap();
     let expected = by_shape(
         &ds,
@@ -157,7 +158,7 @@ fn devices_and_skew_match_the_steps_table() {
 
 #[test]
 fn kernel_tables_match_the_shipped_queries() {
-    let ds = Dataset::open(dataset()).unwrap();
+    let ds = Reader::open(dataset()).unwrap();
     let top = report::data::kernel_table(&ds, "mini", false, 10).unwrap();
     let shipped = ds
         .rows(
@@ -196,7 +197,7 @@ fn kernel_tables_match_the_shipped_queries() {
 
 #[test]
 fn category_evidence_matches_the_coverage_query() {
-    let ds = Dataset::open(dataset()).unwrap();
+    let ds = Reader::open(dataset()).unwrap();
     for run in ["mini", "tp2", "mini.kineto"] {
         let evidence = report::data::evidence(&ds, run).unwrap();
         let coverage = ds
@@ -235,7 +236,7 @@ fn category_evidence_matches_the_coverage_query() {
 
 #[test]
 fn utilization_matches_the_mfu_query() {
-    let ds = Dataset::open(dataset()).unwrap();
+    let ds = Reader::open(dataset()).unwrap();
     let u = report::data::utilization(&ds, "mini").unwrap();
     assert_eq!(u.len(), 8, "mini was ingested with its model config");
     let expected = by_shape(
@@ -263,7 +264,7 @@ fn utilization_matches_the_mfu_query() {
 
 #[test]
 fn timeline_is_the_median_step_and_keeps_every_kernel() {
-    let ds = Dataset::open(dataset()).unwrap();
+    let ds = Reader::open(dataset()).unwrap();
     for run in ["mini", "tp2", "mini.kineto"] {
         let timelines = report::timeline::timelines(&ds, run).unwrap();
         assert_eq!(timelines.len(), 8, "{run}");
@@ -383,7 +384,7 @@ fn page_is_self_contained_and_has_every_section() {
         assert!(page.contains(&format!("<section id=\"{id}\">")), "{id}");
     }
     // Every bar segment carries its number: one for mini's decode bsz=4 seq=512 attention.
-    let ds = Dataset::open(dataset()).unwrap();
+    let ds = Reader::open(dataset()).unwrap();
     let shapes = report::data::shapes(&ds, "mini").unwrap();
     let s = shapes
         .iter()
