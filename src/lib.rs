@@ -36,6 +36,7 @@ pub mod ingest;
 pub mod nsys_tool;
 pub mod query;
 pub mod report;
+pub mod stage_timing;
 pub mod vocab;
 
 pub use error::{Error, Result};

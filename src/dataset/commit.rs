@@ -2,15 +2,7 @@
 //! several writers (processes, possibly on different machines sharing the dataset
 //! over NFS or Lustre), each owning some parts of the run ([`crate::dataset::parts`]).
 //!
-//! ```text
-//! <root>/<table>/run=<key>            symlink → ../.runs/<key>/current/<table>
-//! <root>/.runs/<key>/current          symlink → gen-<n>        (the one switch)
-//! <root>/.runs/<key>/gen-<n>/<table>/part-<part>.parquet
-//! <root>/.runs/<key>/gen-<n>/<table>/run.parquet          run-level tables
-//! <root>/.runs/<key>/gen-<n>/.parts/<part>.json           part records
-//! <root>/.runs/<key>/run-id           the run id the key belongs to
-//! <root>/.runs/<key>/lock/            the commit lock (mkdir, see [`super::lock`])
-//! ```
+//! The files and links are those of [`crate::dataset::layout`].
 //!
 //! Readers (trace, pandas/pyarrow, polars, DuckDB, Spark) list the plain Hive paths
 //! `<table>/run=<key>/*.parquet`, following the links. A commit, holding the run's
@@ -37,8 +29,9 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::dataset::layout::{CURRENT, PARTS_DIR, RUNS_DIR, RUN_FILE};
 use crate::dataset::lock::CommitLock;
-use crate::dataset::parts::{self, PartRecord, PARTS_DIR, RUN_FILE};
+use crate::dataset::parts::{self, PartRecord};
 use crate::error::{Error, Result};
 
 /// Where a run is committed.
@@ -72,8 +65,6 @@ impl RunParts<'_> {
 
 /// Rewrites the run-level tables from all parts' facts.
 pub type Merge<'a> = &'a (dyn Fn(&RunParts) -> Result<()> + Sync);
-
-const CURRENT: &str = "current";
 
 /// Generations younger than this are not pruned (readers may still list them).
 const PRUNE_AFTER: Duration = Duration::from_secs(60);
@@ -260,7 +251,7 @@ fn ensure_link(target: &Target, table: &str) -> Result<()> {
     let table_dir = target.root.join(table);
     let link = table_dir.join(format!("run={}", target.key));
     let points_to = Path::new("..")
-        .join(crate::dataset::staging::RUNS_DIR)
+        .join(RUNS_DIR)
         .join(target.key)
         .join(CURRENT)
         .join(table);

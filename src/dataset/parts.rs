@@ -17,7 +17,7 @@
 //! so they do not depend on the order parts arrived in.
 //!
 //! Invariants: part names are portable file names, distinct for distinct inputs
-//! ([`part_name`] is injective); a run-level table's file is [`RUN_FILE`], never a part.
+//! ([`part_name`] is injective); a run-level table's file is [`crate::dataset::layout::RUN_FILE`], never a part.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -27,11 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::run_key::partition_key;
 use crate::error::{Error, Result};
 
-/// Directory of part records inside a generation (hidden from table listings).
-pub const PARTS_DIR: &str = ".parts";
-
-/// File name of a run-level table (written by the merge, one per run).
-pub const RUN_FILE: &str = "run.parquet";
+use crate::dataset::layout::PARTS_DIR;
 
 /// A part's record in a generation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,7 +126,7 @@ mod tests {
             assert!(base >= 0 && base % (1 << 32) == 0, "{part}: {base}");
             assert!(base.checked_add(u32::MAX as i64).is_some());
         }
-        assert_eq!(part_of_file(RUN_FILE), None);
+        assert_eq!(part_of_file(crate::dataset::layout::RUN_FILE), None);
         assert_ne!(step_base("rank0"), step_base("rank1"));
     }
 

@@ -24,8 +24,7 @@ use crate::dataset::parts::{self, PartRecord};
 use crate::dataset::run_key::partition_key;
 use crate::error::{Error, Result};
 
-/// Hidden directory of run generations under the dataset root.
-pub const RUNS_DIR: &str = ".runs";
+use crate::dataset::layout::RUNS_DIR;
 
 /// Staging without an `.owner` file older than this is a leftover (the window
 /// between creating the directory and its owner file is microseconds).

@@ -79,7 +79,7 @@ impl<B: TableBuilder> TableWriter<B> {
                 let started = std::time::Instant::now();
                 writer.close().map_err(|e| parquet_error(&thread_path, e))?;
                 busy += started.elapsed();
-                crate::ingest::phases::report(B::NAME, "Parquet encode (writer thread busy)", busy);
+                crate::stage_timing::report(B::NAME, "Parquet encode (writer thread busy)", busy);
                 Ok(written)
             })
             .map_err(|e| Error::io(path, e))?;

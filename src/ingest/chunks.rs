@@ -12,7 +12,6 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use super::categorize::{categorize, LaunchSite};
 use super::importer::{Chunk, Importer, KernelRecord};
-use super::phases::Busy;
 use super::rows::{append_kernel, KernelRow};
 use super::sanity;
 use super::stats::ChunkStats;
@@ -23,6 +22,7 @@ use crate::attribute::rules::CategoryCache;
 use crate::attribute::Rules;
 use crate::dataset::schema::{KernelsBuilder, TableBuilder};
 use crate::error::{Error, Result};
+use crate::stage_timing::Busy;
 
 /// One chunk of kernels, read, attributed, categorised and built into a batch.
 pub struct ChunkDone {
@@ -43,7 +43,7 @@ pub struct ChunkContext<'a> {
     pub modules: &'a Modules,
     pub rules: &'a Rules,
     pub fallback_phase: Option<&'a str>,
-    /// With `TRACE_PHASES`: time spent on a read kernel (attribute, categorise,
+    /// With `TRACE_TIMING`: time spent on a read kernel (attribute, categorise,
     /// count, append), and building the chunk's batch; the rest of reading is the
     /// importer producing records.
     pub deciding: Option<&'a Busy>,

@@ -19,7 +19,6 @@ mod kineto;
 mod nsys;
 mod ordered;
 mod passes;
-pub(crate) mod phases;
 mod pipeline;
 mod progress;
 mod rows;

@@ -20,7 +20,6 @@ use indicatif::ProgressBar;
 use super::chunks::{read_chunk, ChunkContext, ChunkDone};
 use super::importer::{Importer, KernelOrder, NvtxRecord};
 use super::ordered::map_in_order;
-use super::phases::{self, Busy};
 use super::rows::{append_memop, append_nvtx};
 use super::sanity;
 use super::stats::{KernelStats, MemopStats};
@@ -32,6 +31,7 @@ use crate::attribute::{Label, Rules};
 use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder};
 use crate::dataset::TableWriter;
 use crate::error::{Error, Result};
+use crate::stage_timing::{self, Busy};
 
 /// Kernels per chunk, at most: bounds the memory of rows in flight.
 const MAX_CHUNK_ROWS: i64 = 64 * 1024;
@@ -167,7 +167,7 @@ pub fn kernels(
         .then(|| importer.fallback_phase())
         .flatten();
     let (deciding, batching) = (Busy::default(), Busy::default());
-    let timed = phases::enabled();
+    let timed = stage_timing::enabled();
     let cx = ChunkContext {
         importer,
         steps,
@@ -211,28 +211,28 @@ pub fn kernels(
             let pass = started.elapsed();
             let encoding_tail = std::time::Instant::now();
             out.finish()?;
-            phases::report(
+            stage_timing::report(
                 &input,
                 "kernels: read+join+attribute+batch (summed over threads)",
                 reading.total(),
             );
-            phases::report(
+            stage_timing::report(
                 &input,
                 "kernels:   of which attribute+categorise+count+append",
                 deciding.total(),
             );
-            phases::report(
+            stage_timing::report(
                 &input,
                 "kernels:   of which Arrow batch finish",
                 batching.total(),
             );
-            phases::report(
+            stage_timing::report(
                 &input,
                 "kernels: in-order hand-off to the writer",
                 writing.total(),
             );
-            phases::report(&input, "kernels: pass wall time", pass);
-            phases::report(
+            stage_timing::report(&input, "kernels: pass wall time", pass);
+            stage_timing::report(
                 &input,
                 "kernels: Parquet encode tail after the pass",
                 encoding_tail.elapsed(),

@@ -21,7 +21,6 @@ use super::importer::Importer;
 use super::kineto::KinetoImporter;
 use super::nsys::NsysImporter;
 use super::passes;
-use super::phases;
 use super::progress::{self, Bars};
 use super::run_facts;
 use super::summary::Summary;
@@ -33,6 +32,7 @@ use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder, TableBu
 use crate::dataset::{Staging, TableWriter};
 use crate::error::{Error, Result};
 use crate::nsys_tool;
+use crate::stage_timing;
 
 /// One input, opened and checked (Kineto traces are read when ingested).
 enum Source {
@@ -206,7 +206,7 @@ fn ingest_input(
             let started = std::time::Instant::now();
             importer.prepare(&mut survey)?;
             let graph_nodes = importer.graph_nodes()?;
-            phases::report(
+            stage_timing::report(
                 &input,
                 "prepare (launch index, graph nodes)",
                 started.elapsed(),
@@ -214,7 +214,7 @@ fn ingest_input(
             Ok((survey, graph_nodes))
         },
     );
-    phases::report(
+    stage_timing::report(
         &input,
         "nvtx pass ∥ prepare (launch index, graph nodes)",
         started.elapsed(),
@@ -259,7 +259,7 @@ fn ingest_input(
             Ok((done, survey))
         },
     );
-    phases::report(&input, "kernels ∥ memops", started.elapsed());
+    stage_timing::report(&input, "kernels ∥ memops", started.elapsed());
     let (kernels, kernel_survey) = kernels?;
     let ((memop_steps, memop_rows), memop_survey) = memops?;
     survey.merge(kernel_survey);

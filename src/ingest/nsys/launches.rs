@@ -27,8 +27,8 @@ use super::PROCESS_MASK;
 use crate::error::Result;
 use crate::ingest::importer::Launch;
 use crate::ingest::ordered::map_in_order;
-use crate::ingest::phases::{self, Busy};
 use crate::ingest::Survey;
+use crate::stage_timing::{self, Busy};
 
 /// Rowids per scan range of the API table.
 const ROWS_PER_RANGE: i64 = 256 * 1024;
@@ -177,12 +177,12 @@ impl LaunchIndex {
         }
         index.drop_repeats();
         let input = export.path.display().to_string();
-        phases::report(
+        stage_timing::report(
             &input,
             "launch index: API scans (summed over threads)",
             scanning.total(),
         );
-        phases::report(&input, "launch index: sort and dedupe", started.elapsed());
+        stage_timing::report(&input, "launch index: sort and dedupe", started.elapsed());
         Ok(index)
     }
 

@@ -1,19 +1,22 @@
-//! Per-phase wall times of one ingest, printed to stderr when `TRACE_PHASES` is set
-//! (`TRACE_PHASES=1 trace ingest …`): where the time goes, for the bench's profile.
-//! Off by default; nothing is printed or stored otherwise.
+//! Wall times of the stages of one ingest (NVTX pass, launch index, kernel chunks,
+//! each table's Parquet encoder), printed to stderr when `TRACE_TIMING` is set
+//! (`TRACE_TIMING=1 trace ingest …`; `TRACE_PHASES`, its old name, works too): where
+//! the time goes, for the bench's profile. A leaf below every stage that reports
+//! (ingest and the dataset writer). Off by default; nothing is printed or stored
+//! otherwise. ("Phase" elsewhere means prefill / decode, hence the name.)
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// True when phase times are wanted.
+/// True when stage times are wanted.
 pub fn enabled() -> bool {
-    std::env::var_os("TRACE_PHASES").is_some()
+    std::env::var_os("TRACE_TIMING").is_some() || std::env::var_os("TRACE_PHASES").is_some()
 }
 
-/// Prints one phase's time: `phase <input> <what> <seconds>`.
+/// Prints one stage's time: `stage <input> <what> <seconds>`.
 pub fn report(input: &str, what: &str, took: Duration) {
     if enabled() {
-        eprintln!("phase {input} {what} {:.3}", took.as_secs_f64());
+        eprintln!("stage {input} {what} {:.3}", took.as_secs_f64());
     }
 }
 
