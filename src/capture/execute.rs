@@ -13,6 +13,7 @@ use std::time::Instant;
 use super::command::{nsys_profile_argv, shell_words};
 use super::grid::Point;
 use super::results::{self, RunLabels};
+use super::validate;
 use super::{compose_plan, describe, plan, runner, CaptureConfig, CaptureOutcome, HARNESS_FILES};
 use crate::arch::Arch;
 use crate::error::{Error, Result};
@@ -209,7 +210,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
         let ingested = ingest::run(&ingest_cfg)?;
         if let Some(profile) = plan.profile {
             let steps_per_shape = u64::from(plan.iters) * u64::from(plan.local_ranks);
-            results::validate(
+            validate::validate(
                 &ingested,
                 &measured,
                 profile.phases(),

@@ -21,6 +21,7 @@ mod plan;
 pub mod results;
 pub mod runner;
 pub mod sglang_api;
+pub mod validate;
 pub mod version;
 
 pub use execute::run;
