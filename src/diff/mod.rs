@@ -18,7 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::query::reader::{run_filter, Reader, Shape};
+use crate::query::internal::Param::Text;
+use crate::query::reader::{Reader, Shape};
 use crate::vocab::category_rank;
 
 /// What `trace diff` compares and how strictly.
@@ -135,20 +136,16 @@ impl Samples {
     }
 }
 
-fn load(ds: &Reader, runs: &[String]) -> Result<BTreeMap<String, Samples>> {
-    let mut out: BTreeMap<String, Samples> = runs
+fn load(ds: &Reader, base: &str, new: &str) -> Result<BTreeMap<String, Samples>> {
+    let mut out: BTreeMap<String, Samples> = [base, new]
         .iter()
-        .map(|r| (r.clone(), Samples::default()))
+        .map(|r| (r.to_string(), Samples::default()))
         .collect();
-    for (kind, column) in [(RowKind::Category, "category"), (RowKind::Kernel, "name")] {
-        let rows = ds.rows(
-            &format!(
-                "SELECT run, phase, bsz, seq, step, iter, {column} AS key, sum(dur_ns) AS ns FROM kernels \
-                 WHERE {} AND step IS NOT NULL GROUP BY run, phase, bsz, seq, step, iter, {column}",
-                run_filter(runs)
-            ),
-            &format!("diff: per-step time by {column}"),
-        )?;
+    for (kind, question) in [
+        (RowKind::Category, "diff/samples-by-category"),
+        (RowKind::Kernel, "diff/samples-by-name"),
+    ] {
+        let rows = ds.ask(question, &[("base", Text(base)), ("new", Text(new))])?;
         let (run, phase, bsz) = (
             rows.strings_or_empty("run")?,
             rows.strings_or_empty("phase")?,
@@ -203,17 +200,14 @@ fn check_comparable(
     new: &str,
     samples: &BTreeMap<String, Samples>,
 ) -> Result<()> {
-    let rows = ds.rows(
-        &format!(
-            "SELECT * FROM runs WHERE {}",
-            run_filter(&[base.to_string(), new.to_string()])
-        ),
-        "diff: run facts",
+    let rows = ds.ask(
+        "diff/run-facts",
+        &[("base", Text(base)), ("new", Text(new))],
     )?;
     let names = rows.strings_or_empty("run")?;
     for run in [base, new] {
         if !names.iter().any(|n| n == run) {
-            let all = ds.rows("SELECT DISTINCT run FROM runs ORDER BY run", "diff: runs")?;
+            let all = ds.ask("report/run-ids", &[])?;
             return Err(Error::Usage(format!(
                 "no run {run:?} in the dataset; runs: {}",
                 all.strings_or_empty("run")?.join(", ")
@@ -277,8 +271,7 @@ pub fn compare(ds: &Reader, config: &DiffConfig) -> Result<Comparison> {
             config.gate_pct
         )));
     }
-    let runs = [config.base.clone(), config.new.clone()];
-    let samples = load(ds, &runs)?;
+    let samples = load(ds, &config.base, &config.new)?;
     check_comparable(ds, &config.base, &config.new, &samples)?;
     let empty = Samples::default();
     let (base, new) = (

@@ -193,24 +193,34 @@ pub fn bind(query: &Query, given: &[(String, String)]) -> Result<String> {
             }
         }
     }
-    let mut sql = String::with_capacity(query.sql.len());
-    let mut rest = query.sql.as_str();
+    let values: BTreeMap<String, String> = values
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    Ok(substitute(&query.sql, &values))
+}
+
+/// Replaces each `${key}` of `sql` whose key `values` has, in one pass over the text:
+/// a value is never scanned again, so a value containing `${other}` stays that text.
+pub fn substitute(sql: &str, values: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
     while let Some(open) = rest.find("${") {
-        sql.push_str(&rest[..open]);
+        out.push_str(&rest[..open]);
         let after = &rest[open + 2..];
         match after.find('}').map(|close| (&after[..close], close)) {
             Some((key, close)) if values.contains_key(key) => {
-                sql.push_str(&values[key]);
+                out.push_str(&values[key]);
                 rest = &after[close + 1..];
             }
             _ => {
-                sql.push_str("${");
+                out.push_str("${");
                 rest = after;
             }
         }
     }
-    sql.push_str(rest);
-    Ok(sql)
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]

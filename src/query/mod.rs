@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod format;
+pub mod internal;
 pub mod reader;
 mod register;
 pub mod session;

@@ -12,6 +12,7 @@ use datafusion::arrow::datatypes::{DataType, Float64Type, Int64Type};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::query::internal::{self, Param};
 use crate::query::session::{self, Session};
 use crate::query::QueryResult;
 
@@ -50,6 +51,13 @@ impl Reader {
         Ok(Reader { runtime, session })
     }
 
+    /// Runs the internal question `name` (`queries/<name>.sql`, see
+    /// [`crate::query::internal`]) with `params` bound.
+    pub fn ask(&self, name: &str, params: &[(&str, Param)]) -> Result<Rows> {
+        let sql = internal::sql(name, params)?;
+        self.rows(&sql, &format!("queries/{name}.sql"))
+    }
+
     /// Runs `sql`; `origin` names the question in errors ("report: top kernels").
     pub fn rows(&self, sql: &str, origin: &str) -> Result<Rows> {
         let result = self.runtime.block_on(self.session.run(sql, origin))?;
@@ -67,6 +75,11 @@ pub struct Rows {
 }
 
 impl Rows {
+    /// The result as the query returned it (for writing it in an output format).
+    pub fn result(&self) -> &QueryResult {
+        &self.result
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.result.num_rows()
@@ -156,10 +169,4 @@ impl Rows {
             .map(Option::unwrap_or_default)
             .collect())
     }
-}
-
-/// `run IN ('a', 'b')` for the given runs.
-pub fn run_filter(runs: &[String]) -> String {
-    let list: Vec<String> = runs.iter().map(|r| crate::vocab::sql_string(r)).collect();
-    format!("run IN ({})", list.join(", "))
 }

@@ -8,9 +8,9 @@
 //! first, then by bsz and seq; categories keep the order of [`crate::vocab::CATEGORIES`].
 
 use crate::error::Result;
+use crate::query::internal::Param::{Int, Text};
 use crate::query::reader::{Reader, Shape};
 use crate::vocab::category_rank;
-use crate::vocab::sql_string as quote;
 
 /// GPU time per step of one shape, by category.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -105,10 +105,7 @@ const FACTS: &[&str] = &[
 
 /// The run's facts, in [`FACTS`] order; columns this dataset lacks are skipped.
 pub fn facts(ds: &Reader, run: &str) -> Result<Vec<(String, String)>> {
-    let rows = ds.rows(
-        &format!("SELECT * FROM runs WHERE run = {}", quote(run)),
-        "report: run facts",
-    )?;
+    let rows = ds.ask("report/facts", &[("run", Text(run))])?;
     let mut out = Vec::new();
     for fact in FACTS {
         if let Ok(values) = rows.strings(fact) {
@@ -124,18 +121,7 @@ pub fn facts(ds: &Reader, run: &str) -> Result<Vec<(String, String)>> {
 
 /// Per-shape GPU ms per step by category.
 pub fn shapes(ds: &Reader, run: &str) -> Result<Vec<ShapeBreakdown>> {
-    let rows = ds.rows(
-        &format!(
-            "WITH k AS (SELECT phase, bsz, seq, category, dur_ns, step FROM kernels \
-             WHERE run = {} AND step IS NOT NULL), \
-             n AS (SELECT phase, bsz, seq, count(DISTINCT step) AS steps FROM k GROUP BY phase, bsz, seq) \
-             SELECT k.phase, k.bsz, k.seq, n.steps, k.category, sum(k.dur_ns) AS ns \
-             FROM k JOIN n ON k.phase = n.phase AND k.bsz = n.bsz AND k.seq = n.seq \
-             GROUP BY k.phase, k.bsz, k.seq, n.steps, k.category",
-            quote(run)
-        ),
-        "report: categories by shape",
-    )?;
+    let rows = ds.ask("report/categories-by-shape", &[("run", Text(run))])?;
     let (phase, bsz, seq) = (
         rows.strings_or_empty("phase")?,
         rows.i64s_or_zero("bsz")?,
@@ -175,11 +161,7 @@ pub fn shapes(ds: &Reader, run: &str) -> Result<Vec<ShapeBreakdown>> {
 
 /// MFU / MBU per shape where `model_flops` has rows for the run.
 pub fn utilization(ds: &Reader, run: &str) -> Result<Vec<Utilization>> {
-    let mfu_sql = include_str!("../../queries/mfu.sql");
-    let rows = ds.rows(
-        &format!("SELECT * FROM ({mfu_sql}) AS m WHERE run = {}", quote(run)),
-        "report: mfu",
-    )?;
+    let rows = ds.ask("report/utilization", &[("run", Text(run))])?;
     let (phase, bsz, seq) = (
         rows.strings_or_empty("phase")?,
         rows.i64s_or_zero("bsz")?,
@@ -210,17 +192,7 @@ pub fn utilization(ds: &Reader, run: &str) -> Result<Vec<Utilization>> {
 
 /// Busy, idle and communication time per step, per device and phase.
 pub fn devices(ds: &Reader, run: &str) -> Result<Vec<DeviceTime>> {
-    let rows = ds.rows(
-        &format!(
-            "SELECT device, phase, count(*) AS steps, avg(gpu_busy_ns) / 1e6 AS busy_ms, \
-             avg(gpu_idle_ns) / 1e6 AS idle_ms, avg(comm_hidden_ns) / 1e6 AS hidden_ms, \
-             avg(comm_exposed_ns) / 1e6 AS exposed_ms FROM steps \
-             WHERE run = {} AND device IS NOT NULL GROUP BY device, phase \
-             ORDER BY device, phase DESC",
-            quote(run)
-        ),
-        "report: devices",
-    )?;
+    let rows = ds.ask("report/devices", &[("run", Text(run))])?;
     let (device, phase, steps) = (
         rows.i64s_or_zero("device")?,
         rows.strings_or_empty("phase")?,
@@ -247,14 +219,7 @@ pub fn devices(ds: &Reader, run: &str) -> Result<Vec<DeviceTime>> {
 
 /// Per shape, mean busy ms per step of each device; empty for one-device runs.
 pub fn skew(ds: &Reader, run: &str) -> Result<Vec<RankSkew>> {
-    let rows = ds.rows(
-        &format!(
-            "SELECT phase, bsz, seq, device, avg(gpu_busy_ns) / 1e6 AS busy_ms FROM steps \
-             WHERE run = {} AND device IS NOT NULL GROUP BY phase, bsz, seq, device",
-            quote(run)
-        ),
-        "report: rank skew",
-    )?;
+    let rows = ds.ask("report/skew", &[("run", Text(run))])?;
     let (phase, bsz, seq) = (
         rows.strings_or_empty("phase")?,
         rows.i64s_or_zero("bsz")?,
@@ -299,16 +264,7 @@ pub fn skew(ds: &Reader, run: &str) -> Result<Vec<RankSkew>> {
 /// Where the run's categories came from: each `category_source`'s share of GPU
 /// time (as `queries/coverage.sql` counts it, over all kernels).
 pub fn evidence(ds: &Reader, run: &str) -> Result<Vec<(String, f64)>> {
-    let rows = ds.rows(
-        &format!(
-            "WITH t AS (SELECT sum(dur_ns) AS all_ns FROM kernels WHERE run = {run}) \
-             SELECT category_source, 100.0 * sum(dur_ns) / max(all_ns) AS pct \
-             FROM kernels CROSS JOIN t WHERE run = {run} AND all_ns > 0 \
-             GROUP BY category_source ORDER BY pct DESC, category_source",
-            run = quote(run)
-        ),
-        "report: category evidence",
-    )?;
+    let rows = ds.ask("report/evidence", &[("run", Text(run))])?;
     let (source, pct) = (
         rows.strings_or_empty("category_source")?,
         rows.f64s_or_zero("pct")?,
@@ -324,26 +280,13 @@ pub fn kernel_table(
     unattributed: bool,
     limit: usize,
 ) -> Result<Vec<KernelRow>> {
-    let filter = if unattributed {
-        " AND category = 'other'"
+    let name = if unattributed {
+        "report/unattributed-kernels"
     } else {
-        ""
+        "report/top-kernels"
     };
-    let rows = ds.rows(
-        &format!(
-            "WITH a AS (SELECT name, category, count(*) AS calls, sum(dur_ns) AS ns FROM kernels \
-             WHERE run = {run}{filter} GROUP BY name, category), \
-             t AS (SELECT sum(dur_ns) AS all_ns FROM kernels WHERE run = {run}) \
-             SELECT name, category, calls, ns / 1e6 AS total_ms, 100.0 * ns / all_ns AS pct \
-             FROM a CROSS JOIN t ORDER BY ns DESC, name, category LIMIT {limit}",
-            run = quote(run)
-        ),
-        if unattributed {
-            "report: unattributed kernels"
-        } else {
-            "report: top kernels"
-        },
-    )?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = ds.ask(name, &[("run", Text(run)), ("limit", Int(limit))])?;
     let (name, category, calls) = (
         rows.strings_or_empty("name")?,
         rows.strings_or_empty("category")?,

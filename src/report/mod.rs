@@ -64,7 +64,7 @@ pub fn collect(ds: &Reader, run: &str) -> Result<RunData> {
 
 /// The runs of the dataset, sorted.
 pub fn all_runs(ds: &Reader) -> Result<Vec<String>> {
-    let rows = ds.rows("SELECT DISTINCT run FROM runs ORDER BY run", "report: runs")?;
+    let rows = ds.ask("report/run-ids", &[])?;
     rows.strings_or_empty("run")
 }
 

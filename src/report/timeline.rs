@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use crate::error::Result;
+use crate::query::internal::Param::{Ints, Text};
 use crate::query::reader::{Reader, Shape};
-use crate::vocab::sql_string as quote;
 
 /// Most blocks one timeline may draw; past it, neighbours merge more coarsely.
 pub const MAX_BLOCKS: usize = 1500;
@@ -65,15 +65,7 @@ type Representative = (Shape, Option<i64>, Vec<i64>);
 
 /// The representative step ids of every shape of `run`.
 fn representatives(ds: &Reader, run: &str) -> Result<Vec<Representative>> {
-    let rows = ds.rows(
-        &format!(
-            "SELECT step, pid, phase, bsz, seq, iter, min(cpu_start_ns) AS cpu_start_ns, \
-             max(gpu_end_ns) - min(gpu_start_ns) AS span_ns FROM steps \
-             WHERE run = {} AND device IS NOT NULL GROUP BY step, pid, phase, bsz, seq, iter",
-            quote(run)
-        ),
-        "report: timeline steps",
-    )?;
+    let rows = ds.ask("report/timeline-steps", &[("run", Text(run))])?;
     let (step, pid, phase) = (
         rows.i64s_or_zero("step")?,
         rows.i64s_or_zero("pid")?,
@@ -130,21 +122,13 @@ fn representatives(ds: &Reader, run: &str) -> Result<Vec<Representative>> {
 /// The timeline of every shape of `run`, prefill first.
 pub fn timelines(ds: &Reader, run: &str) -> Result<Vec<Timeline>> {
     let reps = representatives(ds, run)?;
-    let all: Vec<String> = reps
-        .iter()
-        .flat_map(|r| r.2.iter().map(|s| s.to_string()))
-        .collect();
+    let all: Vec<i64> = reps.iter().flat_map(|r| r.2.iter().copied()).collect();
     if all.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = ds.rows(
-        &format!(
-            "SELECT step, device, stream, start_ns, end_ns, name, category FROM kernels \
-             WHERE run = {} AND step IN ({}) ORDER BY step, device, stream, start_ns, end_ns",
-            quote(run),
-            all.join(", ")
-        ),
-        "report: timeline kernels",
+    let rows = ds.ask(
+        "report/timeline-kernels",
+        &[("run", Text(run)), ("steps", Ints(&all))],
     )?;
     let (step, device, stream) = (
         rows.i64s_or_zero("step")?,

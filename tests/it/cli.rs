@@ -65,14 +65,14 @@ fn ingest_then_query_from_the_command_line() {
 fn list_shows_every_query_with_its_description() {
     let out = run_ok(trace().args(["query", "--list"]));
     let text = String::from_utf8_lossy(&out.stdout);
+    // The top-level files are the shipped questions; report/ and diff/ hold the
+    // report's and the diff's own (not listed).
     for entry in std::fs::read_dir(root().join("queries")).unwrap() {
-        let name = entry
-            .unwrap()
-            .path()
-            .file_stem()
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "sql") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
         let line = text
             .lines()
             .find(|l| l.starts_with(&format!("{name} ")))

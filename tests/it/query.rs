@@ -324,3 +324,52 @@ fn tables_read_from_pandas_style_paths_have_the_run_column() {
     );
     let _ = Arc::clone(&result.schema);
 }
+
+/// The report's and the diff's own questions (`queries/report/*.sql`,
+/// `queries/diff/*.sql`), run through the one reader with parameters chosen so each
+/// returns rows on the fixture dataset: one snapshot per file (row count, an FNV-1a
+/// of the whole CSV, and its first 25 lines, so large answers stay reviewable).
+#[test]
+fn every_report_and_diff_question_matches_its_snapshot() {
+    use sgl_trace::query::internal::Param::{Ints, Text};
+    use sgl_trace::query::reader::Reader;
+
+    let reader = Reader::open(dataset()).unwrap();
+    let steps = reader
+        .ask("report/timeline-steps", &[("run", Text("mini"))])
+        .unwrap();
+    let first_steps: Vec<i64> = steps
+        .i64s_or_zero("step")
+        .unwrap()
+        .into_iter()
+        .take(2)
+        .collect();
+    for folder in ["report", "diff"] {
+        insta::glob!(&format!("../../queries/{folder}"), "*.sql", |path| {
+            let name = format!("{folder}/{}", path.file_stem().unwrap().to_string_lossy());
+            let run = match name.as_str() {
+                "report/skew" | "report/devices" => "tp2",
+                "report/utilization" => "mini_range",
+                _ => "mini",
+            };
+            let params: Vec<(&str, sgl_trace::query::internal::Param)> = match folder {
+                "diff" => vec![("base", Text("mini")), ("new", Text("mini_range"))],
+                _ if name == "report/run-ids" => vec![],
+                _ if name == "report/timeline-kernels" => {
+                    vec![("run", Text(run)), ("steps", Ints(&first_steps))]
+                }
+                _ => vec![("run", Text(run))],
+            };
+            let rows = reader.ask(&name, &params).unwrap();
+            assert!(!rows.is_empty(), "{name} returned no rows");
+            let csv = String::from_utf8(render(OutputFormat::Csv, rows.result())).unwrap();
+            let head: Vec<&str> = csv.lines().take(25).collect();
+            insta::assert_snapshot!(format!(
+                "rows: {}\nfnv1a: {}\n{}\n",
+                rows.len(),
+                sgl_trace::vocab::fnv1a_hex(csv.as_bytes()),
+                head.join("\n")
+            ));
+        });
+    }
+}
