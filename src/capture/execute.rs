@@ -11,10 +11,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::command::{nsys_profile_argv, shell_words};
+use super::config::{CaptureConfig, CaptureOutcome, HARNESS_FILES};
 use super::grid::Point;
+use super::plan::{compose_plan, describe, plan};
 use super::results::{self, RunLabels};
+use super::runner;
 use super::validate;
-use super::{compose_plan, describe, plan, runner, CaptureConfig, CaptureOutcome, HARNESS_FILES};
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestConfig, RunMeta};

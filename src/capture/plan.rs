@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 
 use super::command::{nsys_profile_argv, shell_words, HarnessCommand, HfLayout, Profile};
 use super::compose::Composed;
+use super::config::{timestamp, CaptureConfig};
 use super::grid::{self, Point};
-use super::{timestamp, version, CaptureConfig};
+use super::version;
 use crate::arch::config::config_path;
 use crate::error::{Error, Result};
 use crate::nsys_tool::nsys_export_argv;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use crate::diff::output::{self, DiffFormat};
 use crate::diff::{self, DiffConfig};
 
-use super::Outcome;
+use super::outcome::Outcome;
 
 /// Arguments of `trace diff`.
 #[derive(Debug, clap::Args)]

@@ -7,12 +7,14 @@ mod cluster;
 mod diff;
 mod ingest;
 mod model;
+mod outcome;
 mod query;
 mod report;
 
 use clap::{Parser, Subcommand};
 
 pub use ingest::IngestArgs;
+pub use outcome::Outcome;
 pub use query::QueryArgs;
 
 /// Where does the forward pass spend its GPU time? Ingest Nsight Systems traces of
@@ -56,16 +58,6 @@ pub struct DemoArgs {
     /// Dataset root to write.
     #[arg(long, default_value = "results/parquet")]
     pub out: std::path::PathBuf,
-}
-
-/// How a command that ran to the end came out, for `main`'s exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Exit 0.
-    Success,
-    /// `trace diff` found a regression beyond the gate: exit 1, nothing to print
-    /// (the verdict is already on stdout or stderr).
-    Regression,
 }
 
 /// Runs a parsed command line.

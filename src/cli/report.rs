@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::report::{self, ReportConfig};
 
-use super::Outcome;
+use super::outcome::Outcome;
 
 /// Arguments of `trace report`.
 #[derive(Debug, clap::Args)]

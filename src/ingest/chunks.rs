@@ -16,7 +16,7 @@ use super::rows::{append_kernel, KernelRow};
 use super::sanity;
 use super::stats::ChunkStats;
 use super::steps::Steps;
-use super::Survey;
+use super::survey::Survey;
 use crate::attribute::module_index::Modules;
 use crate::attribute::rules::CategoryCache;
 use crate::attribute::Rules;

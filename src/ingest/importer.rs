@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use crate::attribute::module_index::{GraphMiss, GraphNodeEvent, ModuleRange};
 use crate::error::Result;
-use crate::ingest::Survey;
+use crate::ingest::survey::Survey;
 
 /// The CUDA API call that launched a kernel or memop.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,7 +24,7 @@ use super::rows::{append_memop, append_nvtx};
 use super::sanity;
 use super::stats::{KernelStats, MemopStats};
 use super::steps::{StepRange, Steps};
-use super::Survey;
+use super::survey::Survey;
 use crate::attribute::module_index::{ModuleRange, Modules};
 use crate::attribute::modules::ModuleText;
 use crate::attribute::{Label, Rules};

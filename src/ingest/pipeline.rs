@@ -17,15 +17,17 @@ use std::path::{Path, PathBuf};
 use indicatif::MultiProgress;
 use rayon::prelude::*;
 
+use super::config::IngestConfig;
 use super::importer::Importer;
 use super::kineto::KinetoImporter;
 use super::nsys::NsysImporter;
 use super::passes;
+use super::probe::{probe, InputKind};
 use super::progress::{self, Bars};
 use super::run_facts;
 use super::summary::Summary;
+use super::survey::Survey;
 use super::tables::{self, InputOutcome};
-use super::{probe, IngestConfig, InputKind, Survey};
 use crate::attribute::module_index::Modules;
 use crate::dataset::parts;
 use crate::dataset::schema::{KernelsBuilder, MemopsBuilder, NvtxBuilder, TableBuilder};

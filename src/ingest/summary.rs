@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::Survey;
+use super::survey::Survey;
 use crate::vocab::CATEGORIES;
 
 /// What an ingest wrote.

@@ -5,11 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use super::config::IngestConfig;
 use super::importer::RunFacts;
 use super::run_facts::{PartFacts, ShapeFlops};
 use super::stats::{KernelStats, MemopStats};
 use super::steps::Steps;
-use super::{IngestConfig, ShapeCount, Survey};
+use super::summary::ShapeCount;
+use super::survey::Survey;
 use crate::arch::flops::{self, Phase, Shape, UNKNOWN_PHASE};
 use crate::arch::peaks::Precision;
 use crate::arch::Arch;

@@ -14,10 +14,8 @@ pub mod session;
 
 use std::path::PathBuf;
 
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::record_batch::RecordBatch;
-
 pub use format::OutputFormat;
+pub use session::QueryResult;
 
 use crate::error::{Error, Result};
 
@@ -42,20 +40,6 @@ pub struct QueryConfig {
     pub params: Vec<(String, String)>,
     /// Directory searched for `<name>.sql` before the built-in queries.
     pub queries_dir: Option<PathBuf>,
-}
-
-/// A query's result: its schema (also when there are no rows) and batches.
-#[derive(Debug, Clone)]
-pub struct QueryResult {
-    pub schema: SchemaRef,
-    pub batches: Vec<RecordBatch>,
-}
-
-impl QueryResult {
-    /// Total number of rows.
-    pub fn num_rows(&self) -> usize {
-        self.batches.iter().map(RecordBatch::num_rows).sum()
-    }
 }
 
 /// Runs the query (read-only) and returns its result.

@@ -13,9 +13,11 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+
 use super::register::register;
 pub use super::register::Where;
-use super::QueryResult;
 use crate::dataset::schema::{INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
 use crate::error::{Error, Result};
 
@@ -240,5 +242,19 @@ impl Session {
             }
         }
         lines.join("\n")
+    }
+}
+
+/// A query's result: its schema (also when there are no rows) and batches.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryResult {
+    /// Total number of rows.
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
     }
 }

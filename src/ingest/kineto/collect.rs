@@ -15,7 +15,8 @@ use super::graphs::{self, ApiSpan, Capture};
 use super::names::short_name;
 use super::parse::{self, Event};
 use crate::error::Result;
-use crate::ingest::{sanity, Survey};
+use crate::ingest::sanity;
+use crate::ingest::survey::Survey;
 use crate::vocab::thread_key;
 
 /// Interns strings to dense ids; each also keeps its nsys-style short name.

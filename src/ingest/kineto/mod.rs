@@ -33,9 +33,9 @@ use indicatif::ProgressBar;
 use super::importer::{
     Chunk, Importer, KernelOrder, KernelRecord, Launch, MemopRecord, NvtxRecord, RunFacts, Sink,
 };
-use super::Survey;
 use crate::attribute::module_index::{GraphNodeEvent, ModuleRange};
 use crate::error::Result;
+use crate::ingest::survey::Survey;
 use crate::vocab::process_of;
 use collect::{Collected, GpuEvent};
 use graphs::{is_graph_launch, Matched, Op, Replay};

@@ -6,12 +6,12 @@
 //! missing (windowed export, warm-up outside the capture range) has no launch.
 
 use super::export::{NsysExport, Select, KERNEL};
+use super::ids::{pid_of, tid_of};
 use super::launches::{launch_of, Cursor, LaunchIndex};
 use super::strings::StringCache;
-use super::{pid_of, tid_of};
 use crate::error::Result;
 use crate::ingest::importer::{Chunk, KernelOrder, KernelRecord, Sink};
-use crate::ingest::Survey;
+use crate::ingest::survey::Survey;
 
 /// Columns every kernel table must have.
 pub const REQUIRED: &[&str] = &[

@@ -22,12 +22,12 @@ use std::hash::{BuildHasherDefault, Hasher};
 use rayon::slice::ParallelSliceMut;
 
 use super::export::{NsysExport, RUNTIME};
+use super::ids::PROCESS_MASK;
 use super::strings::StringCache;
-use super::PROCESS_MASK;
 use crate::error::Result;
 use crate::ingest::importer::Launch;
 use crate::ingest::ordered::map_in_order;
-use crate::ingest::Survey;
+use crate::ingest::survey::Survey;
 use crate::stage_timing::{self, Busy};
 
 /// Rowids per scan range of the API table.

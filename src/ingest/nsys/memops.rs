@@ -3,12 +3,12 @@
 //! kernels: they are read whole, memcpy then memset, each in start order).
 
 use super::export::{NsysExport, Select, MEMCPY, MEMSET};
+use super::ids::{pid_of, tid_of};
 use super::launches::{launch_of, Cursor, LaunchIndex};
 use super::strings::StringCache;
-use super::{pid_of, tid_of};
 use crate::error::Result;
 use crate::ingest::importer::{MemopRecord, Sink};
-use crate::ingest::Survey;
+use crate::ingest::survey::Survey;
 
 /// `ENUM_CUDA_MEMCPY_OPER` ids (unchanged 2022.4 → 2026.x): short code and nsys label.
 fn copy_kind(id: i64) -> (&'static str, &'static str) {

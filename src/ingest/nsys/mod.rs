@@ -16,6 +16,7 @@
 //! Ids: `globalTid`/`globalPid` pack `pid` in bits 24–47 and `tid` in bits 0–23.
 
 pub mod export;
+mod ids;
 mod kernels;
 mod launches;
 mod memops;
@@ -37,20 +38,7 @@ use crate::error::Result;
 use crate::ingest::importer::{
     Chunk, Importer, KernelOrder, KernelRecord, MemopRecord, NvtxRecord, RunFacts, Sink,
 };
-use crate::ingest::Survey;
-
-/// OS process id packed in a serialized `globalTid`/`globalPid`.
-pub fn pid_of(global_id: i64) -> i64 {
-    (global_id >> 24) & 0xFF_FFFF
-}
-
-/// OS thread id packed in a serialized `globalTid`.
-pub fn tid_of(global_tid: i64) -> i64 {
-    global_tid & 0xFF_FFFF
-}
-
-/// `globalTid & 0xFFFFFFFFFF000000` as a signed SQLite integer: the globalPid of a thread.
-pub const PROCESS_MASK: i64 = -16_777_216;
+use crate::ingest::survey::Survey;
 
 /// An opened nsys export and its API-call indexes (built once, shared by passes).
 #[derive(Debug)]
@@ -180,21 +168,5 @@ impl Importer for NsysImporter {
 
     fn graph_nodes(&self) -> Result<Option<Vec<GraphNodeEvent>>> {
         modules::read_graph_nodes(&self.export)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unpacks_global_ids() {
-        // 0x0001_00006F_000000: VM 1, PID 111 (nsys_schema.md §2).
-        assert_eq!(pid_of(281_476_838_981_632), 111);
-        assert_eq!(tid_of(0x1000001000001), 1);
-        assert_eq!(
-            0x0001_0000_6F00_0123_i64 & PROCESS_MASK,
-            0x0001_0000_6F00_0000
-        );
     }
 }

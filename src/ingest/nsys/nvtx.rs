@@ -4,10 +4,10 @@
 //! inline text otherwise (both occur, also within one export).
 
 use super::export::{NsysExport, Select, NVTX, STRINGS};
-use super::{pid_of, tid_of};
+use super::ids::{pid_of, tid_of};
 use crate::error::Result;
 use crate::ingest::importer::{NvtxRecord, Sink};
-use crate::ingest::Survey;
+use crate::ingest::survey::Survey;
 
 /// Name of an NVTX event type id (ids are stable across nsys 2022.1 → 2026.x).
 fn kind_of(event_type: i64) -> &'static str {

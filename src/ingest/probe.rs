@@ -1,0 +1,48 @@
+//! Which importer reads an input: an SQLite export, an `.nsys-rep` report (exported to
+//! SQLite first), or a Kineto JSON trace, told by the first bytes (and the report's
+//! extension). Anything else is an error saying how to make a readable export.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// What kind of file an input is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// An SQLite database (expected to be an nsys export).
+    Sqlite,
+    /// An Nsight Systems report, to be exported to SQLite first.
+    NsysRep,
+    /// JSON or gzip: a PyTorch-profiler (Kineto) chrome trace.
+    Kineto,
+}
+
+/// Identifies an input by its first bytes (and `.nsys-rep` by extension).
+pub fn probe(path: &Path) -> Result<InputKind> {
+    let mut head = [0u8; 16];
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let n = file.read(&mut head).map_err(|e| Error::io(path, e))?;
+    let head = &head[..n];
+    if head.starts_with(b"SQLite format 3\0") {
+        return Ok(InputKind::Sqlite);
+    }
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    if extension == "nsys-rep" || extension == "qdrep" {
+        return Ok(InputKind::NsysRep);
+    }
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    if head.starts_with(&[0x1f, 0x8b]) || first == Some(&b'{') || first == Some(&b'[') {
+        return Ok(InputKind::Kineto);
+    }
+    if n == 0 {
+        return Err(Error::input(path, "file is empty"));
+    }
+    Err(Error::input(
+        path,
+        "not an Nsight Systems SQLite export or .nsys-rep report (make one with `nsys export --type sqlite REPORT.nsys-rep`)",
+    ))
+}
