@@ -1,5 +1,5 @@
-//! The words every layer shares, defined once: the kernel categories and their one
-//! display order, the thread key that joins launches to their process, the hash used
+//! The words every layer shares, defined once: the shape of a step, the kernel
+//! categories and their one display order, the thread key that joins launches to their process, the hash used
 //! wherever a stable id is derived from text, and how a value is written as an SQL
 //! string literal.
 //!
@@ -8,6 +8,37 @@
 //! Invariants: [`CATEGORIES`] lists every category a rule may assign and then
 //! [`OTHER`], last; changing the order changes how reports and summaries list them,
 //! never what is stored.
+
+/// The shape of a step: its phase and batch size × sequence length, as stored in
+/// the dataset (`phase`, `bsz`, `seq` columns) and read back.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct Shape {
+    pub phase: String,
+    pub bsz: i64,
+    pub seq: i64,
+}
+
+impl Shape {
+    /// `decode bsz=4 seq=512`.
+    pub fn label(&self) -> String {
+        format!("{} bsz={} seq={}", self.phase, self.bsz, self.seq)
+    }
+
+    /// Prefill before decode (as the shipped queries: `phase DESC`), then bsz, seq.
+    pub fn sort_key(&self) -> (std::cmp::Reverse<String>, i64, i64) {
+        (std::cmp::Reverse(self.phase.clone()), self.bsz, self.seq)
+    }
+}
+
+impl Shape {
+    pub fn new(phase: &str, bsz: i64, seq: i64) -> Shape {
+        Shape {
+            phase: phase.to_string(),
+            bsz,
+            seq,
+        }
+    }
+}
 
 /// What a kernel no rule names is (`category = 'other'`).
 pub const OTHER: &str = "other";

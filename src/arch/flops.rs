@@ -52,9 +52,10 @@ pub enum MlaPath {
     Absorbed,
 }
 
-/// One forward shape.
+/// One forward as the FLOP model takes it: a typed phase and its batch size ×
+/// sequence length (a stored step's [`crate::vocab::Shape`], once its phase parses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Shape {
+pub struct Forward {
     pub phase: Phase,
     pub bsz: u64,
     pub seq: u64,
@@ -63,7 +64,7 @@ pub struct Shape {
 /// FLOPs and bytes of one forward.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct FlopCount {
-    pub shape: Shape,
+    pub shape: Forward,
     /// (component, FLOPs), in a fixed order (a JSON object in output).
     #[serde(serialize_with = "super::components_as_map")]
     pub components: Vec<(&'static str, u64)>,
@@ -96,7 +97,7 @@ pub fn expected_distinct_experts(experts: u64, top_k: u64, tokens: u64) -> f64 {
 }
 
 /// FLOPs of `arch` for `shape`; `mla` overrides the MLA path.
-pub fn count(arch: &Arch, shape: Shape, mla: Option<MlaPath>) -> FlopCount {
+pub fn count(arch: &Arch, shape: Forward, mla: Option<MlaPath>) -> FlopCount {
     let d = arch.hidden;
     let (b, s) = (shape.bsz, shape.seq);
     let prefill = shape.phase == Phase::Prefill;

@@ -13,7 +13,7 @@ pub mod params;
 pub mod peaks;
 
 pub use config::{Arch, Attention, Moe};
-pub use flops::{Phase, Shape};
+pub use flops::{Forward, Phase};
 
 /// Serializes `(name, value)` pairs as a JSON object, keeping their order.
 fn components_as_map<S: serde::Serializer>(

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::arch::flops::{self, Phase, Shape};
+use crate::arch::flops::{self, Forward, Phase};
 use crate::arch::peaks::{self, Precision};
 use crate::arch::Arch;
 use crate::dataset::schema::LatencyBuilder;
@@ -143,7 +143,7 @@ pub fn append_csv(
         let model_flops = arch.zip(phase).map(|(a, phase)| {
             flops::count(
                 a,
-                Shape {
+                Forward {
                     phase,
                     bsz: row.bsz.into(),
                     seq: row.seq.into(),
@@ -247,7 +247,7 @@ mod tests {
         assert_eq!(lines[0], CSV_HEADER);
         let f = flops::count(
             &arch,
-            Shape {
+            Forward {
                 phase: Phase::Decode,
                 bsz: 1,
                 seq: 128,

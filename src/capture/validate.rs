@@ -9,6 +9,7 @@ use std::path::Path;
 use super::grid::Point;
 use crate::error::{Error, Result};
 use crate::ingest::Summary;
+use crate::vocab::Shape;
 
 /// Post-capture checks: kernels were recorded, every requested (phase, point) has
 /// labelled steps, and no step (a CUDA-graph decode replay in particular) is empty.
@@ -37,7 +38,7 @@ pub fn validate(
         for p in points {
             match summary
                 .shapes
-                .get(&(phase.to_string(), p.bsz as i32, p.seq as i32))
+                .get(&Shape::new(phase, i64::from(p.bsz), i64::from(p.seq)))
             {
                 None => missing.push(format!("{phase} bsz={} seq={}", p.bsz, p.seq)),
                 Some(c) => {
@@ -87,7 +88,7 @@ mod tests {
         };
         for (phase, b, q, steps, empty) in shapes {
             s.shapes.insert(
-                (phase.to_string(), *b, *q),
+                Shape::new(phase, i64::from(*b), i64::from(*q)),
                 ShapeCount {
                     steps: *steps,
                     steps_without_kernels: *empty,

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::arch::config::{config_path, Arch};
-use crate::arch::flops::{self, MlaPath, Phase, Shape};
+use crate::arch::flops::{self, Forward, MlaPath, Phase};
 use crate::arch::params;
 
 /// Output format of `trace model`.
@@ -115,7 +115,7 @@ pub fn run(command: ModelCommand) -> anyhow::Result<()> {
             mla,
         } => {
             let arch = select.load()?;
-            let count = flops::count(&arch, Shape { phase, bsz, seq }, mla);
+            let count = flops::count(&arch, Forward { phase, bsz, seq }, mla);
             match select.format {
                 ModelFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&count)?)?,
                 ModelFormat::Table => {

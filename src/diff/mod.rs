@@ -19,8 +19,9 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::query::internal::Param::Text;
-use crate::query::reader::{Reader, Shape};
+use crate::query::reader::Reader;
 use crate::vocab::category_rank;
+use crate::vocab::Shape;
 
 /// What `trace diff` compares and how strictly.
 #[derive(Debug, Clone)]

@@ -26,6 +26,7 @@ use crate::dataset::commit::RunParts;
 use crate::dataset::schema::{ModelFlopsBuilder, RunsBuilder, TableBuilder};
 use crate::dataset::TableWriter;
 use crate::error::{Error, Result};
+use crate::vocab::Shape;
 
 /// What one part contributes to the run-level tables.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -171,11 +172,15 @@ fn write_runs(run: &RunParts, parts: &[&PartFacts]) -> Result<()> {
 
 /// `model_flops`: one row per distinct (phase, bsz, seq) among the parts' shapes.
 fn write_model_flops(run: &RunParts, parts: &[&PartFacts]) -> Result<()> {
-    let mut shapes: BTreeMap<(String, i32, i32), (&PartFacts, &ShapeFlops)> = BTreeMap::new();
+    let mut shapes: BTreeMap<Shape, (&PartFacts, &ShapeFlops)> = BTreeMap::new();
     for part in parts {
         for shape in part.flops.iter().flatten() {
             shapes
-                .entry((shape.phase.clone(), shape.bsz, shape.seq))
+                .entry(Shape::new(
+                    &shape.phase,
+                    i64::from(shape.bsz),
+                    i64::from(shape.seq),
+                ))
                 .or_insert((part, shape));
         }
     }

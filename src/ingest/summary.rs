@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::survey::Survey;
+use crate::vocab::Shape;
 use crate::vocab::CATEGORIES;
 
 /// What an ingest wrote.
@@ -33,7 +34,7 @@ pub struct Summary {
     pub survey: Survey,
     pub elapsed: Duration,
     /// Per (phase, bsz, seq): labelled steps, and how many of them ran no kernel.
-    pub shapes: BTreeMap<(String, i32, i32), ShapeCount>,
+    pub shapes: BTreeMap<Shape, ShapeCount>,
 }
 
 /// Steps of one shape.

@@ -12,19 +12,20 @@ use super::stats::{KernelStats, MemopStats};
 use super::steps::Steps;
 use super::summary::ShapeCount;
 use super::survey::Survey;
-use crate::arch::flops::{self, Phase, Shape, UNKNOWN_PHASE};
+use crate::arch::flops::{self, Forward, Phase, UNKNOWN_PHASE};
 use crate::arch::peaks::Precision;
 use crate::arch::Arch;
 use crate::dataset::parts;
 use crate::dataset::schema::{StepsBuilder, TableBuilder};
 use crate::dataset::{Staging, TableWriter};
 use crate::error::Result;
+use crate::vocab::Shape;
 
 /// What one input contributed to the run.
 pub struct InputOutcome {
     pub format: &'static str,
     /// Per (phase, bsz, seq) of the labelled steps: step counts.
-    pub shapes: BTreeMap<(String, i32, i32), ShapeCount>,
+    pub shapes: BTreeMap<Shape, ShapeCount>,
     pub kernels: KernelStats,
     pub steps: u64,
     pub memops: u64,
@@ -34,17 +35,21 @@ pub struct InputOutcome {
     pub survey: Survey,
 }
 
-pub fn shapes_of(steps: &Steps, kernels: &KernelStats) -> BTreeMap<(String, i32, i32), ShapeCount> {
+pub fn shapes_of(steps: &Steps, kernels: &KernelStats) -> BTreeMap<Shape, ShapeCount> {
     let mut with_kernels: BTreeSet<i64> = BTreeSet::new();
     for ((step, _), gpu) in &kernels.per_step {
         if gpu.time.count > 0 {
             with_kernels.insert(*step);
         }
     }
-    let mut shapes: BTreeMap<(String, i32, i32), ShapeCount> = BTreeMap::new();
+    let mut shapes: BTreeMap<Shape, ShapeCount> = BTreeMap::new();
     for (offset, r) in steps.ranges.iter().enumerate() {
         let entry = shapes
-            .entry((r.label.phase.clone(), r.label.bsz, r.label.seq))
+            .entry(Shape::new(
+                &r.label.phase,
+                i64::from(r.label.bsz),
+                i64::from(r.label.seq),
+            ))
             .or_default();
         entry.steps += 1;
         entry.steps_without_kernels +=
@@ -159,21 +164,21 @@ pub fn part_facts(
 /// The model's FLOPs and bytes of each prefill/decode shape among `shapes`.
 fn shape_flops<'a>(
     arch: &Arch,
-    shapes: impl Iterator<Item = &'a (String, i32, i32)>,
+    shapes: impl Iterator<Item = &'a Shape>,
     survey: &mut Survey,
 ) -> Vec<ShapeFlops> {
     let mut rows = Vec::new();
-    for (phase_name, bsz, seq) in shapes {
-        let Some(phase) = Phase::parse(phase_name) else {
+    for shape in shapes {
+        let Some(phase) = Phase::parse(&shape.phase) else {
             survey.skip(UNKNOWN_PHASE);
             continue;
         };
         let count = flops::count(
             arch,
-            Shape {
+            Forward {
                 phase,
-                bsz: *bsz as u64,
-                seq: *seq as u64,
+                bsz: shape.bsz as u64,
+                seq: shape.seq as u64,
             },
             None,
         );
@@ -186,9 +191,9 @@ fn shape_flops<'a>(
                 .sum()
         };
         rows.push(ShapeFlops {
-            phase: phase_name.clone(),
-            bsz: *bsz,
-            seq: *seq,
+            phase: shape.phase.clone(),
+            bsz: shape.bsz as i32,
+            seq: shape.seq as i32,
             flops: count.total as i64,
             attention_flops: part(&["attention_proj", "attention_scores"]),
             mlp_flops: part(&["dense_mlp", "experts", "shared_experts", "router"]),

@@ -1,6 +1,6 @@
 //! The read side's one reader: read-only SQL over the dataset for the report and the
 //! diff (one DataFusion session, through [`crate::query::session`]), typed column access
-//! to the results, and the shape of a step as read back (`phase`, `bsz`, `seq`).
+//! to the results.
 //!
 //! Invariants: every value is read by column name and cast to the Rust type asked for
 //! (so an integer column read as `f64` works); a missing column is an error naming the
@@ -15,26 +15,6 @@ use crate::error::{Error, Result};
 use crate::query::internal::{self, Param};
 use crate::query::session::{self, Session};
 use crate::query::QueryResult;
-
-/// A step shape.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub struct Shape {
-    pub phase: String,
-    pub bsz: i64,
-    pub seq: i64,
-}
-
-impl Shape {
-    /// `decode bsz=4 seq=512`.
-    pub fn label(&self) -> String {
-        format!("{} bsz={} seq={}", self.phase, self.bsz, self.seq)
-    }
-
-    /// Prefill before decode (as the shipped queries: `phase DESC`), then bsz, seq.
-    pub fn sort_key(&self) -> (std::cmp::Reverse<String>, i64, i64) {
-        (std::cmp::Reverse(self.phase.clone()), self.bsz, self.seq)
-    }
-}
 
 /// A read session over a dataset root plus the runtime that drives it (the write side
 /// is [`crate::dataset`]).

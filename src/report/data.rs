@@ -9,8 +9,9 @@
 
 use crate::error::Result;
 use crate::query::internal::Param::{Int, Text};
-use crate::query::reader::{Reader, Shape};
+use crate::query::reader::Reader;
 use crate::vocab::category_rank;
+use crate::vocab::Shape;
 
 /// GPU time per step of one shape, by category.
 #[derive(Debug, Clone, serde::Serialize)]

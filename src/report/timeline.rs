@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 use crate::error::Result;
 use crate::query::internal::Param::{Ints, Text};
-use crate::query::reader::{Reader, Shape};
+use crate::query::reader::Reader;
+use crate::vocab::Shape;
 
 /// Most blocks one timeline may draw; past it, neighbours merge more coarsely.
 pub const MAX_BLOCKS: usize = 1500;

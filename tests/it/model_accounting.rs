@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use sgl_trace::arch::config::{config_path, Arch};
-use sgl_trace::arch::flops::{count as flops, MlaPath, Phase, Shape};
+use sgl_trace::arch::flops::{count as flops, Forward, MlaPath, Phase};
 use sgl_trace::arch::params::count as params;
 
 use crate::common::root;
@@ -42,7 +42,7 @@ fn dense_gqa_llama_by_hand() {
     let (b, s) = (2u64, 128u64);
     let f = flops(
         &arch,
-        Shape {
+        Forward {
             phase: Phase::Prefill,
             bsz: b,
             seq: s,
@@ -67,7 +67,7 @@ fn dense_gqa_llama_by_hand() {
     // Decode: one token per sequence over a context of 128.
     let f = flops(
         &arch,
-        Shape {
+        Forward {
             phase: Phase::Decode,
             bsz: b,
             seq: s,
@@ -97,7 +97,7 @@ fn qwen3_moe_matches_published_size_and_counts_active_experts() {
     assert_eq!(component(&p.components, "norms"), 2 * (2 * d + 2 * 128) + d);
     let f = flops(
         &arch,
-        Shape {
+        Forward {
             phase: Phase::Prefill,
             bsz: 4,
             seq: 1024,
@@ -112,7 +112,7 @@ fn qwen3_moe_matches_published_size_and_counts_active_experts() {
     // Decode with 1 token touches top-8 of 128 experts per layer.
     let f = flops(
         &arch,
-        Shape {
+        Forward {
             phase: Phase::Decode,
             bsz: 1,
             seq: 512,
@@ -179,7 +179,7 @@ fn deepseek_v3_mla_by_hand() {
     let (b, c) = (4u64, 1000u64);
     let f = flops(
         &arch,
-        Shape {
+        Forward {
             phase: Phase::Decode,
             bsz: b,
             seq: c,
@@ -200,7 +200,7 @@ fn deepseek_v3_mla_by_hand() {
     let (b, s) = (1u64, 256u64);
     let f = flops(
         &arch,
-        Shape {
+        Forward {
             phase: Phase::Prefill,
             bsz: b,
             seq: s,

@@ -191,7 +191,7 @@ fn vllm_step_annotations_label_the_public_decode_steps() {
     let shapes: Vec<_> = summary
         .shapes
         .iter()
-        .map(|((phase, bsz, seq), n)| (phase.as_str(), *bsz, *seq, n.steps))
+        .map(|(s, n)| (s.phase.as_str(), s.bsz, s.seq, n.steps))
         .collect();
     assert_eq!(shapes, [("decode", 4, 1, 2)]);
     let labelled = 100.0 * summary.labelled_ns as f64 / summary.kernel_ns as f64;
@@ -214,7 +214,7 @@ fn vllm_step_annotations_label_the_public_decode_steps() {
     let shapes: Vec<_> = summary
         .shapes
         .iter()
-        .map(|((phase, bsz, seq), n)| (phase.as_str(), *bsz, *seq, n.steps))
+        .map(|(s, n)| (s.phase.as_str(), s.bsz, s.seq, n.steps))
         .collect();
     assert_eq!(shapes, [("prefill", 1, 888, 1)]);
 }
