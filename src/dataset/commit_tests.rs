@@ -171,3 +171,35 @@ fn staging_of_a_dead_ingest_is_removed_by_the_next_one() {
     drop(live);
     drop(next);
 }
+
+/// A writer killed while setting its staging up leaves `.init-staging-…` (never a
+/// `staging-…` without a locked owner): kept while young, removed once a minute old.
+#[test]
+fn staging_killed_during_set_up_is_hidden_and_removed_when_old() {
+    let root = tempfile::tempdir().unwrap();
+    let run_dir = root.path().join(".runs").join("r");
+    let young = run_dir.join(".init-staging-999999-2-0");
+    let old = run_dir.join(".init-staging-999999-1-0");
+    std::fs::create_dir_all(&young).unwrap();
+    std::fs::create_dir_all(&old).unwrap();
+    let a_minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    std::fs::File::open(&old)
+        .unwrap()
+        .set_modified(a_minute_ago)
+        .unwrap();
+    let next = Staging::begin(root.path(), "r").unwrap();
+    assert_eq!(next.stale_removed(), 1);
+    assert!(!old.exists() && young.exists());
+    let names: Vec<String> = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("staging-"))
+            && !names
+                .iter()
+                .any(|n| n.starts_with(".init-staging-") && n != ".init-staging-999999-2-0"),
+        "{names:?}"
+    );
+    drop(next);
+}

@@ -10,7 +10,10 @@
 //! Invariants: a staging directory holds an exclusive lock on its `.owner` file for
 //! as long as its process lives, so the next ingest into the dataset can tell a
 //! killed ingest's leftovers (lock free) from a running one's (lock held) and removes
-//! only the former. Readers never list staging: it sits under the hidden `.runs/`.
+//! only the former. A `staging-…` directory is named only once that lock is held (it
+//! is set up as `.init-staging-…` and renamed), so the sweep never meets one without
+//! its owner; an `.init-…` leftover of a writer killed during set-up is removed once
+//! a minute old. Readers never list staging: it sits under the hidden `.runs/`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -25,6 +28,12 @@ use crate::dataset::run_key::partition_key;
 use crate::error::{Error, Result};
 
 use crate::dataset::layout::RUNS_DIR;
+
+/// Names of writers' staging directories in a run's directory.
+const STAGING_PREFIX: &str = "staging-";
+
+/// A staging directory being set up (hidden until its owner lock is held).
+const INIT_PREFIX: &str = ".init-";
 
 /// Staging without an `.owner` file older than this is a leftover (the window
 /// between creating the directory and its owner file is microseconds).
@@ -62,22 +71,25 @@ impl Staging {
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let dir = run_dir.join(format!(
-            "staging-{}-{nanos}-{}",
+        let name = format!(
+            "{STAGING_PREFIX}{}-{nanos}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir(&dir).map_err(|e| unwritable(root, e))?;
-        // The owner file is locked under a temporary name and only then renamed to
-        // `.owner`: another ingest's sweep that finds `.owner` always finds it locked
-        // (before the rename it sees no owner and waits out OWNERLESS_GRACE).
-        let owner_path = dir.join(".owner");
-        let unlocked_path = dir.join(".owner.new");
-        let owner = File::create(&unlocked_path).map_err(|e| Error::io(&unlocked_path, e))?;
+        );
+        // The directory is set up under a hidden name, its `.owner` file created and
+        // locked there, and only then renamed to `staging-…`: a sweep that finds a
+        // `staging-…` directory always finds its owner file, locked while its writer
+        // lives. A writer killed during set-up leaves only `.init-staging-…`, which the
+        // sweep removes once OWNERLESS_GRACE old.
+        let init = run_dir.join(format!("{INIT_PREFIX}{name}"));
+        let dir = run_dir.join(&name);
+        std::fs::create_dir(&init).map_err(|e| unwritable(root, e))?;
+        let owner_path = init.join(".owner");
+        let owner = File::create(&owner_path).map_err(|e| Error::io(&owner_path, e))?;
         // Where the filesystem has no flock (Lustre without `-o flock`) the staging
         // is never judged abandoned by others; it is still removed on drop.
         let _ = owner.lock();
-        std::fs::rename(&unlocked_path, &owner_path).map_err(|e| Error::io(&owner_path, e))?;
+        std::fs::rename(&init, &dir).map_err(|e| Error::io(&dir, e))?;
         Ok(Staging {
             root: root.to_path_buf(),
             run_dir,
@@ -184,12 +196,21 @@ fn remove_stale_staging(root: &Path) -> usize {
             continue;
         };
         for entry in entries.flatten() {
-            let name = entry.file_name();
-            if !name.to_string_lossy().starts_with("staging-") {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let staging = name.starts_with(STAGING_PREFIX)
+                || name
+                    .strip_prefix(INIT_PREFIX)
+                    .is_some_and(|rest| rest.starts_with(STAGING_PREFIX));
+            if !staging {
                 continue;
             }
             let dir = entry.path();
-            if is_abandoned(&dir) && std::fs::remove_dir_all(&dir).is_ok() {
+            let dead = if name.starts_with(INIT_PREFIX) {
+                older_than(&dir, OWNERLESS_GRACE)
+            } else {
+                is_abandoned(&dir)
+            };
+            if dead && std::fs::remove_dir_all(&dir).is_ok() {
                 removed += 1;
             }
         }
@@ -221,12 +242,17 @@ fn is_abandoned(dir: &Path) -> bool {
             Err(std::fs::TryLockError::WouldBlock) => false,
             Err(std::fs::TryLockError::Error(_)) => false,
         },
-        Err(_) => std::fs::metadata(dir)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > OWNERLESS_GRACE),
+        Err(_) => older_than(dir, OWNERLESS_GRACE),
     }
+}
+
+/// Whether `path` was last modified more than `age` ago (by this host's clock).
+fn older_than(path: &Path, age: Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|elapsed| elapsed > age)
 }
 
 fn unwritable(root: &Path, e: std::io::Error) -> Error {
