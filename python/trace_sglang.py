@@ -34,7 +34,6 @@ import importlib
 import io
 import json
 import os
-import re
 import sys
 
 import trace_ranks
@@ -45,14 +44,6 @@ API_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sglang_api.
 
 class HarnessError(RuntimeError):
     """A user-facing failure: the message says what to fix."""
-
-
-def version_key(version):
-    """`0.4.10.post2` -> (0, 4, 10, 2); pre-release tags sort before the release."""
-    m = re.match(r"(\d+)\.(\d+)\.(\d+)(?:\.post(\d+))?", str(version))
-    if not m:
-        raise HarnessError(f"cannot read the SGLang version {version!r}")
-    return tuple(int(g or 0) for g in m.groups())
 
 
 def load_api(path=API_FILE):

@@ -25,6 +25,13 @@ NOT_SETUP = {"configure_logger", "set_gpu_proc_affinity", "get_bool_env_var", "p
 GRAPH_INIT = ["init_decode_cuda_graph", "init_device_graphs", "init_cuda_graphs"]
 
 
+def release_key(version):
+    """`0.4.10.post2` -> (0, 4, 10, 2) for a release number; None for anything else
+    (a pre-release, a local build)."""
+    m = re.match(r"(\d+)\.(\d+)\.(\d+)(?:\.post(\d+))?$", version)
+    return tuple(int(g or 0) for g in m.groups()) if m else None
+
+
 class Source:
     """The `.py` files of one SGLang release (a wheel or an unpacked tree)."""
 

@@ -33,7 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "python"))
-from trace_sglang_facts import GRAPH_INIT, Source, facts, find, imported, params  # noqa: E402
+from trace_sglang_facts import GRAPH_INIT, Source, facts, find, imported, params, release_key  # noqa: E402
 API_FILE = ROOT / "python" / "sglang_api.json"
 STANDIN = ROOT / "python" / "standin"
 # Every release published on PyPI from 0.4.10.post2 to 0.5.23, oldest first (`check`
@@ -204,11 +204,6 @@ def published():
     return [v.strip() for v in line.split(":", 1)[1].split(",") if v.strip()]
 
 
-def version_key(version):
-    m = re.match(r"(\d+)\.(\d+)\.(\d+)(?:\.post(\d+))?$", version)
-    return tuple(int(g or 0) for g in m.groups()) if m else None
-
-
 def coverage_problems(shipped, index):
     """The claimed range is SUPPORTED[0] .. SUPPORTED[-1]: every release in it (on the index,
     when given) must be in SUPPORTED and have shipped facts."""
@@ -217,9 +212,9 @@ def coverage_problems(shipped, index):
     if shipped.get("supported") != SUPPORTED:
         found.append("python/sglang_api.json lists other supported releases than scripts/sglang_api.py; "
                      "run scripts/sglang_api.py generate")
-    lo, hi = version_key(SUPPORTED[0]), version_key(SUPPORTED[-1])
+    lo, hi = release_key(SUPPORTED[0]), release_key(SUPPORTED[-1])
     for v in index or []:
-        key = version_key(v)
+        key = release_key(v)
         if key and lo <= key <= hi and v not in SUPPORTED:
             found.append(f"{v}: published inside the claimed range {SUPPORTED[0]} .. {SUPPORTED[-1]} "
                          "but not in SUPPORTED; add it and run scripts/sglang_api.py generate")

@@ -85,24 +85,47 @@ impl GraphMiss {
     }
 }
 
+/// What each range is, `None` for texts that are not module ranges: each text parsed
+/// once, one rule lookup per distinct (qualified name, class).
+fn module_infos(ranges: &[ModuleRange], rules: &ModuleRules) -> Vec<Option<ModuleInfo>> {
+    let parsed: Vec<Option<ModuleText>> =
+        ranges.iter().map(|r| ModuleText::parse(&r.text)).collect();
+    let children = children_by_parent(parsed.iter().flatten());
+    let mut verdicts: HashMap<(&str, &str), Option<ModuleCategory>> = HashMap::new();
+    parsed
+        .iter()
+        .map(|text| {
+            let text = text.as_ref()?;
+            let verdict = *verdicts
+                .entry((text.qualified, text.class))
+                .or_insert_with(|| {
+                    let below = children.get(text.qualified).map_or(&[][..], Vec::as_slice);
+                    rules.classify_with_children(text, below)
+                });
+            Some(ModuleInfo {
+                qualified: text.qualified.to_string(),
+                class: text.class.to_string(),
+                layer: layer_of(text.qualified),
+                verdict,
+            })
+        })
+        .collect()
+}
+
 /// Qualified name → the last segments of its direct children among the module
 /// ranges (`model.layers.3.mlp` → `experts`, `gate`), for `holds:` rules. Only
 /// qualified names that are paths count (PyTorch's `nn.Module` events have none).
-fn children_by_parent(ranges: &[ModuleRange]) -> HashMap<String, Vec<String>> {
+fn children_by_parent<'a>(
+    texts: impl Iterator<Item = &'a ModuleText<'a>>,
+) -> HashMap<&'a str, Vec<String>> {
     let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
-    let mut children: HashMap<String, Vec<String>> = HashMap::new();
-    for range in ranges {
-        let Some(text) = ModuleText::parse(&range.text) else {
-            continue;
-        };
+    let mut children: HashMap<&'a str, Vec<String>> = HashMap::new();
+    for text in texts {
         if text.qualified.is_empty() || !seen.insert(text.qualified) {
             continue;
         }
         if let Some((parent, last)) = text.qualified.rsplit_once('.') {
-            children
-                .entry(parent.to_string())
-                .or_default()
-                .push(last.to_string());
+            children.entry(parent).or_default().push(last.to_string());
         }
     }
     children
@@ -131,28 +154,12 @@ impl Modules {
         rules: &ModuleRules,
         graph_events: Option<Vec<GraphNodeEvent>>,
     ) -> Modules {
-        let mut infos = Vec::with_capacity(ranges.len());
-        let mut kept: Vec<ModuleRange> = Vec::with_capacity(ranges.len());
-        let children = children_by_parent(&ranges);
-        let mut verdicts: HashMap<(String, String), Option<ModuleCategory>> = HashMap::new();
-        for range in ranges {
-            let Some(text) = ModuleText::parse(&range.text) else {
-                continue;
-            };
-            let verdict = *verdicts
-                .entry((text.qualified.to_string(), text.class.to_string()))
-                .or_insert_with(|| {
-                    let below = children.get(text.qualified).map_or(&[][..], Vec::as_slice);
-                    rules.classify_with_children(&text, below)
-                });
-            infos.push(ModuleInfo {
-                qualified: text.qualified.to_string(),
-                class: text.class.to_string(),
-                layer: layer_of(text.qualified),
-                verdict,
-            });
-            kept.push(range);
-        }
+        let infos = module_infos(&ranges, rules);
+        let (kept, mut infos): (Vec<ModuleRange>, Vec<ModuleInfo>) = ranges
+            .into_iter()
+            .zip(infos)
+            .filter_map(|(range, info)| Some((range, info?)))
+            .unzip();
         inherit_from_parents(&kept, &mut infos);
         let mut per_thread: HashMap<i64, Vec<(i64, i64, u32)>> = HashMap::new();
         for (id, r) in kept.iter().enumerate() {

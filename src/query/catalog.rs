@@ -133,7 +133,7 @@ pub fn find(name: &str, dir: Option<&Path>) -> Result<Query> {
 /// Renders a parameter value as a SQL literal: a finite decimal number as it is
 /// (`12`, `-0.5`, `1e3`), anything else — `inf`, `NaN`, `0x10`, text — as a quoted
 /// string, so a value can never become SQL syntax.
-fn literal(value: &str) -> String {
+pub(super) fn literal(value: &str) -> String {
     if is_sql_number(value) {
         value.to_string()
     } else {

@@ -128,14 +128,13 @@ pub fn sql(name: &str, params: &[(&str, Param)]) -> Result<String> {
         let value = default.as_deref().ok_or_else(|| {
             Error::Usage(format!("internal query {name} needs its parameter {key:?}"))
         })?;
-        let value = match value.parse::<i64>() {
-            Ok(n) => n.to_string(),
-            Err(_) => sql_string(value),
-        };
-        values.insert(key.clone(), value);
+        values.insert(key.clone(), catalog::literal(value));
     }
     for (shipped, text) in catalog::BUILTIN {
-        values.insert(format!("query:{shipped}"), text.to_string());
+        let key = format!("query:{shipped}");
+        if query.sql.contains(&format!("${{{key}}}")) {
+            values.insert(key, text.to_string());
+        }
     }
     Ok(catalog::substitute(&query.sql, &values))
 }

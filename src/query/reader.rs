@@ -4,7 +4,8 @@
 //!
 //! Invariants: every value is read by column name and cast to the Rust type asked for
 //! (so an integer column read as `f64` works); a missing column is an error naming the
-//! query and the column, never a panic; SQL literals built here go through [`crate::vocab::sql_string`].
+//! query and the column, never a panic; values reach the SQL only as parameters bound
+//! by [`crate::query::internal`].
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
