@@ -1,7 +1,9 @@
 -- Per phase, bsz and seq: mean GPU ms per step (a step runs on one GPU per rank) by category group, and each group's share
 -- Groups: pointwise = norm+rotary+activation+quantization; memory = memory+kv_cache; elementwise = elementwise+compiled+sampling
+-- by = block: the block each kernel ran in (`category`); by = name: the kind of work its name says (`name_category`)
+-- param: by = block {block, name}
 WITH k AS (
-  SELECT run, phase, bsz, seq, category, dur_ns, step, device
+  SELECT run, phase, bsz, seq, CASE ${by} WHEN 'name' THEN name_category ELSE category END AS category, dur_ns, step, device
   FROM kernels WHERE step IS NOT NULL
 ),
 shape AS (

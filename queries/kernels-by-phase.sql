@@ -1,6 +1,8 @@
 -- GPU kernel time and share per phase × category (kernels outside any labelled step are phase '(unlabelled)')
+-- by = block: the block each kernel ran in (`category`); by = name: the kind of work its name says (`name_category`)
+-- param: by = block {block, name}
 WITH k AS (
-  SELECT run, coalesce(phase, '(unlabelled)') AS phase, category, dur_ns FROM kernels
+  SELECT run, coalesce(phase, '(unlabelled)') AS phase, CASE ${by} WHEN 'name' THEN name_category ELSE category END AS category, dur_ns FROM kernels
 )
 SELECT run, phase, category,
        count(*) AS kernels,

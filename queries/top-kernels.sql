@@ -1,8 +1,10 @@
 -- The kernels with the most GPU time, per run (all phases); --param top=N
+-- by = block: the block each kernel ran in (`category`); by = name: the kind of work its name says (`name_category`)
 -- param: top = 15
+-- param: by = block {block, name}
 WITH agg AS (
   SELECT run, name, category, count(*) AS calls, sum(dur_ns) AS total_ns
-  FROM kernels
+  FROM (SELECT run, name, dur_ns, CASE ${by} WHEN 'name' THEN name_category ELSE category END AS category FROM kernels)
   GROUP BY run, name, category
 ),
 ranked AS (

@@ -64,6 +64,26 @@ pub const CATEGORIES: &[&str] = &[
     OTHER,
 ];
 
+/// Which of a kernel's two categories a question groups by: `block`, the block it
+/// ran in (`kernels.category`, modules first), or `name`, the kind of work its name
+/// says wherever it ran (`kernels.name_category`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CategoryAxis {
+    #[default]
+    Block,
+    Name,
+}
+
+impl CategoryAxis {
+    /// The value of the shipped queries' `by` parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CategoryAxis::Block => "block",
+            CategoryAxis::Name => "name",
+        }
+    }
+}
+
 /// The categories a rule may assign: all of [`CATEGORIES`] but [`OTHER`].
 pub fn assignable_categories() -> impl Iterator<Item = &'static str> {
     CATEGORIES.iter().copied().filter(|c| *c != OTHER)

@@ -1,8 +1,9 @@
 -- report: GPU ns of each category in each shape, with the shape's labelled step count
 -- (a step is one process's forward, as in categories-by-shape.sql)
 -- param: run
+-- param: by = block {block, name}
 WITH k AS (
-  SELECT phase, bsz, seq, category, dur_ns, step FROM kernels
+  SELECT phase, bsz, seq, CASE ${by} WHEN 'name' THEN name_category ELSE category END AS category, dur_ns, step FROM kernels
   WHERE run = ${run} AND step IS NOT NULL
 ),
 n AS (SELECT phase, bsz, seq, count(DISTINCT step) AS steps FROM k GROUP BY phase, bsz, seq)

@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 
-use super::modules::{layer_of, ModuleCategory, ModuleRules, ModuleText};
+use super::modules::{ModuleCategory, ModuleRules, ModuleText};
 use super::ThreadRanges;
 use crate::vocab::process_of;
 
@@ -105,7 +105,7 @@ fn module_infos(ranges: &[ModuleRange], rules: &ModuleRules) -> Vec<Option<Modul
             Some(ModuleInfo {
                 qualified: text.qualified.to_string(),
                 class: text.class.to_string(),
-                layer: layer_of(text.qualified),
+                layer: text.layer(),
                 verdict,
             })
         })

@@ -82,6 +82,43 @@ impl<'a> ModuleText<'a> {
     }
 }
 
+impl ModuleText<'_> {
+    /// The decoder-layer index the module names: from the qualified name
+    /// ([`layer_of`]), or for PyTorch's own `nn.Module: <Class>_<n>` events of a
+    /// decoder-layer class ([`is_layer_class`]) the instance number `n`. PyTorch
+    /// numbers each class's instances in the order the profiler first sees them
+    /// call `forward` (`torch/csrc/autograd/profiler_python.cpp`), and a model runs
+    /// its layers in order, so the n-th decoder layer seen is layer n (the modules
+    /// inside inherit it from their parent).
+    pub fn layer(&self) -> Option<i32> {
+        let instance = self
+            .qualified
+            .strip_prefix(self.class)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        match instance {
+            Some(n) if is_layer_class(self.class) => n.parse().ok(),
+            Some(_) => None,
+            None => layer_of(self.qualified),
+        }
+    }
+}
+
+/// A decoder-layer class by name: `…DecoderLayer`, `…TransformerLayer`,
+/// `…EncoderLayer`, or a `…Block` that is not a sub-block (`MLPBlock`,
+/// `SparseMoeBlock`, `AttentionBlock`): `LlamaDecoderLayer`, `Qwen2DecoderLayer`,
+/// gpt-oss's `TransformerBlock`, `GPT2Block`.
+pub fn is_layer_class(class: &str) -> bool {
+    let lower = class.to_ascii_lowercase();
+    let sub_block = ["mlp", "moe", "attention", "attn", "ffn", "expert"]
+        .iter()
+        .any(|part| lower.contains(part));
+    ["decoderlayer", "transformerlayer", "encoderlayer"]
+        .iter()
+        .any(|end| lower.ends_with(end))
+        || (lower.ends_with("block") && !sub_block)
+}
+
 /// The qualified name of an SGLang layer-wise marker (after `{'Module': '`). SGLang
 /// names modules `<prefix>.<qualified>` with the prefix `model` (ModelRunner's
 /// `register_hooks(self.model, module_prefix="model")`, 0.5.5.post3 on:

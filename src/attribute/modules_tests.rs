@@ -252,3 +252,18 @@ fn bad_module_rules_name_file_and_line() {
     let e = err("rules:\n  - {clas: 'X', category: moe}\n");
     assert!(e.contains("clas"), "{e}");
 }
+
+#[test]
+fn torch_module_events_name_their_decoder_layer() {
+    let layer = |text: &str| ModuleText::parse(text).and_then(|t| t.layer());
+    assert_eq!(layer("nn.Module: Qwen2DecoderLayer_21"), Some(21));
+    assert_eq!(layer("nn.Module: TransformerBlock_3"), Some(3));
+    assert_eq!(layer("nn.Module: GPT2Block_0"), Some(0));
+    // Sub-blocks and other classes say nothing; their layer comes from the parent.
+    assert_eq!(layer("nn.Module: Qwen2Attention_21"), None);
+    assert_eq!(layer("nn.Module: MLPBlock_4"), None);
+    assert_eq!(layer("nn.Module: Qwen3MoeSparseMoeBlock_4"), None);
+    assert_eq!(layer("nn.Module: RMSNorm_7"), None);
+    assert_eq!(layer("module:model.layers.7.mlp:Qwen3MoeSparseMoeBlock"), Some(7));
+    assert_eq!(layer("module:model.norm:RMSNorm"), None);
+}

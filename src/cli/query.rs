@@ -7,6 +7,7 @@ use anyhow::bail;
 
 use crate::error::Error;
 use crate::query::{self, catalog, format, OutputFormat, QueryConfig, QuerySource};
+use crate::vocab::CategoryAxis;
 
 /// Arguments of `trace query`.
 #[derive(Debug, clap::Args)]
@@ -26,6 +27,11 @@ pub struct QueryArgs {
     /// Only this run.
     #[arg(long)]
     pub run: Option<String>,
+    /// Group by the block each kernel ran in (`category`, modules first) or by the
+    /// kind of work its name says (`name_category`): the `by` parameter of
+    /// categories-by-shape, kernels-by-phase and top-kernels.
+    #[arg(long, value_enum)]
+    pub by: Option<CategoryAxis>,
     /// Query parameter, KEY=VALUE (repeatable).
     #[arg(long = "param", value_parser = parse_param)]
     pub params: Vec<(String, String)>,
@@ -65,6 +71,7 @@ impl QueryArgs {
             list: false,
             data,
             run: None,
+            by: None,
             params: Vec::new(),
             format: OutputFormat::Table,
             out: None,
@@ -108,11 +115,18 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     if args.format == OutputFormat::Parquet && args.out.is_none() {
         bail!(Error::Usage("--format parquet needs --out FILE".into()));
     }
+    let mut params = args.params;
+    if let Some(by) = args.by {
+        if params.iter().any(|(k, _)| k == "by") {
+            bail!(Error::Usage("give --by or --param by=…, not both".into()));
+        }
+        params.push(("by".to_string(), by.as_str().to_string()));
+    }
     let config = QueryConfig {
         data_dir: args.data,
         source,
         run: args.run,
-        params: args.params,
+        params,
         queries_dir: Some(args.queries),
     };
     let writes = if args.allow_write {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::report::{self, ReportConfig};
+use crate::vocab::CategoryAxis;
 
 use super::outcome::Outcome;
 
@@ -24,6 +25,10 @@ pub struct ReportArgs {
     /// Gate of the comparison, % (as `trace diff --gate`).
     #[arg(long, default_value_t = 5.0)]
     pub gate: f64,
+    /// Group categories by the block each kernel ran in (modules first) or by the
+    /// kind of work its name says.
+    #[arg(long, value_enum, default_value_t = CategoryAxis::Block)]
+    pub by: CategoryAxis,
     /// Floor of the comparison, ms per step (as `trace diff --floor-ms`).
     #[arg(long, default_value_t = 0.005)]
     pub floor_ms: f64,
@@ -42,6 +47,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
         diff,
         gate_pct: args.gate,
         floor_ms: args.floor_ms,
+        by: args.by,
     };
     let summary = report::run(&config)?;
     eprintln!(

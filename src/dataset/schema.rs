@@ -107,6 +107,7 @@ arrow_table! {
         demangled: Str false,
         category: Str false,
         category_source: Str false,
+        name_category: Str false,
         module: Str true,
         module_class: Str true,
         layer: I32 true,

@@ -37,6 +37,8 @@ pub enum LaunchSite {
 pub struct Categorized {
     pub category: &'static str,
     pub source: Source,
+    /// The category the kernel-name rules alone give (`kernels.name_category`).
+    pub by_name: &'static str,
     pub module: Option<u32>,
 }
 
@@ -65,6 +67,7 @@ pub fn categorize(
     Categorized {
         category,
         source,
+        by_name,
         module: id,
     }
 }

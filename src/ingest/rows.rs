@@ -68,6 +68,7 @@ pub fn append_kernel(
     let module = c.module.and_then(|id| modules.info(id));
     r.category.append_value(c.category);
     r.category_source.append_value(c.source.as_str());
+    r.name_category.append_value(c.by_name);
     r.module.append_option(module.map(|m| m.qualified.as_str()));
     r.module_class.append_option(
         module

@@ -1,7 +1,8 @@
 //! Named queries: `queries/<name>.sql`, one question per file.
 //!
 //! Header convention: the first `-- ` comment line is the one-line description;
-//! `-- param: key = default` lines declare parameters, used in the SQL as `${key}`.
+//! `-- param: key = default` lines declare parameters, used in the SQL as `${key}`;
+//! `-- param: key = default {a, b}` also lists the only values the key accepts.
 //! The shipped files are compiled into the binary (so `trace` works from any
 //! directory); a file of the same name in the queries directory takes precedence,
 //! so users can edit or add queries without rebuilding.
@@ -43,6 +44,8 @@ pub struct Query {
     pub description: String,
     /// Declared parameters and their defaults.
     pub params: BTreeMap<String, Option<String>>,
+    /// The values a parameter accepts, where its declaration lists them.
+    pub choices: BTreeMap<String, Vec<String>>,
     pub sql: String,
     /// Where the text came from (file path or `built-in`).
     pub origin: String,
@@ -53,6 +56,7 @@ impl Query {
     pub fn parse(name: &str, sql: &str, origin: &str) -> Query {
         let mut description = String::new();
         let mut params = BTreeMap::new();
+        let mut choices = BTreeMap::new();
         for line in sql
             .lines()
             .map(str::trim)
@@ -61,10 +65,18 @@ impl Query {
             let body = line.trim_start_matches('-').trim();
             if let Some(decl) = body.strip_prefix("param:") {
                 let (key, default) = match decl.split_once('=') {
-                    Some((k, v)) => (k.trim(), Some(v.trim().to_string())),
+                    Some((k, v)) => (k.trim(), Some(v.trim())),
                     None => (decl.trim(), None),
                 };
-                params.insert(key.to_string(), default);
+                let default = match default.and_then(|d| d.strip_suffix('}')?.split_once('{')) {
+                    Some((default, listed)) => {
+                        let listed = listed.split(',').map(|c| c.trim().to_string());
+                        choices.insert(key.to_string(), listed.collect());
+                        Some(default.trim())
+                    }
+                    None => default,
+                };
+                params.insert(key.to_string(), default.map(str::to_string));
             } else if description.is_empty() {
                 description = body.to_string();
             }
@@ -73,6 +85,7 @@ impl Query {
             name: name.to_string(),
             description,
             params,
+            choices,
             sql: sql.to_string(),
             origin: origin.to_string(),
         }
@@ -175,6 +188,15 @@ pub fn bind(query: &Query, given: &[(String, String)]) -> Result<String> {
                 }
             )));
         }
+        if let Some(allowed) = query.choices.get(key) {
+            if !allowed.contains(value) {
+                return Err(Error::Usage(format!(
+                    "query {}: {key}={value:?} is not one of {}",
+                    query.name,
+                    allowed.join(", ")
+                )));
+            }
+        }
         values.insert(key, literal(value));
     }
     for (key, default) in &query.params {
@@ -242,6 +264,18 @@ mod tests {
         let sql = bind(&q, &[("phase".into(), "dec'ode".into())]).unwrap();
         assert!(sql.ends_with("SELECT 20, 'dec''ode'"), "{sql}");
         assert!(bind(&q, &[("nope".into(), "1".into())]).is_err());
+    }
+
+    #[test]
+    fn listed_choices_are_the_only_values() {
+        let q = Query::parse("t", "-- x\n-- param: by = block {block, name}\nSELECT ${by}", "x");
+        assert_eq!(q.params.get("by"), Some(&Some("block".to_string())));
+        assert_eq!(bind(&q, &[]).unwrap(), "-- x\n-- param: by = block {block, name}\nSELECT 'block'");
+        assert!(bind(&q, &[("by".into(), "name".into())])
+            .unwrap()
+            .ends_with("SELECT 'name'"));
+        let err = bind(&q, &[("by".into(), "kind".into())]).unwrap_err().to_string();
+        assert!(err.contains("not one of block, name"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 
 use crate::error::Result;
 use crate::query::internal::Param::{Int, Text};
-use crate::query::reader::Reader;
+use crate::query::reader::{Reader, Rows};
+use crate::vocab::CategoryAxis;
 use crate::vocab::category_rank;
 use crate::vocab::Shape;
 
@@ -121,8 +122,11 @@ pub fn facts(ds: &Reader, run: &str) -> Result<Vec<(String, String)>> {
 }
 
 /// Per-shape GPU ms per step by category.
-pub fn shapes(ds: &Reader, run: &str) -> Result<Vec<ShapeBreakdown>> {
-    let rows = ds.ask("report/categories-by-shape", &[("run", Text(run))])?;
+pub fn shapes(ds: &Reader, run: &str, by: CategoryAxis) -> Result<Vec<ShapeBreakdown>> {
+    let rows = ds.ask(
+        "report/categories-by-shape",
+        &[("run", Text(run)), ("by", Text(by.as_str()))],
+    )?;
     let (phase, bsz, seq) = (
         rows.strings_or_empty("phase")?,
         rows.i64s_or_zero("bsz")?,
@@ -273,21 +277,33 @@ pub fn evidence(ds: &Reader, run: &str) -> Result<Vec<(String, f64)>> {
     Ok(source.into_iter().zip(pct).collect())
 }
 
-/// The `limit` kernels with the most GPU time (all phases), or, with
-/// `unattributed`, the `other` ones.
-pub fn kernel_table(
+/// The `limit` kernels with the most GPU time (all phases), with their category
+/// on the `by` axis.
+pub fn top_kernels(
     ds: &Reader,
     run: &str,
-    unattributed: bool,
+    by: CategoryAxis,
     limit: usize,
 ) -> Result<Vec<KernelRow>> {
-    let name = if unattributed {
-        "report/unattributed-kernels"
-    } else {
-        "report/top-kernels"
-    };
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let rows = ds.ask(name, &[("run", Text(run)), ("limit", Int(limit))])?;
+    let rows = ds.ask(
+        "report/top-kernels",
+        &[("run", Text(run)), ("limit", Int(limit)), ("by", Text(by.as_str()))],
+    )?;
+    kernel_rows(&rows)
+}
+
+/// The `limit` kernels with the most GPU time that no evidence placed (`other`).
+pub fn unattributed_kernels(ds: &Reader, run: &str, limit: usize) -> Result<Vec<KernelRow>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = ds.ask(
+        "report/unattributed-kernels",
+        &[("run", Text(run)), ("limit", Int(limit))],
+    )?;
+    kernel_rows(&rows)
+}
+
+fn kernel_rows(rows: &Rows) -> Result<Vec<KernelRow>> {
     let (name, category, calls) = (
         rows.strings_or_empty("name")?,
         rows.strings_or_empty("category")?,

@@ -18,6 +18,7 @@ pub mod timeline;
 use std::path::PathBuf;
 
 use crate::diff::{self, Comparison, DiffConfig};
+use crate::vocab::CategoryAxis;
 use crate::error::{Error, Result};
 use crate::query::reader::Reader;
 use data::RunData;
@@ -36,6 +37,8 @@ pub struct ReportConfig {
     pub diff: Option<(String, String)>,
     pub gate_pct: f64,
     pub floor_ms: f64,
+    /// Which category the shape breakdown and the kernel tables show.
+    pub by: CategoryAxis,
 }
 
 /// What was written.
@@ -47,16 +50,16 @@ pub struct ReportSummary {
 }
 
 /// Reads every section's numbers for `run`.
-pub fn collect(ds: &Reader, run: &str) -> Result<RunData> {
+pub fn collect(ds: &Reader, run: &str, by: CategoryAxis) -> Result<RunData> {
     Ok(RunData {
         run: run.to_string(),
         facts: data::facts(ds, run)?,
-        shapes: data::shapes(ds, run)?,
+        shapes: data::shapes(ds, run, by)?,
         utilization: data::utilization(ds, run)?,
         devices: data::devices(ds, run)?,
         skew: data::skew(ds, run)?,
-        top_kernels: data::kernel_table(ds, run, false, TABLE_ROWS)?,
-        unattributed: data::kernel_table(ds, run, true, TABLE_ROWS)?,
+        top_kernels: data::top_kernels(ds, run, by, TABLE_ROWS)?,
+        unattributed: data::unattributed_kernels(ds, run, TABLE_ROWS)?,
         evidence: data::evidence(ds, run)?,
         timelines: timeline::timelines(ds, run)?,
     })
@@ -101,7 +104,7 @@ pub fn run(config: &ReportConfig) -> Result<ReportSummary> {
     }
     let data: Vec<RunData> = runs
         .iter()
-        .map(|r| collect(&ds, r))
+        .map(|r| collect(&ds, r, config.by))
         .collect::<Result<_>>()?;
     let comparison: Option<Comparison> = match &config.diff {
         Some((base, new)) => Some(diff::compare(

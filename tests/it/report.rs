@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use sgl_trace::arch::Arch;
 use sgl_trace::query::reader::Reader;
 use sgl_trace::report::{self, ReportConfig};
+use sgl_trace::vocab::CategoryAxis;
 
 use crate::common::{config, fixture, ingest, root, run_ok, trace};
 
@@ -56,7 +57,7 @@ fn close(a: f64, b: f64) -> bool {
 fn breakdown_matches_kernel_sums_over_the_steps_table() {
     let ds = Reader::open(dataset()).unwrap();
     for run in ["mini", "tp2", "mini.kineto"] {
-        let shapes = report::data::shapes(&ds, run).unwrap();
+        let shapes = report::data::shapes(&ds, run, CategoryAxis::Block).unwrap();
         assert_eq!(shapes.len(), 8, "{run}");
         // Independent: step count from the steps table, time by category from kernels.
         let expected = by_shape(
@@ -159,7 +160,7 @@ fn devices_and_skew_match_the_steps_table() {
 #[test]
 fn kernel_tables_match_the_shipped_queries() {
     let ds = Reader::open(dataset()).unwrap();
-    let top = report::data::kernel_table(&ds, "mini", false, 10).unwrap();
+    let top = report::data::top_kernels(&ds, "mini", CategoryAxis::Block, 10).unwrap();
     let shipped = ds
         .rows(
             "SELECT name, category, count(*) AS calls, sum(dur_ns) AS ns FROM kernels WHERE run = 'mini' \
@@ -185,7 +186,7 @@ fn kernel_tables_match_the_shipped_queries() {
         .f64s_or_zero("v")
         .unwrap()[0];
     assert!(close(top[0].pct, 100.0 * ns[0] / total));
-    let other = report::data::kernel_table(&ds, "mini", true, 100).unwrap();
+    let other = report::data::unattributed_kernels(&ds, "mini", 100).unwrap();
     let expected = ds
         .rows("SELECT count(DISTINCT name) AS v FROM kernels WHERE run = 'mini' AND category = 'other'", "test")
         .unwrap()
@@ -360,6 +361,7 @@ fn page_is_self_contained_and_has_every_section() {
         diff: Some(("mini".into(), "mini.kineto".into())),
         gate_pct: 5.0,
         floor_ms: 0.005,
+        by: CategoryAxis::Block,
     })
     .unwrap();
     assert_eq!(
@@ -385,7 +387,7 @@ fn page_is_self_contained_and_has_every_section() {
     }
     // Every bar segment carries its number: one for mini's decode bsz=4 seq=512 attention.
     let ds = Reader::open(dataset()).unwrap();
-    let shapes = report::data::shapes(&ds, "mini").unwrap();
+    let shapes = report::data::shapes(&ds, "mini", CategoryAxis::Block).unwrap();
     let s = shapes
         .iter()
         .find(|s| s.shape.label() == "decode bsz=4 seq=512")

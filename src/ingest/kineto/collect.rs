@@ -5,7 +5,7 @@
 //! it; see [`super::graphs`]). The event stream itself is never held; what is
 //! kept is a small fraction of the file.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -113,11 +113,32 @@ pub fn collect(
 ) -> Result<(Collected, parse::TraceMeta)> {
     let mut c = Collected::default();
     let mut skipped: HashMap<&'static str, u64> = HashMap::new();
+    // Fields of kept events by name: of a wrong type (skipped), or numbers as text.
+    let mut wrong_type: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut from_text: BTreeMap<&'static str, u64> = BTreeMap::new();
     // Capture begin/end and launch calls: 32 bytes each, reduced to captures below.
     let mut capture_spans: Vec<ApiSpan> = Vec::new();
     let meta =
         parse::read(path, |event: Event| {
             progress.inc(1);
+            let kept = matches!(
+                event.cat.as_ref().map(String::as_str),
+                Some(
+                    "cuda_runtime"
+                        | "cuda_driver"
+                        | "kernel"
+                        | "gpu_memcpy"
+                        | "gpu_memset"
+                        | "user_annotation"
+                        | "python_function"
+                )
+            );
+            if kept || event.cat.oddity().is_some() {
+                for (field, wrong) in event.oddities() {
+                    let counts = if wrong { &mut wrong_type } else { &mut from_text };
+                    *counts.entry(field).or_default() += 1;
+                }
+            }
             let Event {
                 ph,
                 cat,
@@ -126,8 +147,11 @@ pub fn collect(
                 tid,
                 ts,
                 dur,
-                args,
+                args: _,
+                arg: args,
             } = event;
+            let (ph, cat, name) = (ph.get(), cat.get(), name.get());
+            let (ts, dur) = (ts.get(), dur.get());
             if ph.as_deref() != Some("X") {
                 *skipped
                     .entry("Kineto non-duration event (metadata, flow arrow)")
@@ -145,9 +169,9 @@ pub fn collect(
                     return;
                 }
             };
-            let pid = pid.and_then(|p| p.as_int()).unwrap_or(0);
-            let tid = tid.and_then(|t| t.as_int()).unwrap_or(0);
-            let args = args.unwrap_or_default();
+            let pid = pid.as_int().unwrap_or(0);
+            let tid = tid.as_int().unwrap_or(0);
+            let correlation = args.correlation.get();
             match cat.as_str() {
                 "cuda_runtime" | "cuda_driver" => {
                     if let Some(kind) = name.as_deref().and_then(graphs::capture_api) {
@@ -158,7 +182,7 @@ pub fn collect(
                             kind,
                         });
                     }
-                    if let Some(correlation) = args.correlation {
+                    if let Some(correlation) = correlation {
                         let api = c.apis.id(name.unwrap_or_default());
                         let launch = ApiEvent {
                             thread: thread_key(pid, tid),
@@ -177,14 +201,14 @@ pub fn collect(
                         start,
                         end,
                         name: c.names.id(name.unwrap_or_default()),
-                        correlation: args.correlation,
-                        device: args.device.unwrap_or(pid) as i32,
-                        stream: args.stream.unwrap_or(tid),
-                        grid: args.grid.unwrap_or_default(),
-                        block: args.block.unwrap_or_default(),
-                        registers: args.registers.unwrap_or(0),
-                        shared: args.shared_memory.unwrap_or(0),
-                        bytes: args.bytes.unwrap_or(0),
+                        correlation,
+                        device: args.device.get().unwrap_or(pid) as i32,
+                        stream: args.stream.get().unwrap_or(tid),
+                        grid: args.grid.get().unwrap_or_default(),
+                        block: args.block.get().unwrap_or_default(),
+                        registers: args.registers.get().unwrap_or(0),
+                        shared: args.shared_memory.get().unwrap_or(0),
+                        bytes: args.bytes.get().unwrap_or(0),
                         is_memset: cat == "gpu_memset",
                     };
                     if cat == "kernel" {
@@ -226,8 +250,20 @@ pub fn collect(
     c.captures = graphs::captures(capture_spans);
     let mut reasons: Vec<_> = skipped.into_iter().collect();
     reasons.sort();
-    for (reason, n) in reasons {
+    for (reason, n) in reasons.into_iter().chain(meta.oddities.clone()) {
         survey.skip_n(reason, n);
+    }
+    for (field, n) in wrong_type {
+        survey.skip_n(
+            &format!("Kineto field `{field}` of an unexpected type (field skipped, event kept)"),
+            n,
+        );
+    }
+    for (field, n) in from_text {
+        survey.skip_n(
+            &format!("Kineto number `{field}` written as a string (read as the number)"),
+            n,
+        );
     }
     Ok((c, meta))
 }

@@ -6,7 +6,9 @@
 //! `cudaStreamEndCapture` span on the capturing thread with, inside it, the launch
 //! API calls that became the graph's nodes (kernel launches, runtime and driver,
 //! cooperative and `Ex` variants; `memcpy*Async`; `memset*Async`); and each replay,
-//! as a `cudaGraphLaunch` whose correlation id every GPU op it ran shares.
+//! as a `cudaGraphLaunch` whose correlation id every GPU op it ran shares. ROCm
+//! traces record the same with HIP's twins (`hipStreamBeginCapture`,
+//! `hipLaunchKernel`, `hipExtModuleLaunchKernel`, `hipGraphLaunch`, …), read alike.
 //!
 //! The match: a replay's ops (kernels and memops), ordered by start, are the nodes
 //! of the latest capture of the same process that ended before the replay started
@@ -39,9 +41,9 @@ pub enum CaptureApi {
     Launch,
 }
 
-/// True for the API that replays a graph.
+/// True for the API that replays a graph (CUDA runtime or driver, or HIP's twin).
 pub fn is_graph_launch(api: &str) -> bool {
-    matches!(api, "cudaGraphLaunch" | "cuGraphLaunch")
+    matches!(api, "cudaGraphLaunch" | "cuGraphLaunch" | "hipGraphLaunch")
 }
 
 /// What `api` (a `cuda_runtime` / `cuda_driver` event name) is to a capture.
@@ -60,15 +62,28 @@ pub fn capture_api(api: &str) -> Option<CaptureApi> {
         "cudaStreamBeginCapture"
         | "cudaStreamBeginCaptureToGraph"
         | "cuStreamBeginCapture"
-        | "cuStreamBeginCaptureToGraph" => Some(CaptureApi::Begin),
-        "cudaStreamEndCapture" | "cuStreamEndCapture" => Some(CaptureApi::End),
+        | "cuStreamBeginCaptureToGraph"
+        | "hipStreamBeginCapture"
+        | "hipStreamBeginCaptureToGraph" => Some(CaptureApi::Begin),
+        "cudaStreamEndCapture" | "cuStreamEndCapture" | "hipStreamEndCapture" => {
+            Some(CaptureApi::End)
+        }
         "cudaLaunchKernel"
         | "cudaLaunchKernelExC"
         | "cudaLaunchCooperativeKernel"
         | "cuLaunchKernel"
         | "cuLaunchKernelEx"
-        | "cuLaunchCooperativeKernel" => Some(CaptureApi::Launch),
-        _ if ["cudaMemcpy", "cudaMemset", "cuMemcpy", "cuMemset"]
+        | "cuLaunchCooperativeKernel"
+        | "hipLaunchKernel"
+        | "hipLaunchKernelExC"
+        | "hipExtLaunchKernel"
+        | "hipLaunchCooperativeKernel"
+        | "hipModuleLaunchKernel"
+        | "hipModuleLaunchCooperativeKernel"
+        | "hipExtModuleLaunchKernel"
+        | "hipHccModuleLaunchKernel"
+        | "hipDrvLaunchKernelEx" => Some(CaptureApi::Launch),
+        _ if ["cudaMemcpy", "cudaMemset", "cuMemcpy", "cuMemset", "hipMemcpy", "hipMemset"]
             .iter()
             .any(|p| name.starts_with(p))
             && name.ends_with("Async") =>

@@ -57,6 +57,11 @@ fn names_the_capture_apis() {
         "cudaMemcpy2DAsync_v3020",
         "cudaMemsetAsync_ptsz",
         "cuMemsetD32Async",
+        "hipLaunchKernel",
+        "hipExtModuleLaunchKernel",
+        "hipModuleLaunchKernel",
+        "hipMemcpyAsync",
+        "hipMemsetD32Async",
     ] {
         assert_eq!(capture_api(name), Some(CaptureApi::Launch), "{name}");
     }
@@ -65,15 +70,20 @@ fn names_the_capture_apis() {
         Some(CaptureApi::Begin)
     );
     assert_eq!(capture_api("cudaStreamEndCapture"), Some(CaptureApi::End));
+    assert_eq!(capture_api("hipStreamBeginCapture"), Some(CaptureApi::Begin));
+    assert_eq!(capture_api("hipStreamEndCapture"), Some(CaptureApi::End));
     for name in [
         "cudaMemcpy",
         "cudaGraphLaunch",
         "cudaStreamIsCapturing",
+        "hipMemcpyWithStream",
+        "hipGraphLaunch",
         "INVALID",
     ] {
         assert_eq!(capture_api(name), None, "{name}");
     }
     assert!(is_graph_launch("cudaGraphLaunch") && !is_graph_launch("cudaLaunchKernel"));
+    assert!(is_graph_launch("hipGraphLaunch") && !is_graph_launch("hipLaunchKernel"));
 }
 
 #[test]

@@ -22,6 +22,7 @@
 
 mod collect;
 mod graphs;
+mod loose;
 mod names;
 mod parse;
 

@@ -5,6 +5,7 @@
 //! handed to a callback and dropped. Only the few metadata keys we use are kept.
 //! Times (`ts`, `dur`, µs as decimals with ns precision) become int64 ns here.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -12,68 +13,283 @@ use std::path::Path;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use super::loose::Loose;
+
 use crate::error::{Error, Result};
 
-/// A process or thread id: Kineto writes integers, and strings for its own spans.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+/// A process or thread id: Kineto writes integers, and strings for its own spans
+/// (`"Spans"`); a numeric string is read as the integer, anything else is `Other`.
+#[derive(Debug, Clone, Default)]
 pub enum Id {
     Int(i64),
-    Text(#[allow(dead_code)] String),
+    #[default]
+    Other,
 }
 
 impl Id {
     pub fn as_int(&self) -> Option<i64> {
         match self {
             Id::Int(i) => Some(*i),
-            Id::Text(_) => None,
+            Id::Other => None,
         }
     }
 }
 
-/// The `args` fields we use.
-#[derive(Debug, Default, Deserialize)]
-pub struct Args {
-    pub correlation: Option<i64>,
-    pub device: Option<i64>,
-    pub stream: Option<i64>,
-    pub bytes: Option<i64>,
-    pub grid: Option<[i64; 3]>,
-    pub block: Option<[i64; 3]>,
-    #[serde(rename = "registers per thread")]
-    pub registers: Option<i64>,
-    #[serde(rename = "shared memory")]
-    pub shared_memory: Option<i64>,
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Loose::<i64>::deserialize(deserializer)? {
+            Loose::Value(i) | Loose::FromText(i) => Id::Int(i),
+            Loose::Absent | Loose::Wrong => Id::Other,
+        })
+    }
 }
 
-/// One trace event, as much of it as we use.
-#[derive(Debug, Deserialize)]
+/// The `args` fields we use; each read loosely (see [`Loose`]).
+#[derive(Debug, Default)]
+pub struct Args {
+    pub correlation: Loose<i64>,
+    pub device: Loose<i64>,
+    pub stream: Loose<i64>,
+    pub bytes: Loose<i64>,
+    pub grid: Loose<[i64; 3]>,
+    pub block: Loose<[i64; 3]>,
+    /// `registers per thread`.
+    pub registers: Loose<i64>,
+    /// `shared memory`.
+    pub shared_memory: Loose<i64>,
+}
+
+/// One trace event, as much of it as we use; every field read loosely, so an
+/// event is never refused for one field's type (see [`Loose`]).
+#[derive(Debug, Default)]
 pub struct Event {
-    pub ph: Option<String>,
-    pub cat: Option<String>,
-    pub name: Option<String>,
-    pub pid: Option<Id>,
-    pub tid: Option<Id>,
-    pub ts: Option<f64>,
-    pub dur: Option<f64>,
-    #[serde(default)]
-    pub args: Option<Args>,
+    pub ph: Loose<String>,
+    pub cat: Loose<String>,
+    pub name: Loose<String>,
+    pub pid: Id,
+    pub tid: Id,
+    pub ts: Loose<f64>,
+    pub dur: Loose<f64>,
+    /// `Wrong` when `args` is not an object.
+    pub args: Loose<()>,
+    pub arg: Args,
+}
+
+impl Event {
+    /// The fields we use that held an unexpected type (`true`) or a number written
+    /// as a string (`false`), named as in the trace.
+    pub fn oddities(&self) -> impl Iterator<Item = (&'static str, bool)> + '_ {
+        let a = &self.arg;
+        [
+            ("cat", self.cat.oddity()),
+            ("name", self.name.oddity()),
+            ("ts", self.ts.oddity()),
+            ("dur", self.dur.oddity()),
+            ("args", self.args.oddity()),
+            ("args.correlation", a.correlation.oddity()),
+            ("args.device", a.device.oddity()),
+            ("args.stream", a.stream.oddity()),
+            ("args.bytes", a.bytes.oddity()),
+            ("args.grid", a.grid.oddity()),
+            ("args.block", a.block.oddity()),
+            ("args.registers per thread", a.registers.oddity()),
+            ("args.shared memory", a.shared_memory.oddity()),
+        ]
+        .into_iter()
+        .filter_map(|(field, odd)| odd.map(|wrong| (field, wrong)))
+    }
+}
+
+/// The event keys we read; any other key is skipped unread.
+const EVENT_KEYS: &[&str] = &["ph", "cat", "name", "pid", "tid", "ts", "dur", "args"];
+/// The `args` keys we read.
+const ARGS_KEYS: &[&str] = &[
+    "correlation",
+    "device",
+    "stream",
+    "bytes",
+    "grid",
+    "block",
+    "registers per thread",
+    "shared memory",
+];
+
+/// An object key, matched against a list without allocating: `Some(key)` from the
+/// list, `None` for any other key.
+struct KeySeed(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Option<&'static str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Option<&'static str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(self.0.iter().find(|k| **k == key).copied())
+    }
+}
+
+/// Reads one `traceEvents` element: an object becomes `Some(Event)` (a repeated
+/// key: the last wins), anything else `None`.
+struct EventVisitor;
+
+impl<'de> Visitor<'de> for EventVisitor {
+    type Value = Option<Event>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a trace event")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Event>, A::Error> {
+        let mut e = Event::default();
+        while let Some(key) = map.next_key_seed(KeySeed(EVENT_KEYS))? {
+            match key {
+                Some("ph") => e.ph = map.next_value()?,
+                Some("cat") => e.cat = map.next_value()?,
+                Some("name") => e.name = map.next_value()?,
+                Some("pid") => e.pid = map.next_value()?,
+                Some("tid") => e.tid = map.next_value()?,
+                Some("ts") => e.ts = map.next_value()?,
+                Some("dur") => e.dur = map.next_value()?,
+                Some("args") => {
+                    let args = map.next_value_seed(ArgsSeed)?;
+                    e.args = match args {
+                        Some(args) => {
+                            e.arg = args;
+                            Loose::Value(())
+                        }
+                        None => Loose::Wrong,
+                    };
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(e))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Event>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Option<Event>, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Option<Event>, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Option<Event>, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Option<Event>, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Option<Event>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Option<Event>, E> {
+        Ok(None)
+    }
+}
+
+/// A trace event element: `None` when it is not an object.
+struct MaybeEvent(Option<Event>);
+
+impl<'de> Deserialize<'de> for MaybeEvent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(EventVisitor).map(MaybeEvent)
+    }
+}
+
+/// Reads `args`: `Some` for an object (unknown keys ignored, a repeated key: the
+/// last wins), `None` for any other value.
+struct ArgsSeed;
+
+impl<'de> DeserializeSeed<'de> for ArgsSeed {
+    type Value = Option<Args>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<Args>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ArgsSeed {
+    type Value = Option<Args>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("event args")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Args>, A::Error> {
+        let mut a = Args::default();
+        while let Some(key) = map.next_key_seed(KeySeed(ARGS_KEYS))? {
+            match key {
+                Some("correlation") => a.correlation = map.next_value()?,
+                Some("device") => a.device = map.next_value()?,
+                Some("stream") => a.stream = map.next_value()?,
+                Some("bytes") => a.bytes = map.next_value()?,
+                Some("grid") => a.grid = map.next_value()?,
+                Some("block") => a.block = map.next_value()?,
+                Some("registers per thread") => a.registers = map.next_value()?,
+                Some("shared memory") => a.shared_memory = map.next_value()?,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Some(a))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Args>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Option<Args>, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Option<Args>, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Option<Args>, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Option<Args>, E> {
+        Ok(None)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Option<Args>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Option<Args>, E> {
+        Ok(None)
+    }
 }
 
 /// Device properties we keep.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone)]
 pub struct DeviceProperties {
     pub id: Option<i64>,
     pub name: Option<String>,
 }
 
 /// Distributed info (present in multi-rank traces).
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone)]
 pub struct DistributedInfo {
     pub rank: Option<i64>,
 }
 
-/// Top-level metadata of a trace.
+/// Top-level metadata of a trace. Metadata of an unexpected shape is left out and
+/// counted in `oddities`, never fatal.
 #[derive(Debug, Default, Clone)]
 pub struct TraceMeta {
     pub schema_version: Option<String>,
@@ -83,6 +299,45 @@ pub struct TraceMeta {
     pub trace_id: Option<String>,
     /// True once a `traceEvents` array was seen.
     pub has_events: bool,
+    /// What could not be read, by reason (a `traceEvents` element that is no
+    /// object, metadata of the wrong type).
+    pub oddities: BTreeMap<&'static str, u64>,
+}
+
+impl TraceMeta {
+    fn odd(&mut self, reason: &'static str) {
+        *self.oddities.entry(reason).or_default() += 1;
+    }
+}
+
+/// An integer field of a metadata object: a number or a numeric string.
+fn int_of(value: Option<&serde_json::Value>) -> Option<i64> {
+    match value? {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// `deviceProperties`: the objects of the array (anything else is counted).
+fn devices_of(value: serde_json::Value, meta: &mut TraceMeta) -> Vec<DeviceProperties> {
+    let serde_json::Value::Array(items) = value else {
+        meta.odd("Kineto deviceProperties not an array (GPU names unknown)");
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(|item| match item {
+            serde_json::Value::Object(o) => Some(DeviceProperties {
+                id: int_of(o.get("id")),
+                name: o.get("name").and_then(|n| n.as_str()).map(str::to_string),
+            }),
+            _ => {
+                meta.odd("Kineto deviceProperties entry not an object (left out)");
+                None
+            }
+        })
+        .collect()
 }
 
 struct TopLevel<'a, F> {
@@ -103,11 +358,24 @@ impl<'de, F: FnMut(Event)> Visitor<'de> for TopLevel<'_, F> {
                 "traceEvents" => {
                     map.next_value_seed(Events {
                         on_event: &mut *self.on_event,
+                        meta: &mut *self.meta,
                     })?;
                     self.meta.has_events = true;
                 }
-                "deviceProperties" => self.meta.devices = map.next_value()?,
-                "distributedInfo" => self.meta.distributed = Some(map.next_value()?),
+                "deviceProperties" => {
+                    let value = map.next_value::<serde_json::Value>()?;
+                    self.meta.devices = devices_of(value, self.meta);
+                }
+                "distributedInfo" => match map.next_value::<serde_json::Value>()? {
+                    serde_json::Value::Object(o) => {
+                        self.meta.distributed = Some(DistributedInfo {
+                            rank: int_of(o.get("rank")),
+                        })
+                    }
+                    _ => self
+                        .meta
+                        .odd("Kineto distributedInfo not an object (rank from the file name)"),
+                },
                 "schemaVersion" => {
                     self.meta.schema_version =
                         Some(map.next_value::<serde_json::Value>()?.to_string())
@@ -116,7 +384,13 @@ impl<'de, F: FnMut(Event)> Visitor<'de> for TopLevel<'_, F> {
                     self.meta.cuda_driver_version =
                         Some(map.next_value::<serde_json::Value>()?.to_string())
                 }
-                "trace_id" => self.meta.trace_id = map.next_value::<Option<String>>()?,
+                "trace_id" => {
+                    self.meta.trace_id = match map.next_value::<serde_json::Value>()? {
+                        serde_json::Value::String(id) => Some(id),
+                        serde_json::Value::Null => None,
+                        other => Some(other.to_string()),
+                    }
+                }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -128,6 +402,7 @@ impl<'de, F: FnMut(Event)> Visitor<'de> for TopLevel<'_, F> {
 
 struct Events<'a, F> {
     on_event: &'a mut F,
+    meta: &'a mut TraceMeta,
 }
 
 impl<'de, F: FnMut(Event)> DeserializeSeed<'de> for Events<'_, F> {
@@ -146,8 +421,13 @@ impl<'de, F: FnMut(Event)> Visitor<'de> for Events<'_, F> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(event) = seq.next_element::<Event>()? {
-            (self.on_event)(event);
+        while let Some(MaybeEvent(event)) = seq.next_element::<MaybeEvent>()? {
+            match event {
+                Some(event) => (self.on_event)(event),
+                None => self
+                    .meta
+                    .odd("Kineto traceEvents element that is not an object (skipped)"),
+            }
         }
         Ok(())
     }
@@ -228,7 +508,7 @@ mod tests {
         let mut events = Vec::new();
         let meta = read(&path, |e| events.push(e)).unwrap();
         assert_eq!(events.len(), 2);
-        assert_eq!(events[0].args.as_ref().unwrap().grid, Some([1, 2, 3]));
+        assert_eq!(events[0].arg.grid, Loose::Value([1, 2, 3]));
         assert_eq!(meta.distributed.unwrap().rank, Some(1));
         std::fs::write(&path, r#"{"traceEvents": [{"ph": "X""#).unwrap();
         let err = read(&path, |_| {}).unwrap_err().to_string();
