@@ -15,23 +15,28 @@
 pub struct Shape {
     pub phase: String,
     pub bsz: i64,
-    pub seq: i64,
+    /// `None` where the step's label does not say (an SGLang `MIXED` step).
+    pub seq: Option<i64>,
 }
 
 impl Shape {
-    /// `decode bsz=4 seq=512`.
+    /// `decode bsz=4 seq=512`, or `mixed bsz=66` without a seq.
     pub fn label(&self) -> String {
-        format!("{} bsz={} seq={}", self.phase, self.bsz, self.seq)
+        match self.seq {
+            Some(seq) => format!("{} bsz={} seq={seq}", self.phase, self.bsz),
+            None => format!("{} bsz={}", self.phase, self.bsz),
+        }
     }
 
-    /// Prefill before decode (as the shipped queries: `phase DESC`), then bsz, seq.
-    pub fn sort_key(&self) -> (std::cmp::Reverse<String>, i64, i64) {
+    /// Prefill before decode (as the shipped queries: `phase DESC`), then bsz, seq
+    /// (a missing seq first).
+    pub fn sort_key(&self) -> (std::cmp::Reverse<String>, i64, Option<i64>) {
         (std::cmp::Reverse(self.phase.clone()), self.bsz, self.seq)
     }
 }
 
 impl Shape {
-    pub fn new(phase: &str, bsz: i64, seq: i64) -> Shape {
+    pub fn new(phase: &str, bsz: i64, seq: Option<i64>) -> Shape {
         Shape {
             phase: phase.to_string(),
             bsz,

@@ -10,12 +10,13 @@ fn accepts_prefix_and_missing_iter() {
         Some(Label {
             phase: "prefill".into(),
             bsz: 1,
-            seq: 128,
-            iter: Some(0)
+            seq: Some(128),
+            iter: Some(0),
+            tokens: None,
         })
     );
     let l = Label::parse("trace:decode|seq=64|bsz=8").unwrap();
-    assert_eq!((l.bsz, l.seq, l.iter), (8, 64, None));
+    assert_eq!((l.bsz, l.seq, l.iter), (8, Some(64), None));
 }
 
 #[test]
@@ -59,13 +60,9 @@ fn impossible_shapes_are_refused_with_a_reason() {
     assert_eq!(shape_value(" 2147483647 "), Some(i32::MAX));
 }
 
-fn vllm(phase: &str, bsz: i32, seq: i32) -> Result<Option<Label>, Refusal> {
-    Ok(Some(Label {
-        phase: phase.into(),
-        bsz,
-        seq,
-        iter: None,
-    }))
+/// A vLLM label: phase, requests, seq (tokens per request).
+fn vllm(phase: &str, bsz: i32, seq: i32) -> (String, i32, Option<i32>) {
+    (phase.into(), bsz, Some(seq))
 }
 
 #[test]
@@ -110,58 +107,66 @@ fn vllm_pure_decode_and_prefill_steps_are_labels() {
             vllm("prefill", 1, i32::MAX),
         ),
     ] {
-        assert_eq!(Label::check(text), want, "{text:?}");
-        // Written back in the convention, it parses to the same label.
-        let l = Label::parse(text).unwrap();
-        let again = format!("{}|bsz={}|seq={}", l.phase, l.bsz, l.seq);
-        assert_eq!(Label::parse(&again), Some(l), "{text:?}");
+        let l = Label::check(text).unwrap().unwrap();
+        assert_eq!((l.phase.clone(), l.bsz, l.seq), want, "{text:?}");
+        assert!(l.tokens.is_some(), "{text:?}");
+        // Written back in the convention, it parses to the same shape.
+        let again = format!("{}|bsz={}|seq={}", l.phase, l.bsz, l.seq.unwrap());
+        let again = Label::parse(&again).unwrap();
+        assert_eq!((again.phase, again.bsz, again.seq), want, "{text:?}");
     }
 }
 
 #[test]
-fn vllm_mixed_empty_and_impossible_steps_are_refused() {
+fn vllm_mixed_steps_keep_both_counts() {
+    let l = Label::parse("execute_context_2(6144)_generation_3(3)").unwrap();
+    assert_eq!((l.phase.as_str(), l.bsz, l.seq), ("mixed", 5, Some(1230)));
+    let t = l.tokens.unwrap();
+    assert_eq!(
+        (t.prefill_reqs, t.prefill_tokens, t.decode_reqs, t.decode_tokens, t.kv_tokens),
+        (Some(2), Some(6144), Some(3), Some(3), None)
+    );
+}
+
+#[test]
+fn vllm_empty_and_impossible_steps_are_refused() {
     for (text, why) in [
-        (
-            "execute_context_2(6144)_generation_3(3)",
-            Refusal::VllmMixed,
-        ),
-        ("execute_context_1(1)_generation_1(1)", Refusal::VllmMixed),
-        ("execute_context_0(0)_generation_0(0)", Refusal::VllmEmpty),
+        ("execute_context_0(0)_generation_0(0)", Refusal::EngineEmpty),
         // Tokens without requests, requests without tokens, fewer tokens than
         // requests.
-        ("execute_context_0(5)_generation_4(4)", Refusal::VllmCounts),
-        ("execute_context_0(0)_generation_4(0)", Refusal::VllmCounts),
-        ("execute_context_0(0)_generation_4(3)", Refusal::VllmCounts),
-        ("execute_context_2(1)_generation_0(0)", Refusal::VllmCounts),
+        ("execute_context_0(5)_generation_4(4)", Refusal::EngineCounts),
+        ("execute_context_0(0)_generation_4(0)", Refusal::EngineCounts),
+        ("execute_context_0(0)_generation_4(3)", Refusal::EngineCounts),
+        ("execute_context_2(1)_generation_0(0)", Refusal::EngineCounts),
         // A sum of squares no split of the tokens can give (above t², below t²/n).
         (
             "execute_context_1(888_788545)_generation_0(0)",
-            Refusal::VllmCounts,
+            Refusal::EngineCounts,
         ),
         (
             "execute_context_2(6_17)_generation_0(0)",
-            Refusal::VllmCounts,
+            Refusal::EngineCounts,
         ),
         // bsz or seq beyond 2^31-1, counts beyond a u64.
         (
             "execute_context_0(0)_generation_2147483648(2147483648)",
-            Refusal::VllmCounts,
+            Refusal::EngineCounts,
         ),
         (
             "execute_context_1(2147483648)_generation_0(0)",
-            Refusal::VllmCounts,
+            Refusal::EngineCounts,
         ),
         (
             "execute_context_0(0)_generation_1(99999999999999999999999)",
-            Refusal::VllmCounts,
+            Refusal::EngineCounts,
         ),
     ] {
         assert_eq!(Label::check(text), Err(why), "{text:?}");
         assert_eq!(Label::parse(text), None, "{text:?}");
     }
     assert_eq!(
-        Refusal::VllmMixed.reason(),
-        "vLLM mixed prefill+decode step: not a single phase (step not attributed)"
+        Refusal::EngineEmpty.reason(),
+        "engine step marker with no requests (SGLang IDLE, an empty vLLM step): no phase (step not attributed)"
     );
 }
 
@@ -185,13 +190,14 @@ fn vllm_near_misses_are_not_labels() {
         "execute_context_0(0)__generation_4(4)",
         "execute_context_0(0)_generation_4(4)|bsz=4|seq=1",
         "execute_context_x_generation_|bsz=1|seq=2",
+        // A total without the detailed sides.
+        "execute_4_context_0(0)_generation_4(4)",
     ] {
         assert_eq!(Label::check(text), Err(Refusal::VllmForm), "{text:?}");
     }
     // Not vLLM's step annotation at all: no label, not counted.
     for text in [
         "execute_new_1_cached_0",
-        "execute_4_context_0(sq0sk0sqsq0sqsk0)_generation_4(sq4sk8sqsq4sqsk8)",
         "execute_context_0(0)",
         "Execute_context_0(0)_generation_4(4)",
         "execute_context_",
@@ -199,4 +205,13 @@ fn vllm_near_misses_are_not_labels() {
     ] {
         assert_eq!(Label::check(text), Ok(None), "{text:?}");
     }
+}
+
+#[test]
+fn engine_markers_padded_or_prefixed_are_refused() {
+    assert_eq!(Label::check(" step[DECODE bs=4]"), Err(Refusal::SglangForm));
+    assert_eq!(Label::check("trace:step[DECODE bs=4]"), Err(Refusal::SglangForm));
+    assert_eq!(Label::check("step[DECODE bs=4] "), Err(Refusal::SglangForm));
+    let l = Label::parse("execute_4_context_0(sq0sk0sqsq0sqsk0)_generation_4(sq4sk8sqsq4sqsk8)").unwrap();
+    assert_eq!((l.phase.as_str(), l.bsz, l.seq), ("decode", 4, Some(1)));
 }

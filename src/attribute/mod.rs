@@ -5,6 +5,7 @@
 //! property-tested against brute force.
 //!
 //! - [`label`]: parse the harness's NVTX label convention.
+//! - [`engine_steps`]: SGLang's and vLLM's own step markers as labels.
 //! - [`ranges`]: innermost enclosing range on a thread at a time point.
 //! - [`rules`]: ordered first-match regex categories (`conf/kernels.yaml`).
 //! - [`intervals`]: streaming interval unions for busy / overlap / idle time.
@@ -14,6 +15,7 @@
 //!   node → capture-time module.
 
 pub mod intervals;
+pub mod engine_steps;
 pub mod label;
 pub mod module_index;
 #[cfg(test)]

@@ -38,7 +38,7 @@ pub fn validate(
         for p in points {
             match summary
                 .shapes
-                .get(&Shape::new(phase, i64::from(p.bsz), i64::from(p.seq)))
+                .get(&Shape::new(phase, i64::from(p.bsz), Some(i64::from(p.seq))))
             {
                 None => missing.push(format!("{phase} bsz={} seq={}", p.bsz, p.seq)),
                 Some(c) => {
@@ -88,7 +88,7 @@ mod tests {
         };
         for (phase, b, q, steps, empty) in shapes {
             s.shapes.insert(
-                Shape::new(phase, i64::from(*b), i64::from(*q)),
+                Shape::new(phase, i64::from(*b), Some(i64::from(*q))),
                 ShapeCount {
                     steps: *steps,
                     steps_without_kernels: *empty,

@@ -154,7 +154,7 @@ fn load(ds: &Reader, base: &str, new: &str) -> Result<BTreeMap<String, Samples>>
         );
         let iter = rows.i64s("iter")?;
         let (seq, step, key, ns) = (
-            rows.i64s_or_zero("seq")?,
+            rows.i64s("seq")?,
             rows.i64s_or_zero("step")?,
             rows.strings_or_empty("key")?,
             rows.i64s_or_zero("ns")?,

@@ -54,10 +54,15 @@ pub fn to_batch(rows: &[&DiffRow]) -> Result<RecordBatch> {
             rows.iter().map(|r| f(r)).collect::<Vec<_>>(),
         ))
     };
+    let optional_ints = |f: &dyn Fn(&DiffRow) -> Option<i64>| -> ArrayRef {
+        Arc::new(Int64Array::from(
+            rows.iter().map(|r| f(r)).collect::<Vec<_>>(),
+        ))
+    };
     let columns: Vec<(&str, ArrayRef)> = vec![
         ("phase", strings(&|r| r.shape.phase.clone())),
         ("bsz", ints(&|r| r.shape.bsz)),
-        ("seq", ints(&|r| r.shape.seq)),
+        ("seq", optional_ints(&|r| r.shape.seq)),
         ("kind", strings(&|r| to_str(&r.kind))),
         ("key", strings(&|r| r.key.clone())),
         ("base_ms", floats(&|r| Some(round(r.base_ms, 4)))),

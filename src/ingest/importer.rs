@@ -119,6 +119,10 @@ pub struct NvtxRecord {
     pub kind: &'static str,
     pub text: Option<String>,
     pub domain_id: Option<i64>,
+    /// A labelled range that encloses another labelled range on its thread (Kineto:
+    /// TraceLens's `execute_…` around SGLang's own `step[…]`): a wrapper, so the
+    /// inner one is the step. Always false for nsys, whose rows stream unsorted.
+    pub wraps_label: bool,
 }
 
 impl NvtxRecord {
@@ -221,6 +225,13 @@ pub trait Importer: Send + Sync {
     /// the NVTX rows hold no module range.
     fn module_ranges(&self) -> Result<Vec<ModuleRange>> {
         Ok(Vec::new())
+    }
+
+    /// Module ranges another input of the run recorded around the graph captures
+    /// this input's replays matched (Kineto captures profiled in another file);
+    /// used for module lookup whichever module source the input itself has.
+    fn borrowed_module_ranges(&self) -> Vec<ModuleRange> {
+        Vec::new()
     }
 
     /// CUDA-graph node creation events (nsys `CUDA_GRAPH_NODE_EVENTS`; Kineto: one

@@ -111,6 +111,13 @@ pub fn nvtx(
             }
         }
         let label = match (is_range, n.text.as_deref().map(Label::check)) {
+            (true, Some(Ok(Some(_)))) if n.wraps_label => {
+                seen.skip(
+                    "step label enclosing another step label on its thread (a wrapper such as \
+                     TraceLens's execute_… around SGLang's step[…]: the inner one is the step)",
+                );
+                None
+            }
             (true, Some(Ok(label))) => label,
             (true, Some(Err(refusal))) => {
                 seen.skip(refusal.reason());

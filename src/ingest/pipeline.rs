@@ -65,22 +65,39 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
     let run_key = staging.key().to_string();
     let stale_removed = staging.stale_removed();
     let bars = progress::bars(cfg.progress);
-    let outcomes = sources
+    // Kineto files are read first, all of them, so graph replays in one file can
+    // match captures profiled in another (KinetoImporter::link).
+    let mut surveys: Vec<Survey> = sources.iter().map(|_| Survey::default()).collect();
+    let loaded = sources
         .par_iter()
+        .zip(surveys.par_iter_mut())
+        .map(|(source, survey)| match source {
+            Source::Nsys(_) => Ok(None),
+            Source::Kineto(path) => {
+                let spinner = progress::events(&bars, path);
+                let importer = KinetoImporter::load(path, survey, &spinner)?;
+                spinner.finish_and_clear();
+                Ok(Some(importer))
+            }
+        })
+        .collect::<Result<Vec<Option<KinetoImporter>>>>()?;
+    let mut kineto: Vec<KinetoImporter> = loaded.into_iter().flatten().collect();
+    KinetoImporter::link(&mut kineto);
+    let mut kineto = kineto.iter();
+    let importers: Vec<&dyn Importer> = sources
+        .iter()
+        .map(|source| match source {
+            Source::Nsys(importer) => Some(importer as &dyn Importer),
+            Source::Kineto(_) => kineto.next().map(|k| k as &dyn Importer),
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| Error::Usage("internal: a Kineto input was not loaded".into()))?;
+    let outcomes = importers
+        .par_iter()
+        .zip(surveys)
         .enumerate()
-        .map(|(index, source)| {
-            let mut survey = Survey::default();
-            let kineto;
-            let importer: &dyn Importer = match source {
-                Source::Nsys(importer) => importer,
-                Source::Kineto(path) => {
-                    let spinner = progress::events(&bars, path);
-                    kineto = KinetoImporter::load(path, &mut survey, &spinner)?;
-                    spinner.finish_and_clear();
-                    &kineto
-                }
-            };
-            ingest_input(&parts[index], importer, cfg, &staging, &bars, survey)
+        .map(|(index, (importer, survey))| {
+            ingest_input(&parts[index], *importer, cfg, &staging, &bars, survey)
         })
         .collect::<Result<Vec<_>>>()?;
     let mut run_survey = Survey::default();
@@ -227,11 +244,12 @@ fn ingest_input(
     survey.merge(nvtx_survey);
     survey.merge(prepared);
     let (steps, nvtx_rows) = (nvtx.steps, nvtx.rows);
-    let module_ranges = if nvtx.module_ranges.is_empty() {
+    let mut module_ranges = if nvtx.module_ranges.is_empty() {
         importer.module_ranges()?
     } else {
         nvtx.module_ranges
     };
+    module_ranges.extend(importer.borrowed_module_ranges());
     let modules = Modules::new(module_ranges, &cfg.rules.modules, graph_nodes);
 
     let kernel_path = part(KernelsBuilder::NAME)?;

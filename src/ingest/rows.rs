@@ -38,7 +38,7 @@ fn step_columns<'a>(
         step,
         phase: label.map(|l| l.phase.as_str()).or(fallback_phase),
         bsz: label.map(|l| l.bsz),
-        seq: label.map(|l| l.seq),
+        seq: label.and_then(|l| l.seq),
         iter: label.and_then(|l| l.iter),
     }
 }

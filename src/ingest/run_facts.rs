@@ -179,7 +179,7 @@ fn write_model_flops(run: &RunParts, parts: &[&PartFacts]) -> Result<()> {
                 .entry(Shape::new(
                     &shape.phase,
                     i64::from(shape.bsz),
-                    i64::from(shape.seq),
+                    Some(i64::from(shape.seq)),
                 ))
                 .or_insert((part, shape));
         }

@@ -48,7 +48,7 @@ pub fn shapes_of(steps: &Steps, kernels: &KernelStats) -> BTreeMap<Shape, ShapeC
             .entry(Shape::new(
                 &r.label.phase,
                 i64::from(r.label.bsz),
-                i64::from(r.label.seq),
+                r.label.seq.map(i64::from),
             ))
             .or_default();
         entry.steps += 1;
@@ -90,8 +90,15 @@ pub fn write_steps(
             r.step.append_value(step);
             r.phase.append_value(&range.label.phase);
             r.bsz.append_value(range.label.bsz);
-            r.seq.append_value(range.label.seq);
+            r.seq.append_option(range.label.seq);
             r.iter.append_option(range.label.iter);
+            let tokens = range.label.tokens.unwrap_or_default();
+            let count = |v: Option<u64>| v.and_then(|v| i64::try_from(v).ok());
+            r.prefill_reqs.append_option(count(tokens.prefill_reqs));
+            r.prefill_tokens.append_option(count(tokens.prefill_tokens));
+            r.decode_reqs.append_option(count(tokens.decode_reqs));
+            r.decode_tokens.append_option(count(tokens.decode_tokens));
+            r.kv_tokens.append_option(count(tokens.kv_tokens));
             r.pid.append_value(range.pid);
             r.tid.append_value(range.tid);
             r.device.append_option(device);
@@ -161,6 +168,10 @@ pub fn part_facts(
     }
 }
 
+/// Why a labelled shape gets no `model_flops` row: its label states no seq.
+const NO_SEQ: &str =
+    "step shape without seq (an engine marker that does not say its tokens): no model FLOPs";
+
 /// The model's FLOPs and bytes of each prefill/decode shape among `shapes`.
 fn shape_flops<'a>(
     arch: &Arch,
@@ -173,12 +184,16 @@ fn shape_flops<'a>(
             survey.skip(UNKNOWN_PHASE);
             continue;
         };
+        let Some(seq) = shape.seq.and_then(|s| u64::try_from(s).ok()) else {
+            survey.skip(NO_SEQ);
+            continue;
+        };
         let count = flops::count(
             arch,
             Forward {
                 phase,
                 bsz: shape.bsz as u64,
-                seq: shape.seq as u64,
+                seq,
             },
             None,
         );
@@ -193,7 +208,7 @@ fn shape_flops<'a>(
         rows.push(ShapeFlops {
             phase: shape.phase.clone(),
             bsz: shape.bsz as i32,
-            seq: shape.seq as i32,
+            seq: seq as i32,
             flops: count.total as i64,
             attention_flops: part(&["attention_proj", "attention_scores"]),
             mlp_flops: part(&["dense_mlp", "experts", "shared_experts", "router"]),

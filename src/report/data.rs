@@ -130,7 +130,7 @@ pub fn shapes(ds: &Reader, run: &str, by: CategoryAxis) -> Result<Vec<ShapeBreak
     let (phase, bsz, seq) = (
         rows.strings_or_empty("phase")?,
         rows.i64s_or_zero("bsz")?,
-        rows.i64s_or_zero("seq")?,
+        rows.i64s("seq")?,
     );
     let (steps, category, ns) = (
         rows.i64s_or_zero("steps")?,
@@ -170,7 +170,7 @@ pub fn utilization(ds: &Reader, run: &str) -> Result<Vec<Utilization>> {
     let (phase, bsz, seq) = (
         rows.strings_or_empty("phase")?,
         rows.i64s_or_zero("bsz")?,
-        rows.i64s_or_zero("seq")?,
+        rows.i64s("seq")?,
     );
     let (ms, source, mfu, mbu) = (
         rows.f64s_or_zero("ms")?,
@@ -228,7 +228,7 @@ pub fn skew(ds: &Reader, run: &str) -> Result<Vec<RankSkew>> {
     let (phase, bsz, seq) = (
         rows.strings_or_empty("phase")?,
         rows.i64s_or_zero("bsz")?,
-        rows.i64s_or_zero("seq")?,
+        rows.i64s("seq")?,
     );
     let (device, busy) = (rows.i64s_or_zero("device")?, rows.f64s_or_zero("busy_ms")?);
     let mut by_shape: std::collections::BTreeMap<Shape, Vec<(i64, f64)>> = Default::default();

@@ -145,7 +145,7 @@ fn breakdown(run: &RunData) -> String {
                     0.0
                 };
                 Bar {
-                    label: format!("bsz={} seq={}", x.shape.bsz, x.shape.seq),
+                    label: format!("bsz={}{}", x.shape.bsz, seq_text(x.shape.seq)),
                     segments: x.categories.clone(),
                     note: format!("· other {pct:.1}%"),
                 }
@@ -171,24 +171,24 @@ fn scaling(run: &RunData) -> String {
             .iter()
             .filter(|x| x.shape.phase == phase)
             .collect();
-        let seqs: BTreeSet<i64> = shapes.iter().map(|x| x.shape.seq).collect();
+        let seqs: BTreeSet<Option<i64>> = shapes.iter().map(|x| x.shape.seq).collect();
         let bszs: BTreeSet<i64> = shapes.iter().map(|x| x.shape.bsz).collect();
         s.push_str("<div class=\"row\">");
         let series = |fixed: &dyn Fn(&ShapeBreakdown) -> bool,
-                      x: &dyn Fn(&ShapeBreakdown) -> i64| {
+                      x: &dyn Fn(&ShapeBreakdown) -> Option<i64>| {
             categories
                 .iter()
                 .map(|c| {
                     let points: Vec<(f64, f64)> = shapes
                         .iter()
                         .filter(|sh| fixed(sh))
-                        .map(|sh| {
+                        .filter_map(|sh| {
                             let ms = sh
                                 .categories
                                 .iter()
                                 .find(|k| &k.0 == c)
                                 .map_or(0.0, |k| k.1);
-                            (x(sh) as f64, ms)
+                            Some((x(sh)? as f64, ms))
                         })
                         .collect();
                     (c.clone(), points)
@@ -198,16 +198,16 @@ fn scaling(run: &RunData) -> String {
         };
         if bszs.len() > 1 {
             for seq in &seqs {
-                let lines = series(&|sh| sh.shape.seq == *seq, &|sh| sh.shape.bsz);
+                let lines = series(&|sh| sh.shape.seq == *seq, &|sh| Some(sh.shape.bsz));
                 s.push_str(&svg::line_chart(
-                    &format!("{phase}, seq={seq}: ms per step vs bsz"),
+                    &format!("{phase}{}: ms per step vs bsz", seq_text(*seq).replace(' ', ", ")),
                     "bsz",
                     "ms",
                     &lines,
                 ));
             }
         }
-        if seqs.len() > 1 {
+        if seqs.iter().flatten().count() > 1 {
             for bsz in &bszs {
                 let lines = series(&|sh| sh.shape.bsz == *bsz, &|sh| sh.shape.seq);
                 s.push_str(&svg::line_chart(
@@ -234,7 +234,7 @@ fn scaling(run: &RunData) -> String {
                 vec![
                     u.shape.phase.clone(),
                     u.shape.bsz.to_string(),
-                    u.shape.seq.to_string(),
+                    u.shape.seq.map(|s| s.to_string()).unwrap_or_default(),
                     num(u.ms),
                     u.time_source.clone(),
                     flagged(u.mfu_pct),
@@ -249,7 +249,7 @@ fn scaling(run: &RunData) -> String {
                 .iter()
                 .filter(|u| u.shape.phase == phase)
                 .collect();
-            let seqs: BTreeSet<i64> = us.iter().map(|u| u.shape.seq).collect();
+            let seqs: BTreeSet<Option<i64>> = us.iter().map(|u| u.shape.seq).collect();
             for (metric, pick) in [("MFU %", 0), ("MBU %", 1)] {
                 let lines: Vec<(String, Vec<(f64, f64)>)> = seqs
                     .iter()
@@ -264,7 +264,7 @@ fn scaling(run: &RunData) -> String {
                                 )
                             })
                             .collect();
-                        (format!("seq={seq}"), points)
+                        (seq_text(*seq).trim().to_string(), points)
                     })
                     .collect();
                 if !lines.is_empty() {
@@ -295,11 +295,16 @@ fn flagged(v: Option<f64>) -> String {
     }
 }
 
+/// ` seq=512`, or nothing where the step's label states no seq.
+fn seq_text(seq: Option<i64>) -> String {
+    seq.map(|s| format!(" seq={s}")).unwrap_or_default()
+}
+
 fn bsz_seq_single(run: &RunData) -> bool {
     phases(&run.shapes).iter().all(|p| {
         let of: Vec<_> = run.shapes.iter().filter(|x| &x.shape.phase == p).collect();
         let b: BTreeSet<i64> = of.iter().map(|x| x.shape.bsz).collect();
-        let q: BTreeSet<i64> = of.iter().map(|x| x.shape.seq).collect();
+        let q: BTreeSet<Option<i64>> = of.iter().map(|x| x.shape.seq).collect();
         b.len() < 2 && q.len() < 2
     })
 }

@@ -74,7 +74,7 @@ fn representatives(ds: &Reader, run: &str) -> Result<Vec<Representative>> {
     );
     let (bsz, seq, iter) = (
         rows.i64s_or_zero("bsz")?,
-        rows.i64s_or_zero("seq")?,
+        rows.i64s("seq")?,
         rows.i64s("iter")?,
     );
     let (cpu_start, span) = (

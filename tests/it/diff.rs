@@ -120,12 +120,12 @@ fn rows_match_categories_by_shape_and_the_steps_table() {
                JOIN (SELECT run AS r, phase AS p, bsz AS b, seq AS s, count(*) AS n FROM steps GROUP BY run, phase, bsz, seq) \
                ON run = r AND phase = p AND bsz = b AND seq = s WHERE run = 'RUN' GROUP BY phase, bsz, seq, category \
                UNION ALL SELECT phase, bsz, seq, 'total', avg(kernel_ns) / 1e6 FROM steps WHERE run = 'RUN' GROUP BY phase, bsz, seq";
-    let expected = |run: &str| -> BTreeMap<(String, i64, i64, String), f64> {
+    let expected = |run: &str| -> BTreeMap<(String, i64, Option<i64>, String), f64> {
         let rows = ds.rows(&sql.replace("RUN", run), "test").unwrap();
         let (p, b, s, k, v) = (
             rows.strings_or_empty("phase").unwrap(),
             rows.i64s_or_zero("bsz").unwrap(),
-            rows.i64s_or_zero("seq").unwrap(),
+            rows.i64s("seq").unwrap(),
             rows.strings_or_empty("key").unwrap(),
             rows.f64s_or_zero("v").unwrap(),
         );

@@ -83,7 +83,7 @@ fn breakdown_matches_kernel_sums_over_the_steps_table() {
                 (
                     s.shape.phase.clone(),
                     s.shape.bsz,
-                    s.shape.seq,
+                    s.shape.seq.unwrap_or(0),
                     c.to_string(),
                 )
             };
@@ -140,7 +140,7 @@ fn devices_and_skew_match_the_steps_table() {
             let key = (
                 k.shape.phase.clone(),
                 k.shape.bsz,
-                k.shape.seq,
+                k.shape.seq.unwrap_or(0),
                 device.to_string(),
             );
             assert!(close(*ms, busy[&key]));
@@ -250,7 +250,7 @@ fn utilization_matches_the_mfu_query() {
         let key = (
             x.shape.phase.clone(),
             x.shape.bsz,
-            x.shape.seq,
+            x.shape.seq.unwrap_or(0),
             "mfu".to_string(),
         );
         let mfu = x.mfu_pct.unwrap();
@@ -299,7 +299,7 @@ fn timeline_is_the_median_step_and_keeps_every_kernel() {
                     &format!(
                         "SELECT step, max(gpu_end_ns) - min(gpu_start_ns) AS span FROM steps WHERE run = '{run}' \
                          AND phase = '{}' AND bsz = {} AND seq = {} AND device IS NOT NULL GROUP BY step ORDER BY span, step",
-                        t.shape.phase, t.shape.bsz, t.shape.seq
+                        t.shape.phase, t.shape.bsz, t.shape.seq.unwrap_or(0)
                     ),
                     "test",
                 )

@@ -27,7 +27,7 @@
 //! - Every replayed kernel gets a node or the reason it has none ([`GraphMiss`]),
 //!   so the fallback to names is counted, never silent.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::attribute::module_index::{GraphMiss, GraphNodeEvent};
 use crate::vocab::process_of;
@@ -108,6 +108,8 @@ pub struct ApiSpan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capture {
     pub thread: i64,
+    /// Start of the `BeginCapture` call.
+    pub begin: i64,
     /// End of the `EndCapture` call.
     pub end: i64,
     /// Start of each launch call issued during the capture, in order.
@@ -117,6 +119,7 @@ pub struct Capture {
 /// A capture being read: its launches so far and the span of the last kept one.
 #[derive(Default)]
 struct Open {
+    begin: i64,
     launches: Vec<i64>,
     last: Option<(i64, i64)>,
 }
@@ -134,11 +137,17 @@ pub fn captures(mut spans: Vec<ApiSpan>) -> Vec<Capture> {
             open = None;
         }
         match (s.kind, open.as_mut()) {
-            (CaptureApi::Begin, _) => open = Some(Open::default()),
+            (CaptureApi::Begin, _) => {
+                open = Some(Open {
+                    begin: s.start,
+                    ..Open::default()
+                })
+            }
             (CaptureApi::End, Some(_)) => {
                 if let Some(capture) = open.take() {
                     done.push(Capture {
                         thread: s.thread,
+                        begin: capture.begin,
                         end: s.end,
                         launches: capture.launches,
                     });
@@ -184,16 +193,18 @@ pub struct Matched {
     pub kernels: HashMap<usize, Result<i64, GraphMiss>>,
     /// One creation event per capture launch.
     pub nodes: Vec<GraphNodeEvent>,
+    /// Indices (into the captures matched against) of the captures some replay used.
+    pub used: BTreeSet<usize>,
 }
 
 /// Gives every capture launch a node and every replayed kernel the node of its op.
 pub fn match_replays(captures: &[Capture], replays: Vec<Replay>) -> Matched {
     let mut matched = Matched::default();
     // (process, end, first node id, capture), sorted: one process's captures by end.
-    let mut by_end: Vec<(i64, i64, i64, &Capture)> = Vec::with_capacity(captures.len());
+    let mut by_end: Vec<(i64, i64, i64, usize, &Capture)> = Vec::with_capacity(captures.len());
     let mut next_id = 1;
-    for capture in captures {
-        by_end.push((process_of(capture.thread), capture.end, next_id, capture));
+    for (index, capture) in captures.iter().enumerate() {
+        by_end.push((process_of(capture.thread), capture.end, next_id, index, capture));
         for &start in &capture.launches {
             matched.nodes.push(GraphNodeEvent {
                 node: next_id,
@@ -204,20 +215,23 @@ pub fn match_replays(captures: &[Capture], replays: Vec<Replay>) -> Matched {
             next_id += 1;
         }
     }
-    by_end.sort_by_key(|&(process, end, id, _)| (process, end, id));
+    by_end.sort_by_key(|&(process, end, id, ..)| (process, end, id));
     for mut replay in replays {
         replay.ops.sort_by_key(|op| op.start);
         let process = process_of(replay.thread);
         let single_stream = replay.ops.windows(2).all(|w| w[0].stream == w[1].stream);
         let found = if single_stream {
             let before =
-                by_end.partition_point(|&(p, end, _, _)| (p, end) <= (process, replay.start));
+                by_end.partition_point(|&(p, end, ..)| (p, end) <= (process, replay.start));
             by_end[..before]
                 .iter()
                 .rev()
                 .take_while(|&&(p, ..)| p == process)
                 .find(|(.., c)| c.launches.len() == replay.ops.len())
-                .map(|&(_, _, first, _)| first)
+                .map(|&(_, _, first, index, _)| {
+                    matched.used.insert(index);
+                    first
+                })
                 .ok_or(GraphMiss::NoCaptureMatch)
         } else {
             Err(GraphMiss::MultiStreamReplay)

@@ -100,6 +100,7 @@ fn captures_pair_begin_and_end_and_drop_nested_driver_calls() {
         captures(spans),
         vec![Capture {
             thread: T,
+            begin: 1000,
             end: 2003,
             launches: vec![1010, 1020, 1030],
         }]

@@ -22,6 +22,7 @@
 
 mod collect;
 mod graphs;
+mod link;
 mod loose;
 mod names;
 mod parse;
@@ -35,6 +36,7 @@ use super::importer::{
     Chunk, Importer, KernelOrder, KernelRecord, Launch, MemopRecord, NvtxRecord, RunFacts, Sink,
 };
 use crate::attribute::module_index::{GraphNodeEvent, ModuleRange};
+use crate::attribute::Label;
 use crate::error::Result;
 use crate::ingest::survey::Survey;
 use crate::vocab::process_of;
@@ -47,8 +49,12 @@ pub struct KinetoImporter {
     path: PathBuf,
     collected: Collected,
     meta: parse::TraceMeta,
-    /// Synthetic graph nodes, and the node of each graph-replayed kernel.
+    /// Synthetic graph nodes, and the node of each graph-replayed kernel (set by
+    /// [`KinetoImporter::link`]).
     graphs: Matched,
+    /// Module ranges of other files of the run around the captures this file's
+    /// replays matched ([`link`]).
+    borrowed_modules: Vec<ModuleRange>,
 }
 
 impl KinetoImporter {
@@ -75,13 +81,19 @@ impl KinetoImporter {
         // Stable sorts: equal starts keep file order.
         c.kernels.sort_by_key(|k| k.start);
         c.memops.sort_by_key(|m| m.start);
-        let graphs = graphs::match_replays(&c.captures, Self::replays(&c));
         Ok(KinetoImporter {
             path: path.to_path_buf(),
             collected: c,
             meta,
-            graphs,
+            graphs: Matched::default(),
+            borrowed_modules: Vec::new(),
         })
+    }
+
+    /// Matches the graph replays of every file of a run to the stream captures of
+    /// all of them (see [`link`]); call once, after loading, before ingesting.
+    pub fn link(importers: &mut [KinetoImporter]) {
+        link::link(importers)
     }
 
     /// Every graph launch with the GPU ops (kernels, then memops) of its correlation.
@@ -125,6 +137,29 @@ impl KinetoImporter {
     }
 }
 
+/// The annotations (sorted by thread, start, longest first) that are step labels
+/// and enclose another step label on their thread.
+fn label_wrappers(annotations: &[collect::Annotation]) -> BTreeSet<usize> {
+    let mut wrappers = BTreeSet::new();
+    let mut open: Vec<usize> = Vec::new();
+    for (index, a) in annotations.iter().enumerate() {
+        if !matches!(Label::check(&a.name), Ok(Some(_))) {
+            continue;
+        }
+        open.retain(|&o| {
+            let outer = &annotations[o];
+            outer.thread == a.thread && outer.end >= a.start
+        });
+        for &outer in &open {
+            if annotations[outer].end >= a.end {
+                wrappers.insert(outer);
+            }
+        }
+        open.push(index);
+    }
+    wrappers
+}
+
 impl Importer for KinetoImporter {
     fn path(&self) -> &Path {
         &self.path
@@ -136,8 +171,10 @@ impl Importer for KinetoImporter {
 
     fn nvtx(&self, _survey: &mut Survey, sink: Sink<NvtxRecord>) -> Result<()> {
         let c = &self.collected;
-        for a in &c.annotations {
+        let wrappers = label_wrappers(&c.annotations);
+        for (index, a) in c.annotations.iter().enumerate() {
             let record = NvtxRecord {
+                wraps_label: wrappers.contains(&index),
                 thread: a.thread,
                 pid: process_of(a.thread),
                 tid: a.thread & 0xFF_FFFF,
@@ -276,6 +313,10 @@ impl Importer for KinetoImporter {
                 text: m.name.clone(),
             })
             .collect())
+    }
+
+    fn borrowed_module_ranges(&self) -> Vec<ModuleRange> {
+        self.borrowed_modules.clone()
     }
 
     /// One synthetic creation event per launch call issued during a stream capture.

@@ -4,9 +4,13 @@
 use std::path::Path;
 
 /// Base kernel name from a demangled one, like nsys `shortName`:
-/// `void at::native::foo<8>(int)` → `foo`.
+/// `void at::native::foo<8>(int)` → `foo`. ROCm's code-object suffixes go too
+/// (rocprofiler-sdk names kernels `foo(int) [clone .kd]`, Triton and asm kernels
+/// `foo.kd`), so anchored rules match on both vendors.
 pub fn short_name(demangled: &str) -> &str {
     let name = demangled.strip_prefix("void ").unwrap_or(demangled);
+    let name = name.strip_suffix(" [clone .kd]").unwrap_or(name);
+    let name = name.strip_suffix(".kd").unwrap_or(name);
     let mut end = name.len();
     let bytes = name.as_bytes();
     let mut i = 0;
@@ -70,6 +74,11 @@ mod tests {
         assert_eq!(
             short_name("nvjet_sm90_tst_64x8_64x16_4x1_v_bz_TNT"),
             "nvjet_sm90_tst_64x8_64x16_4x1_v_bz_TNT"
+        );
+        assert_eq!(short_name("_fwd_kernel.kd"), "_fwd_kernel");
+        assert_eq!(
+            short_name("void wvSplitK_hf_sml_<__hip_bfloat16, 64>(int, int) [clone .kd]"),
+            "wvSplitK_hf_sml_"
         );
     }
 

@@ -72,6 +72,7 @@ pub fn read(export: &NsysExport, survey: &mut Survey, sink: Sink<NvtxRecord>) ->
             .map_err(&error)?
             .unwrap_or(0);
         let record = NvtxRecord {
+            wraps_label: false,
             thread: global_tid,
             pid: pid_of(global_tid),
             tid: tid_of(global_tid),
