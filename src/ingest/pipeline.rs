@@ -303,7 +303,7 @@ fn ingest_input(
 }
 
 /// Warns about inputs that look like the same capture twice (same Kineto trace id,
-/// or the same rank).
+/// or the same rank among the inputs with labelled steps).
 fn check_duplicates(outcomes: &[InputOutcome], inputs: &[PathBuf], survey: &mut Survey) {
     let mut trace_ids: BTreeMap<&str, usize> = BTreeMap::new();
     let mut ranks: BTreeMap<i64, usize> = BTreeMap::new();
@@ -323,7 +323,9 @@ fn check_duplicates(outcomes: &[InputOutcome], inputs: &[PathBuf], survey: &mut 
                 ));
             }
         }
-        if let Some(rank) = outcome.facts.rank {
+        // A file without steps (a graph-capture trace beside the steps that replay
+        // it) shares its rank with the step file by design.
+        if let Some(rank) = outcome.facts.rank.filter(|_| outcome.steps > 0) {
             if let Some(first) = ranks.insert(rank, index) {
                 survey.warn(format!(
                     "{} and {} both claim rank {rank}",

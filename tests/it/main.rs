@@ -12,12 +12,14 @@ mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod diff;
+mod engine_traces;
 mod exactness;
 mod fuzz_corpus;
 mod hostile;
 mod invariants;
 mod kernel_names;
 mod kineto;
+mod kineto_wrong_types;
 mod model_accounting;
 mod module_exactness;
 mod modules;

@@ -134,7 +134,19 @@ pub fn collect(
                 )
             );
             if kept || event.cat.oddity().is_some() {
-                for (field, wrong) in event.oddities() {
+                // Only the fields this kind of event is read for.
+                let gpu = matches!(
+                    event.cat.as_ref().map(String::as_str),
+                    Some("kernel" | "gpu_memcpy" | "gpu_memset")
+                );
+                let api = matches!(
+                    event.cat.as_ref().map(String::as_str),
+                    Some("cuda_runtime" | "cuda_driver")
+                );
+                let used = |field: &str| {
+                    gpu || !field.starts_with("args") || (api && matches!(field, "args" | "args.correlation"))
+                };
+                for (field, wrong) in event.oddities().filter(|(field, _)| used(field)) {
                     let counts = if wrong { &mut wrong_type } else { &mut from_text };
                     *counts.entry(field).or_default() += 1;
                 }

@@ -91,8 +91,13 @@ impl LooseValue for i64 {
         // An integral float within ±2^53 is the integer it names (exactly).
         (v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_992.0).then_some(v as i64)
     }
+    /// Decimal, or hexadecimal with `0x` (ROCm writes `"stream": "0x0"`).
     fn from_text(v: &str) -> Option<Self> {
-        v.trim().parse().ok()
+        let v = v.trim();
+        match v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
+            Some(hex) => i64::from_str_radix(hex, 16).ok(),
+            None => v.parse().ok(),
+        }
     }
 }
 
@@ -201,6 +206,8 @@ mod tests {
     fn numbers_strings_and_wrong_types() {
         assert_eq!(read::<i64>("256"), Loose::Value(256));
         assert_eq!(read::<i64>("\"256\""), Loose::FromText(256));
+        assert_eq!(read::<i64>("\"0x1f\""), Loose::FromText(31));
+        assert_eq!(read::<i64>("\"0xzz\""), Loose::Wrong);
         assert_eq!(read::<i64>("2.0"), Loose::Value(2));
         assert_eq!(read::<i64>("2.5"), Loose::Wrong);
         assert_eq!(read::<i64>("18446744073709551615"), Loose::Wrong);
