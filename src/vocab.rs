@@ -72,7 +72,8 @@ pub const CATEGORIES: &[&str] = &[
 /// Which of a kernel's two categories a question groups by: `block`, the block it
 /// ran in (`kernels.category`, modules first), or `name`, the kind of work its name
 /// says wherever it ran (`kernels.name_category`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum CategoryAxis {
     #[default]
     Block,

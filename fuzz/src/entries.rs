@@ -250,7 +250,10 @@ pub fn label(data: &[u8]) {
             assert!(tokens.possible(label.bsz as u64), "{text:?} → {label:?}");
         }
         let Some(seq) = label.seq else {
-            assert!(label.tokens.is_some(), "{text:?}: only engine markers lack seq");
+            assert!(
+                label.tokens.is_some(),
+                "{text:?}: only engine markers lack seq"
+            );
             return;
         };
         let iter = label.iter.map(|i| format!("|iter={i}")).unwrap_or_default();

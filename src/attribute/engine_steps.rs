@@ -56,7 +56,8 @@ pub fn sglang_step(text: &str) -> Option<Result<Label, Refusal>> {
     let mut values: Vec<(&str, u64)> = Vec::new();
     for word in words {
         let parsed = word.split_once('=').and_then(|(key, value)| {
-            let key_ok = !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+            let key_ok =
+                !key.is_empty() && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
             let value = decimal(value)?;
             (key_ok && !values.iter().any(|(k, _)| *k == key)).then_some((key, value))
         });
@@ -148,7 +149,11 @@ pub fn vllm_step(text: &str) -> Option<Result<Label, Refusal>> {
     if !(rest.contains("context_") && rest.contains("_generation_")) {
         return None;
     }
-    Some(vllm_parts(rest).ok_or(Refusal::VllmForm).and_then(vllm_label))
+    Some(
+        vllm_parts(rest)
+            .ok_or(Refusal::VllmForm)
+            .and_then(vllm_label),
+    )
 }
 
 /// Splits the marker after `execute_`: the optional total, then both sides.
@@ -224,14 +229,21 @@ fn vllm_label(
         (None, None) => None,
         _ => return Err(Refusal::EngineCounts),
     };
-    let requests = ctx.0.checked_add(generated.0).ok_or(Refusal::EngineCounts)?;
+    let requests = ctx
+        .0
+        .checked_add(generated.0)
+        .ok_or(Refusal::EngineCounts)?;
     let phase = match (ctx.0, generated.0) {
         (0, 0) => return Err(Refusal::EngineEmpty),
         (0, _) => "decode",
         (_, 0) => "prefill",
         _ => "mixed",
     };
-    build(phase, requests, StepTokens::of(Some(ctx), Some(generated), kv))
+    build(
+        phase,
+        requests,
+        StepTokens::of(Some(ctx), Some(generated), kv),
+    )
 }
 
 /// A sum of squares `s` of `reqs` per-request token counts summing to `tokens`
@@ -317,18 +329,36 @@ mod tests {
         let t = l.tokens.unwrap();
         assert_eq!((l.phase.as_str(), l.bsz, l.seq), ("mixed", 46, Some(179)));
         assert_eq!(
-            (t.prefill_reqs, t.prefill_tokens, t.decode_reqs, t.decode_tokens, t.kv_tokens),
+            (
+                t.prefill_reqs,
+                t.prefill_tokens,
+                t.decode_reqs,
+                t.decode_tokens,
+                t.kv_tokens
+            ),
             (Some(9), Some(8155), Some(37), Some(37), Some(42919))
         );
         for (text, why) in [
             // The total disagrees with the sides.
-            ("execute_33_context_0(sq0sk0sqsq0sqsk0)_generation_32(sq32sk32785sqsq32sqsk32785)", Refusal::EngineCounts),
+            (
+                "execute_33_context_0(sq0sk0sqsq0sqsk0)_generation_32(sq32sk32785sqsq32sqsk32785)",
+                Refusal::EngineCounts,
+            ),
             // KV below the tokens.
-            ("execute_32_context_0(sq0sk0sqsq0sqsk0)_generation_32(sq32sk31sqsq32sqsk31)", Refusal::EngineCounts),
+            (
+                "execute_32_context_0(sq0sk0sqsq0sqsk0)_generation_32(sq32sk31sqsq32sqsk31)",
+                Refusal::EngineCounts,
+            ),
             // Detailed total without detailed sides, and the reverse.
             ("execute_4_context_0(0)_generation_4(4)", Refusal::VllmForm),
-            ("execute_context_0(sq0sk0sqsq0sqsk0)_generation_4(sq4sk4sqsq4sqsk4)", Refusal::VllmForm),
-            ("execute_0_context_0(sq0sk0sqsq0sqsk0)_generation_0(sq0sk0sqsq0sqsk0)", Refusal::EngineEmpty),
+            (
+                "execute_context_0(sq0sk0sqsq0sqsk0)_generation_4(sq4sk4sqsq4sqsk4)",
+                Refusal::VllmForm,
+            ),
+            (
+                "execute_0_context_0(sq0sk0sqsq0sqsk0)_generation_0(sq0sk0sqsq0sqsk0)",
+                Refusal::EngineEmpty,
+            ),
         ] {
             assert_eq!(vllm_step(text), Some(Err(why)), "{text:?}");
         }
@@ -342,9 +372,15 @@ mod tests {
     #[test]
     fn sglang_extend_decode_and_mixed() {
         let l = sglang("step[EXTEND bs=15 toks=15360]").unwrap();
-        assert_eq!((l.phase.as_str(), l.bsz, l.seq), ("prefill", 15, Some(1024)));
+        assert_eq!(
+            (l.phase.as_str(), l.bsz, l.seq),
+            ("prefill", 15, Some(1024))
+        );
         let t = l.tokens.unwrap();
-        assert_eq!((t.prefill_reqs, t.prefill_tokens, t.decode_reqs), (Some(15), Some(15360), Some(0)));
+        assert_eq!(
+            (t.prefill_reqs, t.prefill_tokens, t.decode_reqs),
+            (Some(15), Some(15360), Some(0))
+        );
         let l = sglang("step[DECODE bs=32]").unwrap();
         assert_eq!((l.phase.as_str(), l.bsz, l.seq), ("decode", 32, Some(1)));
         assert_eq!(l.tokens.unwrap().decode_tokens, Some(32));
@@ -357,11 +393,18 @@ mod tests {
         let t = l.tokens.unwrap();
         assert_eq!((l.phase.as_str(), l.bsz, l.seq), ("mixed", 66, Some(32)));
         assert_eq!(
-            (t.prefill_reqs, t.prefill_tokens, t.decode_reqs, t.decode_tokens, t.kv_tokens),
+            (
+                t.prefill_reqs,
+                t.prefill_tokens,
+                t.decode_reqs,
+                t.decode_tokens,
+                t.kv_tokens
+            ),
             (Some(2), Some(2048), Some(64), Some(64), Some(67648))
         );
-        let l = sglang("step[DECODE bs=32 g_sq=32 g_sqsq=32 g_sqsk=32785 g_sk=32785 forward_id=1234]")
-            .unwrap();
+        let l =
+            sglang("step[DECODE bs=32 g_sq=32 g_sqsq=32 g_sqsk=32785 g_sk=32785 forward_id=1234]")
+                .unwrap();
         assert_eq!((l.seq, l.tokens.unwrap().kv_tokens), (Some(1), Some(32785)));
         let l = sglang("step[DRAFT_LOOP raw_bs=5 bs=8 topk=1]").unwrap();
         assert_eq!((l.phase.as_str(), l.bsz, l.seq), ("draft", 5, None));
@@ -386,7 +429,10 @@ mod tests {
             ("step[DECODE]", Refusal::SglangForm),
             ("step[EXTEND bs=2]", Refusal::SglangForm),
             ("step[EXTEND bs=4 toks=3]", Refusal::EngineCounts),
-            ("step[MIXED bs=66 c=2 g=63 c_sq=2048 g_sq=63]", Refusal::EngineCounts),
+            (
+                "step[MIXED bs=66 c=2 g=63 c_sq=2048 g_sq=63]",
+                Refusal::EngineCounts,
+            ),
             ("step[MIXED bs=66 c=2]", Refusal::EngineCounts),
             ("step[DECODE bs=99999999999]", Refusal::EngineCounts),
         ] {

@@ -67,7 +67,10 @@ impl StepTokens {
             (None, None) => true,
             _ => false,
         };
-        let known_reqs = self.prefill_reqs.unwrap_or(0).checked_add(self.decode_reqs.unwrap_or(0));
+        let known_reqs = self
+            .prefill_reqs
+            .unwrap_or(0)
+            .checked_add(self.decode_reqs.unwrap_or(0));
         let reqs_add_up = match (self.prefill_reqs, self.decode_reqs, known_reqs) {
             (Some(_), Some(_), Some(sum)) => sum == requests,
             (_, _, Some(sum)) => sum <= requests,
@@ -191,7 +194,9 @@ impl Label {
     /// assert_eq!((l.phase.as_str(), l.bsz, l.seq), ("prefill", 15, Some(1024)));
     /// ```
     pub fn check(text: &str) -> Result<Option<Label>, Refusal> {
-        if let Some(step) = engine_steps::vllm_step(text).or_else(|| engine_steps::sglang_step(text)) {
+        if let Some(step) =
+            engine_steps::vllm_step(text).or_else(|| engine_steps::sglang_step(text))
+        {
             return step.map(Some);
         }
         let text = text.trim();

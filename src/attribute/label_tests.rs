@@ -123,7 +123,13 @@ fn vllm_mixed_steps_keep_both_counts() {
     assert_eq!((l.phase.as_str(), l.bsz, l.seq), ("mixed", 5, Some(1230)));
     let t = l.tokens.unwrap();
     assert_eq!(
-        (t.prefill_reqs, t.prefill_tokens, t.decode_reqs, t.decode_tokens, t.kv_tokens),
+        (
+            t.prefill_reqs,
+            t.prefill_tokens,
+            t.decode_reqs,
+            t.decode_tokens,
+            t.kv_tokens
+        ),
         (Some(2), Some(6144), Some(3), Some(3), None)
     );
 }
@@ -134,10 +140,22 @@ fn vllm_empty_and_impossible_steps_are_refused() {
         ("execute_context_0(0)_generation_0(0)", Refusal::EngineEmpty),
         // Tokens without requests, requests without tokens, fewer tokens than
         // requests.
-        ("execute_context_0(5)_generation_4(4)", Refusal::EngineCounts),
-        ("execute_context_0(0)_generation_4(0)", Refusal::EngineCounts),
-        ("execute_context_0(0)_generation_4(3)", Refusal::EngineCounts),
-        ("execute_context_2(1)_generation_0(0)", Refusal::EngineCounts),
+        (
+            "execute_context_0(5)_generation_4(4)",
+            Refusal::EngineCounts,
+        ),
+        (
+            "execute_context_0(0)_generation_4(0)",
+            Refusal::EngineCounts,
+        ),
+        (
+            "execute_context_0(0)_generation_4(3)",
+            Refusal::EngineCounts,
+        ),
+        (
+            "execute_context_2(1)_generation_0(0)",
+            Refusal::EngineCounts,
+        ),
         // A sum of squares no split of the tokens can give (above t², below t²/n).
         (
             "execute_context_1(888_788545)_generation_0(0)",
@@ -210,8 +228,12 @@ fn vllm_near_misses_are_not_labels() {
 #[test]
 fn engine_markers_padded_or_prefixed_are_refused() {
     assert_eq!(Label::check(" step[DECODE bs=4]"), Err(Refusal::SglangForm));
-    assert_eq!(Label::check("trace:step[DECODE bs=4]"), Err(Refusal::SglangForm));
+    assert_eq!(
+        Label::check("trace:step[DECODE bs=4]"),
+        Err(Refusal::SglangForm)
+    );
     assert_eq!(Label::check("step[DECODE bs=4] "), Err(Refusal::SglangForm));
-    let l = Label::parse("execute_4_context_0(sq0sk0sqsq0sqsk0)_generation_4(sq4sk8sqsq4sqsk8)").unwrap();
+    let l = Label::parse("execute_4_context_0(sq0sk0sqsq0sqsk0)_generation_4(sq4sk8sqsq4sqsk8)")
+        .unwrap();
     assert_eq!((l.phase.as_str(), l.bsz, l.seq), ("decode", 4, Some(1)));
 }

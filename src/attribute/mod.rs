@@ -14,8 +14,8 @@
 //! - [`module_index`]: per-thread innermost module at a launch, and CUDA-graph
 //!   node → capture-time module.
 
-pub mod intervals;
 pub mod engine_steps;
+pub mod intervals;
 pub mod label;
 pub mod module_index;
 #[cfg(test)]

@@ -264,6 +264,9 @@ fn torch_module_events_name_their_decoder_layer() {
     assert_eq!(layer("nn.Module: MLPBlock_4"), None);
     assert_eq!(layer("nn.Module: Qwen3MoeSparseMoeBlock_4"), None);
     assert_eq!(layer("nn.Module: RMSNorm_7"), None);
-    assert_eq!(layer("module:model.layers.7.mlp:Qwen3MoeSparseMoeBlock"), Some(7));
+    assert_eq!(
+        layer("module:model.layers.7.mlp:Qwen3MoeSparseMoeBlock"),
+        Some(7)
+    );
     assert_eq!(layer("module:model.norm:RMSNorm"), None);
 }

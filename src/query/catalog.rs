@@ -268,13 +268,22 @@ mod tests {
 
     #[test]
     fn listed_choices_are_the_only_values() {
-        let q = Query::parse("t", "-- x\n-- param: by = block {block, name}\nSELECT ${by}", "x");
+        let q = Query::parse(
+            "t",
+            "-- x\n-- param: by = block {block, name}\nSELECT ${by}",
+            "x",
+        );
         assert_eq!(q.params.get("by"), Some(&Some("block".to_string())));
-        assert_eq!(bind(&q, &[]).unwrap(), "-- x\n-- param: by = block {block, name}\nSELECT 'block'");
+        assert_eq!(
+            bind(&q, &[]).unwrap(),
+            "-- x\n-- param: by = block {block, name}\nSELECT 'block'"
+        );
         assert!(bind(&q, &[("by".into(), "name".into())])
             .unwrap()
             .ends_with("SELECT 'name'"));
-        let err = bind(&q, &[("by".into(), "kind".into())]).unwrap_err().to_string();
+        let err = bind(&q, &[("by".into(), "kind".into())])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not one of block, name"), "{err}");
     }
 

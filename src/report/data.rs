@@ -10,8 +10,8 @@
 use crate::error::Result;
 use crate::query::internal::Param::{Int, Text};
 use crate::query::reader::{Reader, Rows};
-use crate::vocab::CategoryAxis;
 use crate::vocab::category_rank;
+use crate::vocab::CategoryAxis;
 use crate::vocab::Shape;
 
 /// GPU time per step of one shape, by category.
@@ -70,6 +70,8 @@ pub struct KernelRow {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunData {
     pub run: String,
+    /// Which category the breakdown and the kernel tables group by.
+    pub by: CategoryAxis,
     /// (fact, value) of the `runs` table, non-empty values only.
     pub facts: Vec<(String, String)>,
     pub shapes: Vec<ShapeBreakdown>,
@@ -288,7 +290,11 @@ pub fn top_kernels(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = ds.ask(
         "report/top-kernels",
-        &[("run", Text(run)), ("limit", Int(limit)), ("by", Text(by.as_str()))],
+        &[
+            ("run", Text(run)),
+            ("limit", Int(limit)),
+            ("by", Text(by.as_str())),
+        ],
     )?;
     kernel_rows(&rows)
 }

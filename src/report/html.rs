@@ -15,6 +15,7 @@ use super::svg::{self, esc, num, Bar};
 use super::tables::{comm, comparison, kernels, table};
 use crate::diff::Comparison;
 use crate::vocab::category_rank;
+use crate::vocab::CategoryAxis;
 
 const STYLE: &str = "body{font:13px system-ui,sans-serif;margin:16px 24px;color:#222}\
 h1{font-size:20px}h2{font-size:16px;border-bottom:1px solid #ccc;padding-bottom:3px;margin-top:28px}\
@@ -122,7 +123,11 @@ fn breakdown(run: &RunData) -> String {
     if run.shapes.is_empty() {
         return "<p class=\"note\">No labelled steps.</p>".into();
     }
-    let mut s = svg::legend(&categories_of(&run.shapes));
+    let mut s = String::from(match run.by {
+        CategoryAxis::Block => "<p class=\"note\">Categories by the block each kernel ran in (modules first); <code>trace report --by name</code> groups by the kind of work its name says.</p>",
+        CategoryAxis::Name => "<p class=\"note\">Categories by the kind of work each kernel's name says (<code>name_category</code>), wherever it ran; <code>--by block</code> groups by the block it ran in.</p>",
+    });
+    s.push_str(&svg::legend(&categories_of(&run.shapes)));
     s.push_str("<div class=\"row\">");
     for phase in phases(&run.shapes) {
         let shapes: Vec<&ShapeBreakdown> = run
@@ -200,7 +205,10 @@ fn scaling(run: &RunData) -> String {
             for seq in &seqs {
                 let lines = series(&|sh| sh.shape.seq == *seq, &|sh| Some(sh.shape.bsz));
                 s.push_str(&svg::line_chart(
-                    &format!("{phase}{}: ms per step vs bsz", seq_text(*seq).replace(' ', ", ")),
+                    &format!(
+                        "{phase}{}: ms per step vs bsz",
+                        seq_text(*seq).replace(' ', ", ")
+                    ),
                     "bsz",
                     "ms",
                     &lines,

@@ -18,9 +18,9 @@ pub mod timeline;
 use std::path::PathBuf;
 
 use crate::diff::{self, Comparison, DiffConfig};
-use crate::vocab::CategoryAxis;
 use crate::error::{Error, Result};
 use crate::query::reader::Reader;
+use crate::vocab::CategoryAxis;
 use data::RunData;
 
 /// Rows in the top-kernels and unattributed tables.
@@ -53,6 +53,7 @@ pub struct ReportSummary {
 pub fn collect(ds: &Reader, run: &str, by: CategoryAxis) -> Result<RunData> {
     Ok(RunData {
         run: run.to_string(),
+        by,
         facts: data::facts(ds, run)?,
         shapes: data::shapes(ds, run, by)?,
         utilization: data::utilization(ds, run)?,

@@ -24,7 +24,24 @@ struct EngineTrace {
     wrapped: bool,
 }
 
-type Step = (&'static str, i32, Option<i32>, Option<i64>, Option<i64>, Option<i64>);
+/// A stored `steps` row: phase, bsz, seq, prefill_tokens, decode_tokens, kv_tokens.
+type StoredStep = (
+    String,
+    i32,
+    Option<i32>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+type Step = (
+    &'static str,
+    i32,
+    Option<i32>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
 
 const TRACES: &[EngineTrace] = &[
     EngineTrace {
@@ -93,12 +110,34 @@ const TRACES: &[EngineTrace] = &[
 ];
 
 /// The `steps` rows of a run as [`Step`]s (one row per step and device).
-fn steps_of(steps: &RecordBatch) -> Vec<(String, i32, Option<i32>, Option<i64>, Option<i64>, Option<i64>)> {
-    let string = |name: &str| steps.column_by_name(name).unwrap().as_string::<i32>().clone();
-    let int32 = |name: &str| steps.column_by_name(name).unwrap().as_primitive::<Int32Type>().clone();
-    let int64 = |name: &str| steps.column_by_name(name).unwrap().as_primitive::<Int64Type>().clone();
+fn steps_of(steps: &RecordBatch) -> Vec<StoredStep> {
+    let string = |name: &str| {
+        steps
+            .column_by_name(name)
+            .unwrap()
+            .as_string::<i32>()
+            .clone()
+    };
+    let int32 = |name: &str| {
+        steps
+            .column_by_name(name)
+            .unwrap()
+            .as_primitive::<Int32Type>()
+            .clone()
+    };
+    let int64 = |name: &str| {
+        steps
+            .column_by_name(name)
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .clone()
+    };
     let (phase, bsz, seq) = (string("phase"), int32("bsz"), int32("seq"));
-    let (prefill, decode, kv) = (int64("prefill_tokens"), int64("decode_tokens"), int64("kv_tokens"));
+    let (prefill, decode, kv) = (
+        int64("prefill_tokens"),
+        int64("decode_tokens"),
+        int64("kv_tokens"),
+    );
     let opt32 = |a: &datafusion::arrow::array::Int32Array, i| (!a.is_null(i)).then(|| a.value(i));
     let opt64 = |a: &datafusion::arrow::array::Int64Array, i| (!a.is_null(i)).then(|| a.value(i));
     (0..steps.num_rows())
@@ -143,7 +182,10 @@ fn engine_markers_label_every_step_and_leave_little_other() {
             module
         );
         assert!(other <= 5.0, "{name}: other {other:.2} % of GPU time");
-        assert!(labelled >= 90.0, "{name}: labelled {labelled:.2} % of GPU time");
+        assert!(
+            labelled >= 90.0,
+            "{name}: labelled {labelled:.2} % of GPU time"
+        );
         let stored = steps_of(&read_table(dir.path(), "steps", &summary.run_id));
         let want: Vec<_> = trace
             .steps
@@ -157,9 +199,17 @@ fn engine_markers_label_every_step_and_leave_little_other() {
             .iter()
             .find(|(reason, _)| reason.starts_with("step label enclosing another"))
             .map_or(0, |(_, n)| *n);
-        assert_eq!(wrappers, u64::from(trace.wrapped) * trace.steps.len() as u64, "{name}");
+        assert_eq!(
+            wrappers,
+            u64::from(trace.wrapped) * trace.steps.len() as u64,
+            "{name}"
+        );
         assert!(
-            !summary.survey.warnings.iter().any(|w| w.contains("`other`")),
+            !summary
+                .survey
+                .warnings
+                .iter()
+                .any(|w| w.contains("`other`")),
             "{name}: {:?}",
             summary.survey.warnings
         );
@@ -187,11 +237,27 @@ fn graph_replays_take_modules_from_the_capture_file() {
 
     let both = tempfile::tempdir().unwrap();
     let summary = ingest(&[capture, decode], both.path());
-    assert!(module(&summary) > 99.0, "with the capture: {:.2} %", module(&summary));
+    assert!(
+        module(&summary) > 99.0,
+        "with the capture: {:.2} %",
+        module(&summary)
+    );
+    // The capture file has no steps: it does not "claim" the step file's rank.
+    assert!(
+        summary.survey.warnings.is_empty(),
+        "{:?}",
+        summary.survey.warnings
+    );
     let kernels = read_table(both.path(), "kernels", &summary.run_id);
     let launch = kernels.column_by_name("launch").unwrap().as_string::<i32>();
-    let source = kernels.column_by_name("category_source").unwrap().as_string::<i32>();
-    let layer = kernels.column_by_name("layer").unwrap().as_primitive::<Int32Type>();
+    let source = kernels
+        .column_by_name("category_source")
+        .unwrap()
+        .as_string::<i32>();
+    let layer = kernels
+        .column_by_name("layer")
+        .unwrap()
+        .as_primitive::<Int32Type>();
     let mut layers = BTreeSet::new();
     let mut graph = 0;
     for i in 0..kernels.num_rows() {
@@ -215,17 +281,31 @@ fn graph_replays_take_modules_from_the_capture_file() {
 fn name_category_is_the_kind_of_work_wherever_it_ran() {
     let dir = tempfile::tempdir().unwrap();
     let summary = ingest(
-        &[fixture("public/tracelens_sglang_qwen3_8b_mi300x_prefill.json.gz")],
+        &[fixture(
+            "public/tracelens_sglang_qwen3_8b_mi300x_prefill.json.gz",
+        )],
         dir.path(),
     );
     let kernels = read_table(dir.path(), "kernels", &summary.run_id);
     let name = kernels.column_by_name("name").unwrap().as_string::<i32>();
-    let block = kernels.column_by_name("category").unwrap().as_string::<i32>();
-    let kind = kernels.column_by_name("name_category").unwrap().as_string::<i32>();
-    let module = kernels.column_by_name("module_class").unwrap().as_string::<i32>();
+    let block = kernels
+        .column_by_name("category")
+        .unwrap()
+        .as_string::<i32>();
+    let kind = kernels
+        .column_by_name("name_category")
+        .unwrap()
+        .as_string::<i32>();
+    let module = kernels
+        .column_by_name("module_class")
+        .unwrap()
+        .as_string::<i32>();
     let mut qkv = 0;
     for i in 0..kernels.num_rows() {
-        if module.is_valid(i) && module.value(i) == "QKVParallelLinear" && name.value(i).starts_with("Cijk_") {
+        if module.is_valid(i)
+            && module.value(i) == "QKVParallelLinear"
+            && name.value(i).starts_with("Cijk_")
+        {
             assert_eq!((block.value(i), kind.value(i)), ("attention", "gemm"));
             qkv += 1;
         }
@@ -240,27 +320,62 @@ fn name_category_is_the_kind_of_work_wherever_it_ran() {
 fn queries_group_by_either_category() {
     let dir = tempfile::tempdir().unwrap();
     ingest(
-        &[fixture("public/tracelens_sglang_qwen3_8b_mi300x_prefill.json.gz")],
+        &[fixture(
+            "public/tracelens_sglang_qwen3_8b_mi300x_prefill.json.gz",
+        )],
         dir.path(),
     );
     let ask = |by: &str| -> Vec<(String, f64)> {
-        let out = run_ok(trace().args(["query", "categories-by-shape", "--by", by, "--format", "csv", "--data"]).arg(dir.path()));
+        let out = run_ok(
+            trace()
+                .args([
+                    "query",
+                    "categories-by-shape",
+                    "--by",
+                    by,
+                    "--format",
+                    "csv",
+                    "--data",
+                ])
+                .arg(dir.path()),
+        );
         let text = String::from_utf8(out.stdout).unwrap();
         let mut lines = text.lines();
-        let header: Vec<String> = lines.next().unwrap().split(',').map(str::to_string).collect();
+        let header: Vec<String> = lines
+            .next()
+            .unwrap()
+            .split(',')
+            .map(str::to_string)
+            .collect();
         let row: Vec<&str> = lines.next().unwrap().split(',').collect();
         assert!(lines.next().is_none(), "one shape");
-        header.into_iter().zip(row.iter().map(|v| v.parse().unwrap_or(f64::NAN))).collect()
+        header
+            .into_iter()
+            .zip(row.iter().map(|v| v.parse().unwrap_or(f64::NAN)))
+            .collect()
     };
-    let value = |rows: &[(String, f64)], column: &str| rows.iter().find(|(c, _)| c == column).unwrap().1;
+    let value =
+        |rows: &[(String, f64)], column: &str| rows.iter().find(|(c, _)| c == column).unwrap().1;
     let (block, name) = (ask("block"), ask("name"));
     assert_eq!(value(&block, "total_ms"), value(&name, "total_ms"));
     let moved = value(&block, "attention_ms") - value(&name, "attention_ms");
-    assert!(moved > 0.0, "attention by block {block:?} vs by name {name:?}");
+    assert!(
+        moved > 0.0,
+        "attention by block {block:?} vs by name {name:?}"
+    );
     let gained = value(&name, "gemm_ms") - value(&block, "gemm_ms");
-    assert!(gained > 0.0 && gained <= moved + 1e-3, "{block:?} vs {name:?}");
+    assert!(
+        gained > 0.0 && gained <= moved + 1e-3,
+        "{block:?} vs {name:?}"
+    );
     let bad = trace()
-        .args(["query", "categories-by-shape", "--param", "by=kind", "--data"])
+        .args([
+            "query",
+            "categories-by-shape",
+            "--param",
+            "by=kind",
+            "--data",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();

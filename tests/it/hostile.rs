@@ -117,7 +117,10 @@ fn malformed_step_labels_are_counted_not_silently_unlabelled() {
         .find(|(k, _)| k.contains("bsz/seq not an integer"))
         .map(|(_, n)| *n);
     assert_eq!(refused, Some(2), "{:?}", summary.survey.skipped);
-    assert!(summary.shapes.keys().all(|s| s.bsz > 0 && s.seq.is_some_and(|q| q > 0)));
+    assert!(summary
+        .shapes
+        .keys()
+        .all(|s| s.bsz > 0 && s.seq.is_some_and(|q| q > 0)));
     assert_eq!(summary.steps, 0);
 }
 

@@ -52,12 +52,7 @@ fn base_events() -> Vec<Value> {
 
 /// Fields of an event, as `key` or `args.key`.
 fn fields(event: &Value) -> Vec<String> {
-    let mut out: Vec<String> = event
-        .as_object()
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
+    let mut out: Vec<String> = event.as_object().unwrap().keys().cloned().collect();
     if let Some(args) = event["args"].as_object() {
         out.extend(args.keys().map(|k| format!("args.{k}")));
     }
@@ -101,7 +96,11 @@ fn set(event: &mut Value, field: &str, value: Value) {
 fn ingest_events(events: &[Value]) -> (sgl_trace::ingest::Summary, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.json");
-    std::fs::write(&path, json!({"schemaVersion": 1, "traceEvents": events}).to_string()).unwrap();
+    std::fs::write(
+        &path,
+        json!({"schemaVersion": 1, "traceEvents": events}).to_string(),
+    )
+    .unwrap();
     let out = dir.path().join("out");
     (ingest(&[path], &out), dir)
 }
@@ -109,7 +108,10 @@ fn ingest_events(events: &[Value]) -> (sgl_trace::ingest::Summary, tempfile::Tem
 /// Kernel rows of an ingest as (start_ns, name).
 fn kernel_rows(dir: &std::path::Path, run: &str) -> BTreeSet<(i64, String)> {
     let kernels = read_table(&dir.join("out"), "kernels", run);
-    let start = kernels.column_by_name("start_ns").unwrap().as_primitive::<Int64Type>();
+    let start = kernels
+        .column_by_name("start_ns")
+        .unwrap()
+        .as_primitive::<Int64Type>();
     let name = kernels.column_by_name("name").unwrap().as_string::<i32>();
     (0..kernels.num_rows())
         .map(|i| (start.value(i), name.value(i).to_string()))
@@ -190,7 +192,9 @@ fn numbers_as_strings_read_as_numbers() {
                 "args.correlation" | "args.device" | "args.bytes" => {
                     json!(event["args"][&field[5..]].to_string())
                 }
-                "args.stream" => json!(format!("0x{:x}", event["args"]["stream"].as_i64().unwrap())),
+                "args.stream" => {
+                    json!(format!("0x{:x}", event["args"]["stream"].as_i64().unwrap()))
+                }
                 _ => continue,
             };
             set(event, &field, value);
@@ -202,7 +206,10 @@ fn numbers_as_strings_read_as_numbers() {
         kernel_rows(plain_dir.path(), &plain.run_id),
         kernel_rows(text_dir.path(), &text.run_id)
     );
-    assert_eq!((text.kernels, text.labelled, text.memops), (plain.kernels, plain.labelled, plain.memops));
+    assert_eq!(
+        (text.kernels, text.labelled, text.memops),
+        (plain.kernels, plain.labelled, plain.memops)
+    );
     assert_eq!(text.labelled, KERNELS as u64);
     assert!(text
         .survey
@@ -216,13 +223,20 @@ fn numbers_as_strings_read_as_numbers() {
 #[test]
 fn an_older_rocm_trace_ingests() {
     let dir = tempfile::tempdir().unwrap();
-    let summary = ingest(&[fixture("public/hta_mi250_rocm62_train.json.gz")], dir.path());
+    let summary = ingest(
+        &[fixture("public/hta_mi250_rocm62_train.json.gz")],
+        dir.path(),
+    );
     assert_eq!(summary.kernels, 14);
     let kernels = read_table(dir.path(), "kernels", &summary.run_id);
     let api = kernels.column_by_name("api").unwrap().as_string::<i32>();
     assert!((0..kernels.num_rows()).all(|i| api.value(i).starts_with("hip")));
     assert!(
-        !summary.survey.skipped.keys().any(|r| r.contains("unexpected type")),
+        !summary
+            .survey
+            .skipped
+            .keys()
+            .any(|r| r.contains("unexpected type")),
         "{:?}",
         summary.survey.skipped
     );

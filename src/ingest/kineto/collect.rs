@@ -144,10 +144,15 @@ pub fn collect(
                     Some("cuda_runtime" | "cuda_driver")
                 );
                 let used = |field: &str| {
-                    gpu || !field.starts_with("args") || (api && matches!(field, "args" | "args.correlation"))
+                    gpu || !field.starts_with("args")
+                        || (api && matches!(field, "args" | "args.correlation"))
                 };
                 for (field, wrong) in event.oddities().filter(|(field, _)| used(field)) {
-                    let counts = if wrong { &mut wrong_type } else { &mut from_text };
+                    let counts = if wrong {
+                        &mut wrong_type
+                    } else {
+                        &mut from_text
+                    };
                     *counts.entry(field).or_default() += 1;
                 }
             }

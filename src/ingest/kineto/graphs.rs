@@ -83,9 +83,16 @@ pub fn capture_api(api: &str) -> Option<CaptureApi> {
         | "hipExtModuleLaunchKernel"
         | "hipHccModuleLaunchKernel"
         | "hipDrvLaunchKernelEx" => Some(CaptureApi::Launch),
-        _ if ["cudaMemcpy", "cudaMemset", "cuMemcpy", "cuMemset", "hipMemcpy", "hipMemset"]
-            .iter()
-            .any(|p| name.starts_with(p))
+        _ if [
+            "cudaMemcpy",
+            "cudaMemset",
+            "cuMemcpy",
+            "cuMemset",
+            "hipMemcpy",
+            "hipMemset",
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
             && name.ends_with("Async") =>
         {
             Some(CaptureApi::Launch)
@@ -204,7 +211,13 @@ pub fn match_replays(captures: &[Capture], replays: Vec<Replay>) -> Matched {
     let mut by_end: Vec<(i64, i64, i64, usize, &Capture)> = Vec::with_capacity(captures.len());
     let mut next_id = 1;
     for (index, capture) in captures.iter().enumerate() {
-        by_end.push((process_of(capture.thread), capture.end, next_id, index, capture));
+        by_end.push((
+            process_of(capture.thread),
+            capture.end,
+            next_id,
+            index,
+            capture,
+        ));
         for &start in &capture.launches {
             matched.nodes.push(GraphNodeEvent {
                 node: next_id,

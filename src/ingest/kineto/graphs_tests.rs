@@ -70,7 +70,10 @@ fn names_the_capture_apis() {
         Some(CaptureApi::Begin)
     );
     assert_eq!(capture_api("cudaStreamEndCapture"), Some(CaptureApi::End));
-    assert_eq!(capture_api("hipStreamBeginCapture"), Some(CaptureApi::Begin));
+    assert_eq!(
+        capture_api("hipStreamBeginCapture"),
+        Some(CaptureApi::Begin)
+    );
     assert_eq!(capture_api("hipStreamEndCapture"), Some(CaptureApi::End));
     for name in [
         "cudaMemcpy",

@@ -73,7 +73,9 @@ impl KinetoImporter {
         };
         source
             .iter()
-            .filter(|a| a.thread == capture.thread && a.start <= capture.end && a.end >= capture.begin)
+            .filter(|a| {
+                a.thread == capture.thread && a.start <= capture.end && a.end >= capture.begin
+            })
             .filter(|a| ModuleText::parse(&a.name).is_some())
             .map(|a| ModuleRange {
                 thread: a.thread,
