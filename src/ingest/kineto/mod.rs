@@ -21,6 +21,7 @@
 //! one chunk sorted by start.
 
 mod collect;
+mod event;
 mod graphs;
 mod link;
 mod loose;
