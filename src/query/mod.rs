@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod format;
 pub mod internal;
+mod pin;
 pub mod reader;
 mod register;
 pub mod session;

@@ -23,6 +23,7 @@ use datafusion::datasource::MemTable;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::prelude::SessionContext;
 
+use super::pin::Pin;
 use crate::dataset::schema::schema_of;
 use crate::error::{Error, Result};
 
@@ -48,14 +49,27 @@ pub(super) async fn register(
     name: &str,
     run: Option<&str>,
     place: Where,
+    pin: Option<&mut Pin>,
 ) -> Result<()> {
-    let dir = root.join(name);
-    let has_data = dir.is_dir()
-        && std::fs::read_dir(&dir)
-            .map(|mut d| {
-                d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("run=")))
-            })
-            .unwrap_or(false);
+    let (dir, has_data) = match pin {
+        // Locally every run is read through the session's pin (one generation).
+        Some(pin) => match pin.table(root, name, run)? {
+            Some(pinned) => (pinned, true),
+            None => (root.join(name), false),
+        },
+        None => {
+            let dir = root.join(name);
+            let has_data = dir.is_dir()
+                && std::fs::read_dir(&dir)
+                    .map(|mut d| {
+                        d.any(|e| {
+                            e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("run="))
+                        })
+                    })
+                    .unwrap_or(false);
+            (dir, has_data)
+        }
+    };
     let internal = format!("__all_{name}");
     let known = schema_of(name);
     if let (false, Some(schema), Where::Cluster) = (has_data, &known, place) {

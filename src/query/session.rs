@@ -16,6 +16,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 
+use super::pin::Pin;
 use super::register::register;
 pub use super::register::Where;
 use crate::dataset::schema::{INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
@@ -26,6 +27,8 @@ pub struct Session {
     ctx: SessionContext,
     tables: Vec<String>,
     root: PathBuf,
+    /// The generations this (local) session reads; removed with the session.
+    _pin: Option<Pin>,
 }
 
 /// True when `location` (a path or `file://` URL) lies under `root`, judged on
@@ -127,13 +130,19 @@ pub async fn open_in(
         }
     }
     names.sort();
+    // A cluster's executors cannot see a local pin: they list the dataset itself.
+    let mut pin = match place {
+        Where::Local => Some(Pin::new()?),
+        Where::Cluster => None,
+    };
     for name in &names {
-        register(&ctx, root, name, run, place).await?;
+        register(&ctx, root, name, run, place, pin.as_mut()).await?;
     }
     Ok(Session {
         ctx,
         tables: names,
         root: root.to_path_buf(),
+        _pin: pin,
     })
 }
 

@@ -28,6 +28,7 @@ mod parallel;
 mod privacy;
 mod public_traces;
 mod query;
+mod reader_race;
 mod report;
 mod scaling;
 mod schema_doc;

@@ -251,7 +251,10 @@ mod tests {
         let mut events = Vec::new();
         let meta = read(&path, |e| events.push(e)).unwrap();
         assert_eq!(events.len(), 2);
-        assert_eq!(events[0].arg.grid, super::super::loose::Loose::Value([1, 2, 3]));
+        assert_eq!(
+            events[0].arg.grid,
+            super::super::loose::Loose::Value([1, 2, 3])
+        );
         assert_eq!(meta.distributed.unwrap().rank, Some(1));
         std::fs::write(&path, r#"{"traceEvents": [{"ph": "X""#).unwrap();
         let err = read(&path, |_| {}).unwrap_err().to_string();
