@@ -40,7 +40,7 @@ impl Pin {
         let dir = tempfile::Builder::new()
             .prefix("trace-pin-")
             .tempdir()
-            .map_err(|e| Error::io(&std::env::temp_dir(), e))?;
+            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
         Ok(Pin {
             dir,
             generations: HashMap::new(),
