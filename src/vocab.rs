@@ -69,6 +69,21 @@ pub const CATEGORIES: &[&str] = &[
     OTHER,
 ];
 
+/// A file name as text, one-to-one: valid UTF-8 as it is (a backslash doubled),
+/// each byte that is not UTF-8 as `\xNN`, so names that differ only in such bytes
+/// (bytes ff fe vs fe ff) stay distinct run ids and parts, where a lossy conversion
+/// would make both `bad��`.
+pub fn os_text(name: &std::ffi::OsStr) -> String {
+    let mut out = String::new();
+    for chunk in name.as_encoded_bytes().utf8_chunks() {
+        out.push_str(&chunk.valid().replace('\\', "\\\\"));
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
 /// Which of a kernel's two categories a question groups by: `block`, the block it
 /// ran in (`kernels.category`, modules first), or `name`, the kind of work its name
 /// says wherever it ran (`kernels.name_category`).
@@ -136,6 +151,18 @@ pub fn sql_string(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn file_names_become_text_one_to_one() {
+        use std::os::unix::ffi::OsStrExt;
+        let text = |b: &[u8]| os_text(std::ffi::OsStr::from_bytes(b));
+        assert_eq!(text(b"mini.sqlite"), "mini.sqlite");
+        assert_eq!(text(b"bad\xff\xfename"), "bad\\xff\\xfename");
+        assert_ne!(text(b"bad\xff\xfename"), text(b"bad\xfe\xffname"));
+        // A literal backslash cannot pose as an escaped byte.
+        assert_ne!(text(b"bad\\xffname"), text(b"bad\xffname"));
+    }
 
     #[test]
     fn one_order_other_last_and_stable_hashes() {

@@ -20,10 +20,10 @@ pub struct DiffArgs {
     #[arg(long, default_value = "results/parquet")]
     pub data: PathBuf,
     /// A row regresses when it is this many % slower (and slower beyond noise).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = super::finite_non_negative)]
     pub gate: f64,
     /// …and at least this many ms per step slower (ignores tiny absolute changes).
-    #[arg(long, default_value_t = 0.005)]
+    #[arg(long, default_value_t = 0.005, value_parser = super::finite_non_negative)]
     pub floor_ms: f64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Table)]

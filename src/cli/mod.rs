@@ -60,6 +60,16 @@ pub struct DemoArgs {
     pub out: std::path::PathBuf,
 }
 
+/// A threshold flag's value: a finite number ≥ 0 (`NaN` or `inf` would make every
+/// comparison false and hide a regression).
+fn finite_non_negative(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        Ok(v) => Err(format!("{v} is not a finite number >= 0")),
+        Err(e) => Err(format!("{raw:?} is not a number ({e})")),
+    }
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let done = |r: anyhow::Result<()>| r.map(|()| Outcome::Success);

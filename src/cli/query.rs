@@ -41,9 +41,10 @@ pub struct QueryArgs {
     /// Write to this file instead of stdout (required for parquet).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Directory with user queries (takes precedence over the built-in ones).
-    #[arg(long, default_value = "queries")]
-    pub queries: PathBuf,
+    /// Directory with user queries (takes precedence over the built-in ones);
+    /// default: `./queries` when it exists.
+    #[arg(long)]
+    pub queries: Option<PathBuf>,
     /// Run on an Apache DataFusion Ballista cluster (`df://HOST:PORT` of a
     /// `trace cluster scheduler`) whose executors see --data at the same path; the
     /// output is what the local engine prints. Needs a build with `--features cluster`.
@@ -53,6 +54,18 @@ pub struct QueryArgs {
     /// outside the dataset only (queries are read-only without it).
     #[arg(long)]
     pub allow_write: bool,
+}
+
+/// The user-query directory: `--queries DIR` (which must exist), else `./queries`.
+fn queries_dir(given: Option<&std::path::Path>) -> Result<PathBuf, Error> {
+    match given {
+        Some(dir) if !dir.is_dir() => Err(Error::Usage(format!(
+            "--queries {}: no such directory (it holds your own queries/*.sql)",
+            dir.display()
+        ))),
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => Ok(PathBuf::from("queries")),
+    }
 }
 
 fn parse_param(raw: &str) -> Result<(String, String), String> {
@@ -75,7 +88,7 @@ impl QueryArgs {
             params: Vec::new(),
             format: OutputFormat::Table,
             out: None,
-            queries: PathBuf::from("queries"),
+            queries: None,
             cluster: None,
             allow_write: false,
         }
@@ -87,7 +100,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     if args.list {
         let mut out = stdout.lock();
-        for q in catalog::list(Some(&args.queries))? {
+        for q in catalog::list(Some(&queries_dir(args.queries.as_deref())?))? {
             let params: Vec<String> = q
                 .params
                 .iter()
@@ -115,6 +128,9 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     if args.format == OutputFormat::Parquet && args.out.is_none() {
         bail!(Error::Usage("--format parquet needs --out FILE".into()));
     }
+    if let Some(out) = &args.out {
+        crate::dataset::layout::refuse_output_inside(&args.data, out, "--out")?;
+    }
     let mut params = args.params;
     if let Some(by) = args.by {
         if params.iter().any(|(k, _)| k == "by") {
@@ -127,7 +143,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         source,
         run: args.run,
         params,
-        queries_dir: Some(args.queries),
+        queries_dir: Some(queries_dir(args.queries.as_deref())?),
     };
     let writes = if args.allow_write {
         query::session::Writes::OutsideDataset

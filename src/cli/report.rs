@@ -23,19 +23,20 @@ pub struct ReportArgs {
     #[arg(long, num_args = 2, value_names = ["BASE", "NEW"])]
     pub diff: Option<Vec<String>>,
     /// Gate of the comparison, % (as `trace diff --gate`).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = super::finite_non_negative)]
     pub gate: f64,
     /// Group categories by the block each kernel ran in (modules first) or by the
     /// kind of work its name says.
     #[arg(long, value_enum, default_value_t = CategoryAxis::Block)]
     pub by: CategoryAxis,
     /// Floor of the comparison, ms per step (as `trace diff --floor-ms`).
-    #[arg(long, default_value_t = 0.005)]
+    #[arg(long, default_value_t = 0.005, value_parser = super::finite_non_negative)]
     pub floor_ms: f64,
 }
 
 /// Runs `trace report`; the page is written whatever the comparison says.
 pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
+    crate::dataset::layout::refuse_output_inside(&args.data, &args.out, "--out")?;
     let diff = args.diff.and_then(|d| match d.as_slice() {
         [base, new] => Some((base.clone(), new.clone())),
         _ => None,

@@ -14,7 +14,12 @@
 //! ```
 //!
 //! Invariant: every name a reader must not list starts with `.` (pandas, polars,
-//! DuckDB and Spark skip those), so only `<table>/run=<key>` is visible.
+//! DuckDB and Spark skip those), so only `<table>/run=<key>` is visible; and only
+//! `trace ingest` writes under the root ([`refuse_output_inside`] guards the rest).
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
 
 /// Hidden directory of run generations under the dataset root.
 pub const RUNS_DIR: &str = ".runs";
@@ -27,3 +32,43 @@ pub const PARTS_DIR: &str = ".parts";
 
 /// File name of a run-level table (written by the merge, one per run).
 pub const RUN_FILE: &str = "run.parquet";
+
+/// True when `location` (a path or `file://` URL) lies under `root`, judged on
+/// canonical paths (links followed) of the longest existing ancestor.
+pub fn is_inside(root: &Path, location: &str) -> bool {
+    let path = Path::new(location.strip_prefix("file://").unwrap_or(location));
+    let absolute = std::env::current_dir()
+        .map(|cwd| cwd.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let Ok(root) = std::fs::canonicalize(root) else {
+        return false;
+    };
+    let mut probe = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = std::fs::canonicalize(probe) {
+            let full = rest.iter().rev().fold(canonical, |p, c| p.join(c));
+            return full.starts_with(&root);
+        }
+        match (probe.parent(), probe.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                probe = parent;
+            }
+            _ => return absolute.starts_with(&root),
+        }
+    }
+}
+
+/// Refuses an output file (`--out`) of a reading command that would land inside the
+/// dataset at `root`: it could replace a live part file and break every later query.
+pub fn refuse_output_inside(root: &Path, out: &Path, flag: &str) -> Result<()> {
+    if is_inside(root, &out.to_string_lossy()) {
+        return Err(Error::Usage(format!(
+            "{flag} {} is inside the dataset {}; only `trace ingest` writes there — write the file elsewhere",
+            out.display(),
+            root.display()
+        )));
+    }
+    Ok(())
+}

@@ -388,7 +388,7 @@ fn resolve_inputs(cfg: &IngestConfig) -> Result<Vec<(PathBuf, InputKind)>> {
 fn stem(path: &Path) -> String {
     let name = path
         .file_name()
-        .map(|n| n.to_string_lossy().to_string())
+        .map(crate::vocab::os_text)
         .unwrap_or_default();
     [".sqlite", ".nsys-rep", ".qdrep", ".db", ".json.gz", ".json"]
         .iter()

@@ -147,7 +147,10 @@ pub fn find(name: &str, dir: Option<&Path>) -> Result<Query> {
 /// (`12`, `-0.5`, `1e3`), anything else — `inf`, `NaN`, `0x10`, text — as a quoted
 /// string, so a value can never become SQL syntax.
 pub(super) fn literal(value: &str) -> String {
-    if is_sql_number(value) {
+    if is_sql_number(value) && value.starts_with('-') {
+        // `2 -${a}` with a = -1 must not become `2 --1` (a comment).
+        format!("({value})")
+    } else if is_sql_number(value) {
         value.to_string()
     } else {
         crate::vocab::sql_string(value)
@@ -188,6 +191,22 @@ pub fn bind(query: &Query, given: &[(String, String)]) -> Result<String> {
                 }
             )));
         }
+        let numeric_default = query
+            .params
+            .get(key)
+            .and_then(|d| d.as_deref())
+            .is_some_and(is_sql_number);
+        if numeric_default && !is_sql_number(value) {
+            return Err(Error::Usage(format!(
+                "query {}: {key}={value:?} is not a number (its default is {})",
+                query.name,
+                query
+                    .params
+                    .get(key)
+                    .and_then(|d| d.as_deref())
+                    .unwrap_or_default()
+            )));
+        }
         if let Some(allowed) = query.choices.get(key) {
             if !allowed.contains(value) {
                 return Err(Error::Usage(format!(
@@ -219,30 +238,72 @@ pub fn bind(query: &Query, given: &[(String, String)]) -> Result<String> {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-    Ok(substitute(&query.sql, &values))
+    substitute(&query.sql, &values)
 }
 
 /// Replaces each `${key}` of `sql` whose key `values` has, in one pass over the text:
 /// a value is never scanned again, so a value containing `${other}` stays that text.
-pub fn substitute(sql: &str, values: &BTreeMap<String, String>) -> String {
+/// The pass reads SQL's lexical structure: a placeholder in a comment stays as it
+/// is, and one inside a quoted string or identifier is an error (a value spliced
+/// there could close the quotes and become SQL).
+pub fn substitute(sql: &str, values: &BTreeMap<String, String>) -> Result<String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        Code,
+        Quoted(char),
+        LineComment,
+        BlockComment,
+    }
     let mut out = String::with_capacity(sql.len());
+    let mut state = State::Code;
     let mut rest = sql;
-    while let Some(open) = rest.find("${") {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 2..];
-        match after.find('}').map(|close| (&after[..close], close)) {
-            Some((key, close)) if values.contains_key(key) => {
-                out.push_str(&values[key]);
-                rest = &after[close + 1..];
-            }
-            _ => {
-                out.push_str("${");
-                rest = after;
+    while let Some(c) = rest.chars().next() {
+        let next = rest[c.len_utf8()..].chars().next();
+        if rest.starts_with("${") {
+            let after = &rest[2..];
+            if let Some((key, close)) = after.find('}').map(|close| (&after[..close], close)) {
+                if let Some(value) = values.get(key) {
+                    match state {
+                        State::Code => {
+                            out.push_str(value);
+                            rest = &after[close + 1..];
+                            continue;
+                        }
+                        State::Quoted(_) => {
+                            return Err(Error::Usage(format!(
+                                "parameter ${{{key}}} is inside quotes; write it bare (values are quoted for you: ${{{key}}}, not '${{{key}}}')"
+                            )))
+                        }
+                        State::LineComment | State::BlockComment => {}
+                    }
+                }
             }
         }
+        state = match (state, c, next) {
+            (State::Code, '\'' | '"', _) => State::Quoted(c),
+            (State::Code, '-', Some('-')) => State::LineComment,
+            (State::Code, '/', Some('*')) => State::BlockComment,
+            (State::Quoted(q), c, Some(n)) if c == q && n == q => {
+                // A doubled quote is the quote character itself.
+                out.push(c);
+                out.push(c);
+                rest = &rest[2 * c.len_utf8()..];
+                continue;
+            }
+            (State::Quoted(q), c, _) if c == q => State::Code,
+            (State::LineComment, '\n', _) => State::Code,
+            (State::BlockComment, '*', Some('/')) => {
+                out.push_str("*/");
+                rest = &rest[2..];
+                state = State::Code;
+                continue;
+            }
+            (state, _, _) => state,
+        };
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
     }
-    out.push_str(rest);
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -264,6 +325,24 @@ mod tests {
         let sql = bind(&q, &[("phase".into(), "dec'ode".into())]).unwrap();
         assert!(sql.ends_with("SELECT 20, 'dec''ode'"), "{sql}");
         assert!(bind(&q, &[("nope".into(), "1".into())]).is_err());
+    }
+
+    #[test]
+    fn values_never_become_comments_or_leave_quotes() {
+        let q = Query::adhoc("select 2 -${a} + 100 as v");
+        let sql = bind(&q, &[("a".into(), "-1".into())]).unwrap();
+        assert_eq!(sql, "select 2 -(-1) + 100 as v");
+        let q = Query::adhoc("select '${a}' as v");
+        let err = bind(&q, &[("a".into(), "x' union select 1 --".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("inside quotes"), "{err}");
+        let q = Query::adhoc("select \"${a}\" from t");
+        assert!(bind(&q, &[("a".into(), "x".into())]).is_err());
+        // Comments keep their text; doubled quotes and block comments are read right.
+        let q = Query::adhoc("-- uses ${a}\nselect 'it''s', /* ${a} */ ${a} as v");
+        let sql = bind(&q, &[("a".into(), "7".into())]).unwrap();
+        assert_eq!(sql, "-- uses ${a}\nselect 'it''s', /* ${a} */ 7 as v");
     }
 
     #[test]
@@ -313,7 +392,7 @@ mod tests {
             ("1e999", "'1e999'"),
             ("0x10", "'0x10'"),
             ("12", "12"),
-            ("-0.5", "-0.5"),
+            ("-0.5", "(-0.5)"),
             ("2E3", "2E3"),
             (".5", "'.5'"),
         ] {

@@ -136,7 +136,7 @@ pub fn sql(name: &str, params: &[(&str, Param)]) -> Result<String> {
             values.insert(key, text.to_string());
         }
     }
-    Ok(catalog::substitute(&query.sql, &values))
+    catalog::substitute(&query.sql, &values)
 }
 
 #[cfg(test)]

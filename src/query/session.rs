@@ -31,33 +31,6 @@ pub struct Session {
     _pin: Option<Pin>,
 }
 
-/// True when `location` (a path or `file://` URL) lies under `root`, judged on
-/// canonical paths (links followed) of the longest existing ancestor.
-fn is_inside(root: &Path, location: &str) -> bool {
-    let path = Path::new(location.strip_prefix("file://").unwrap_or(location));
-    let absolute = std::env::current_dir()
-        .map(|cwd| cwd.join(path))
-        .unwrap_or_else(|_| path.to_path_buf());
-    let Ok(root) = std::fs::canonicalize(root) else {
-        return false;
-    };
-    let mut probe = absolute.as_path();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(canonical) = std::fs::canonicalize(probe) {
-            let full = rest.iter().rev().fold(canonical, |p, c| p.join(c));
-            return full.starts_with(&root);
-        }
-        match (probe.parent(), probe.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name.to_os_string());
-                probe = parent;
-            }
-            _ => return absolute.starts_with(&root),
-        }
-    }
-}
-
 /// Opens `root` in a local session; with `run`, every table shows only that run.
 pub async fn open(root: &Path, run: Option<&str>) -> Result<Session> {
     let ctx = SessionContext::new_with_config(SessionConfig::new().with_information_schema(true));
@@ -229,7 +202,7 @@ impl Session {
             _ => Vec::new(),
         };
         for location in locations {
-            if is_inside(&self.root, location) {
+            if crate::dataset::layout::is_inside(&self.root, location) {
                 return refuse(format!("{location:?}"));
             }
         }

@@ -24,6 +24,7 @@ mod model_accounting;
 mod module_exactness;
 mod modules;
 mod multi_writer;
+mod nothing_lost;
 mod parallel;
 mod privacy;
 mod public_traces;
