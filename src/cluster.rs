@@ -104,7 +104,7 @@ mod enabled {
             let cluster = BallistaCluster::new_from_config(&config)
                 .await
                 .map_err(|e| cluster_error("starting the scheduler", e))?;
-            eprintln!(
+            crate::say!(
                 "trace cluster scheduler: listening on {addr} (Ballista {})",
                 ballista_version()
             );
@@ -142,9 +142,12 @@ mod enabled {
         if let Some(n) = options.concurrent_tasks {
             config.vcores = n.max(1);
         }
-        eprintln!(
+        crate::say!(
             "trace cluster executor: flight {}:{}, grpc {}, scheduler {}",
-            options.bind_host, options.port, options.grpc_port, options.scheduler
+            options.bind_host,
+            options.port,
+            options.grpc_port,
+            options.scheduler
         );
         runtime()?.block_on(async move {
             start_executor_process(Arc::new(config))

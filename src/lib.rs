@@ -29,6 +29,7 @@ pub mod attribute;
 pub mod capture;
 pub mod cli;
 pub mod cluster;
+pub mod console;
 pub mod dataset;
 pub mod diff;
 pub mod error;

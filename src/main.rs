@@ -11,8 +11,10 @@ fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         // A regression is an answer, not an error: the verdict is already printed.
         Ok(Outcome::Regression) => ExitCode::from(1),
+        // A closed pipe (`trace query … | head`) is not a failure, whatever error the
+        // failed write became on its way up.
+        Err(_) if sgl_trace::console::closed() => ExitCode::SUCCESS,
         Err(err) => {
-            // A closed pipe (`trace query … | head`) is not a failure.
             for cause in err.chain() {
                 if let Some(io) = cause.downcast_ref::<std::io::Error>() {
                     if io.kind() == std::io::ErrorKind::BrokenPipe {
@@ -20,7 +22,7 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            eprintln!("error: {err:#}");
+            sgl_trace::say!("error: {err:#}");
             let code = err
                 .chain()
                 .find_map(|c| c.downcast_ref::<sgl_trace::Error>())

@@ -16,7 +16,7 @@ pub fn enabled() -> bool {
 /// Prints one stage's time: `stage <input> <what> <seconds>`.
 pub fn report(input: &str, what: &str, took: Duration) {
     if enabled() {
-        eprintln!("stage {input} {what} {:.3}", took.as_secs_f64());
+        crate::say!("stage {input} {what} {:.3}", took.as_secs_f64());
     }
 }
 

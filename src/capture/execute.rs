@@ -80,7 +80,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
     check_python(&cfg.python)?;
     let plan = plan(cfg)?;
     for note in &plan.notes {
-        eprintln!("note: {note}");
+        crate::say!("note: {note}");
     }
 
     let model_dir = &plan.harness.model_dir;
@@ -106,7 +106,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
         |path: &Path, text: &str| std::fs::write(path, text).map_err(|e| Error::io(path, e));
     for file in harness_files()? {
         if let Some(note) = &file.note {
-            eprintln!("note: {note}");
+            crate::say!("note: {note}");
         }
         write(&plan.run_dir.join(file.name), &file.text)?;
     }
@@ -137,7 +137,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
         header.push_str(&format!("# note: {note}\n"));
     }
     write(&log, &header)?;
-    eprintln!(
+    crate::say!(
         "capture {}: {} grid point(s), log {}",
         plan.run_id,
         plan.points.len(),
@@ -170,9 +170,13 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
 
     let (rows, skipped) = results::read_latency(&plan.harness.latency_out)?;
     for s in &skipped {
-        eprintln!(
+        crate::say!(
             "skipped: {} bsz={} seq={} on rank {}: {}",
-            s.phase, s.bsz, s.seq, s.rank, s.skipped
+            s.phase,
+            s.bsz,
+            s.seq,
+            s.rank,
+            s.skipped
         );
     }
     let measured: Vec<Point> = plan
@@ -243,7 +247,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
             plan.tp_size,
         )?;
         if unknown_phase > 0 {
-            eprintln!(
+            crate::say!(
                 "note: {unknown_phase} benchmark.csv row(s) have a phase other than prefill/decode: no tflops/mfu for them"
             );
         }
@@ -336,7 +340,7 @@ fn report_event(bar: &indicatif::ProgressBar, event: &serde_json::Value, started
         other => other.to_string(),
     };
     if bar.is_hidden() {
-        eprintln!("[{:>7.1} s] {text}", started.elapsed().as_secs_f64());
+        crate::say!("[{:>7.1} s] {text}", started.elapsed().as_secs_f64());
     } else {
         bar.set_message(text);
     }

@@ -153,21 +153,25 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         rules,
         progress: std::io::stderr().is_terminal(),
     };
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::console::stdout();
     let outcome = capture::run(&config, &mut stdout)?;
+    std::io::Write::flush(&mut stdout)?;
     if !outcome.dry_run {
-        eprintln!(
+        crate::say!(
             "capture {}: {} latency row(s) → {}",
             outcome.run_id,
             outcome.latency_rows,
             outcome.run_dir.display()
         );
         if let Some(v) = &outcome.sglang_version {
-            eprintln!("capture {}: SGLang {v}", outcome.run_id);
+            crate::say!("capture {}: SGLang {v}", outcome.run_id);
         }
         if let Some(summary) = &outcome.ingest {
-            eprint!("{summary}");
-            eprintln!(
+            crate::console::say_line(format_args!(
+                "{}",
+                summary.to_string().trim_end_matches('\n')
+            ));
+            crate::say!(
                 "next: trace query categories-by-shape --run {}",
                 outcome.run_id
             );

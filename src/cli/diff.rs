@@ -40,7 +40,7 @@ pub fn run(args: DiffArgs) -> anyhow::Result<Outcome> {
         floor_ms: args.floor_ms,
     };
     let comparison = diff::run(&config)?;
-    let mut out = std::io::BufWriter::new(std::io::stdout());
+    let mut out = crate::console::stdout();
     output::write(&comparison, args.format, &mut out, &mut std::io::stderr())?;
     out.flush()?;
     Ok(if comparison.regressions().next().is_some() {

@@ -95,7 +95,7 @@ impl IngestArgs {
                 if path.is_file() {
                     Some(Arch::load(&path)?)
                 } else {
-                    eprintln!(
+                    crate::say!(
                         "note: no model config at {}; model_flops is not written",
                         path.display()
                     );
@@ -137,6 +137,9 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
             .install(|| ingest::run(&config))?,
         None => ingest::run(&config)?,
     };
-    eprint!("{summary}");
+    crate::console::say_line(format_args!(
+        "{}",
+        summary.to_string().trim_end_matches('\n')
+    ));
     Ok(())
 }

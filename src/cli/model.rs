@@ -67,7 +67,7 @@ fn billions(n: u64) -> String {
 
 /// Runs `trace model …`.
 pub fn run(command: ModelCommand) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::console::stdout();
     match command {
         ModelCommand::Params(select) => {
             let arch = select.load()?;

@@ -97,9 +97,8 @@ impl QueryArgs {
 
 /// Runs `trace query`.
 pub fn run(args: QueryArgs) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
     if args.list {
-        let mut out = stdout.lock();
+        let mut out = crate::console::stdout();
         for q in catalog::list(Some(&queries_dir(args.queries.as_deref())?))? {
             let params: Vec<String> = q
                 .params
@@ -154,7 +153,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     match &args.out {
         Some(path) => format::write_file(args.format, &result.schema, &result.batches, path)?,
         None => {
-            let mut out = std::io::BufWriter::new(std::io::stdout());
+            let mut out = crate::console::stdout();
             format::write(args.format, &result.schema, &result.batches, &mut out)?;
             out.flush()?;
         }

@@ -51,7 +51,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<Outcome> {
         by: args.by,
     };
     let summary = report::run(&config)?;
-    eprintln!(
+    crate::say!(
         "wrote {} ({:.1} KB; runs: {}{})",
         config.out.display(),
         summary.bytes as f64 / 1024.0,

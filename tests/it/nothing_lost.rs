@@ -193,3 +193,61 @@ fn non_finite_thresholds_are_refused() {
         assert!(err.contains("not a finite number >= 0"), "{args:?}: {err}");
     }
 }
+
+/// A reader that stops after one line (`| head -1`) ends neither a query nor an
+/// ingest with an error or a panic: exit 0.
+#[test]
+fn a_closed_pipe_is_not_a_failure() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path());
+    for format in ["table", "csv", "json"] {
+        let mut child = trace()
+            .args([
+                "query",
+                "--sql",
+                "SELECT * FROM kernels",
+                "--format",
+                format,
+                "--data",
+            ])
+            .arg(&data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{format}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // stderr closed after the first line of the ingest summary.
+    let mut child = trace()
+        .args(["ingest", "--run-id", "again", "--out"])
+        .arg(&data)
+        .arg(fixture("nsys/hf_capture.sqlite"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "after {first:?}");
+    assert_eq!(kernels(&data), "n\n12076\n", "4888 + 7188 kernels");
+}
