@@ -234,7 +234,6 @@ fn a_closed_pipe_is_not_a_failure() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // stderr closed after the first line of the ingest summary.
     let mut child = trace()
         .args(["ingest", "--run-id", "again", "--out"])
         .arg(&data)
@@ -243,11 +242,9 @@ fn a_closed_pipe_is_not_a_failure() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stderr.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    // Closed before the ingest writes anything: every message meets a broken pipe.
+    drop(child.stderr.take());
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "after {first:?}");
+    assert_eq!(status.code(), Some(0));
     assert_eq!(kernels(&data), "n\n12076\n", "4888 + 7188 kernels");
 }
