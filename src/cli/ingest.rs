@@ -29,9 +29,10 @@ pub struct IngestArgs {
     /// nsys binary for exporting .nsys-rep inputs (else $TRACE_NSYS, PATH, install dirs).
     #[arg(long)]
     pub nsys: Option<PathBuf>,
-    /// Worker threads (default: all cores).
-    #[arg(long)]
-    pub threads: Option<usize>,
+    /// Worker threads, 1–512 (default: all cores; more than the cores only adds
+    /// switching).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=512))]
+    pub threads: Option<u16>,
     /// Never draw progress bars (they are drawn only on a terminal anyway).
     #[arg(long)]
     pub quiet: bool,
@@ -131,7 +132,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     let config = args.into_config()?;
     let summary = match threads {
         Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n)
+            .num_threads(usize::from(n))
             .build()
             .context("starting worker threads")?
             .install(|| ingest::run(&config))?,

@@ -2,13 +2,18 @@
 //! different machines sharing the dataset over NFS or Lustre serialise their commits.
 //!
 //! ```text
-//! <root>/.runs/<key>/lock/          exists ⇔ held (mkdir is atomic on the server)
+//! <root>/.runs/<key>/lock/          exists ⇔ held
 //! <root>/.runs/<key>/lock/owner     "<host>\n<pid>\n<token>\n" of the holder
 //! ```
 //!
+//! Taking it: a writer makes `lock.take-<token>/owner` and renames that directory to
+//! `lock` (atomic on the server; it fails while `lock` exists and holds its owner
+//! file), so a lock never exists without its owner, whenever the writer is killed.
+//!
 //! Invariants:
-//! - only the process whose `mkdir` succeeded holds the lock; it removes the directory
-//!   when [`CommitLock`] is dropped;
+//! - only the process whose rename succeeded holds the lock; it removes the directory
+//!   when [`CommitLock`] is dropped; a writer killed before its rename leaves only a
+//!   `lock.take-…` directory, which the next taker removes once a minute old;
 //! - a lock is stale, and may be broken, when its holder is gone: same host and no
 //!   process with its pid, or another host and the owner file untouched for
 //!   [`STALE_AFTER`] (a commit holds the lock for the milliseconds-to-seconds it takes
@@ -33,6 +38,9 @@ pub const STALE_AFTER: Duration = Duration::from_secs(600);
 /// A lock directory without its owner file this long is a holder killed between
 /// `mkdir` and writing the owner (a window of microseconds).
 const OWNERLESS_GRACE: Duration = Duration::from_secs(60);
+
+/// How long a writer waits quietly before saying whom it waits for.
+const WAIT_TELL: Duration = Duration::from_secs(2);
 
 /// How long a writer waits for a live holder before giving up.
 const WAIT_LIMIT: Duration = Duration::from_secs(1800);
@@ -87,28 +95,44 @@ impl CommitLock {
         let me = Owner::me();
         let started = Instant::now();
         let mut pause = Duration::from_millis(5);
+        let mut told = false;
+        sweep_takes(dir);
+        let mut take = taking_dir(dir, &me)?;
         loop {
-            match std::fs::create_dir(dir) {
+            match std::fs::rename(&take, dir) {
                 Ok(()) => {
-                    let owner = dir.join("owner");
-                    if let Err(e) = write_owner(&owner, &me) {
-                        let _ = std::fs::remove_dir_all(dir);
-                        return Err(Error::io(&owner, e));
-                    }
                     return Ok(CommitLock {
                         dir: dir.to_path_buf(),
                         token: me.token,
                     });
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io(dir, e)),
+                // `lock` exists (ENOTEMPTY / EEXIST): someone holds it. A wait of
+                // over a minute may have seen our own `take` swept: make it again.
+                Err(_) if dir.exists() => {
+                    if !take.join("owner").exists() {
+                        take = taking_dir(dir, &me)?;
+                    }
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&take);
+                    return Err(Error::io(dir, e));
+                }
             }
             let holder = read_owner(dir);
             if is_stale(dir, holder.as_ref()) {
                 break_lock(dir, holder.as_ref(), &me);
                 continue;
             }
+            if !told && started.elapsed() > WAIT_TELL {
+                crate::say!(
+                    "waiting for the commit lock {} held by {} …",
+                    dir.display(),
+                    describe(holder.as_ref())
+                );
+                told = true;
+            }
             if started.elapsed() > WAIT_LIMIT {
+                let _ = std::fs::remove_dir_all(&take);
                 return Err(Error::Usage(format!(
                     "{}: waited {} s for the commit lock held by {}; if that writer is gone, \
                      remove the directory and retry",
@@ -142,6 +166,46 @@ impl Drop for CommitLock {
         if self.still_held() {
             let _ = std::fs::remove_file(self.dir.join("owner"));
             let _ = std::fs::remove_dir(&self.dir);
+        }
+    }
+}
+
+/// `lock.take-<token>/owner`, ready to be renamed to `lock`.
+fn taking_dir(dir: &Path, me: &Owner) -> Result<PathBuf> {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let take = dir.with_file_name(format!("{name}.take-{}", me.token));
+    let _ = std::fs::remove_dir_all(&take);
+    std::fs::create_dir(&take).map_err(|e| Error::io(&take, e))?;
+    let owner = take.join("owner");
+    if let Err(e) = write_owner(&owner, me) {
+        let _ = std::fs::remove_dir_all(&take);
+        return Err(Error::io(&owner, e));
+    }
+    Ok(take)
+}
+
+/// Removes `lock.take-…` directories a minute old (writers killed before their
+/// rename).
+fn sweep_takes(dir: &Path) {
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return;
+    };
+    let prefix = format!("{}.take-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > OWNERLESS_GRACE);
+        if old && entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }

@@ -7,6 +7,9 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// The UTF-8 byte-order mark.
+pub const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
+
 /// What kind of file an input is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
@@ -20,6 +23,14 @@ pub enum InputKind {
 
 /// Identifies an input by its first bytes (and `.nsys-rep` by extension).
 pub fn probe(path: &Path) -> Result<InputKind> {
+    // Opening a FIFO would block until a writer comes; a device never ends.
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::input(
+            path,
+            "not a regular file (a directory, FIFO or device): give the trace file itself",
+        ));
+    }
     let mut head = [0u8; 16];
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let n = file.read(&mut head).map_err(|e| Error::io(path, e))?;
@@ -34,7 +45,9 @@ pub fn probe(path: &Path) -> Result<InputKind> {
     if extension == "nsys-rep" || extension == "qdrep" {
         return Ok(InputKind::NsysRep);
     }
-    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    // A UTF-8 byte-order mark may precede JSON (Windows editors write one).
+    let text = head.strip_prefix(UTF8_BOM).unwrap_or(head);
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
     if head.starts_with(&[0x1f, 0x8b]) || first == Some(&b'{') || first == Some(&b'[') {
         return Ok(InputKind::Kineto);
     }

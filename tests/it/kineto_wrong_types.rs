@@ -2,7 +2,8 @@
 //! else. Any field of any event (annotation, runtime call, kernel, memcpy) replaced by
 //! a value of another JSON type — a bool, an array, an object, text that is no
 //! number, a fraction where an integer belongs — never refuses the file; only the
-//! events whose identity (`ph`, `cat`, `ts`) was spoiled are lost, every other event
+//! events whose identity (`ph`, `cat`, `ts`; `dur` of a kernel, copy or range)
+//! was spoiled are lost, every other event
 //! lands unchanged, and each spoiled field the importer reads is counted by name. A
 //! number written as a string (`"bytes": "256"`, as ROCm writes) reads as the number.
 
@@ -137,13 +138,18 @@ proptest! {
             let wrong = is_wrong(&field, &value);
             set(&mut events[index], &field, value);
             // Any other `ph` or `cat` makes it another kind of event.
-            if matches!(field.as_str(), "ph" | "cat") || (field == "ts" && wrong) {
+            let cat = base[index]["cat"].as_str().unwrap();
+            // A kernel, copy or range without a usable `dur` has no interval: lost.
+            let spans = cat != "cuda_runtime";
+            if matches!(field.as_str(), "ph" | "cat")
+                || (field == "ts" && wrong)
+                || (field == "dur" && wrong && spans)
+            {
                 spoiled_identity.insert(index);
             }
             if !wrong {
                 continue;
             }
-            let cat = base[index]["cat"].as_str().unwrap();
             let read = match field.as_str() {
                 "ph" | "pid" | "tid" => false,
                 "cat" | "name" | "ts" | "dur" | "args" => true,

@@ -248,3 +248,120 @@ fn a_closed_pipe_is_not_a_failure() {
     assert_eq!(status.code(), Some(0));
     assert_eq!(kernels(&data), "n\n12076\n", "4888 + 7188 kernels");
 }
+
+/// A lock left without its owner (by an older writer killed between `mkdir` and
+/// writing the owner) is taken at once, not after a silent minute; a writer killed
+/// before taking leaves nothing in the way; waiting on a live holder says so.
+#[test]
+fn commit_locks_never_wait_silently() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path());
+    let lock = data.join(".runs/mini/lock");
+    std::fs::create_dir(&lock).unwrap();
+    std::fs::create_dir(data.join(".runs/mini/lock.take-gone-1-2-3")).unwrap();
+    let started = Instant::now();
+    run_ok(
+        trace()
+            .arg("ingest")
+            .arg(fixture("nsys/mini.sqlite"))
+            .arg("--out")
+            .arg(&data),
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!lock.exists());
+
+    // A live holder (this test process): the writer waits and says whom for.
+    std::fs::create_dir(&lock).unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    std::fs::write(
+        lock.join("owner"),
+        format!("{}\n{}\ntest-token\n", host.trim(), std::process::id()),
+    )
+    .unwrap();
+    let mut child = trace()
+        .arg("ingest")
+        .arg(fixture("nsys/mini.sqlite"))
+        .arg("--out")
+        .arg(&data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    std::fs::remove_dir_all(&lock).unwrap();
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("waiting for the commit lock"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert_eq!(kernels(&data), "n\n4888\n");
+}
+
+/// Inputs that used to hang or mislead: a FIFO is refused at once (opening it would
+/// block), a BOM before Kineto JSON is still JSON, `--threads` has a ceiling.
+#[test]
+fn fifos_boms_and_thread_counts() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    #[cfg(unix)]
+    {
+        let fifo = dir.path().join("trace.sqlite");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if made.is_ok_and(|s| s.success()) {
+            let started = Instant::now();
+            let out = trace()
+                .arg("ingest")
+                .arg(&fifo)
+                .arg("--out")
+                .arg(&data)
+                .output()
+                .unwrap();
+            assert!(started.elapsed() < Duration::from_secs(20));
+            assert_eq!(out.status.code(), Some(1));
+            assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
+        }
+    }
+    // The Kineto fixture behind a UTF-8 byte-order mark.
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open(fixture("kineto/mini.kineto.json.gz")).unwrap(),
+        ),
+        &mut text,
+    )
+    .unwrap();
+    let bom = dir.path().join("bom.json");
+    std::fs::write(&bom, [&[0xEF, 0xBB, 0xBF][..], &text].concat()).unwrap();
+    let plain = dir.path().join("plain.json");
+    std::fs::write(&plain, &text).unwrap();
+    let with_bom = ingest(&[bom], &dir.path().join("a"));
+    let without = ingest(&[plain], &dir.path().join("b"));
+    assert_eq!(
+        (with_bom.kernels, with_bom.labelled),
+        (without.kernels, without.labelled)
+    );
+    let out = trace()
+        .args(["ingest", "--threads", "100000", "--out"])
+        .arg(&data)
+        .arg(fixture("nsys/mini.sqlite"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1..=512"));
+}

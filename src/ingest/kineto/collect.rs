@@ -179,6 +179,17 @@ pub fn collect(
                 *skipped.entry("Kineto event without ts or cat").or_default() += 1;
                 return;
             };
+            // A GPU op or a range without a duration has no interval to store.
+            let spans = matches!(
+                cat.as_str(),
+                "kernel" | "gpu_memcpy" | "gpu_memset" | "user_annotation" | "python_function"
+            );
+            if spans && dur.is_none() {
+                *skipped
+                    .entry("Kineto kernel, copy or range without a dur (not stored)")
+                    .or_default() += 1;
+                return;
+            }
             let (start, end) = match sanity::kineto_times(ts, dur) {
                 Ok(times) => times,
                 Err(reason) => {

@@ -181,13 +181,19 @@ fn open(path: &Path) -> Result<Box<dyn Read>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let head = reader.fill_buf().map_err(|e| Error::io(path, e))?;
-    if head.starts_with(&[0x1f, 0x8b]) {
+    let mut text: Box<dyn BufRead> = if head.starts_with(&[0x1f, 0x8b]) {
         // Multi-member gzip (concatenated `gzip` outputs) is valid gzip: read every member.
         let decoder = flate2::read::MultiGzDecoder::new(reader);
-        Ok(Box::new(BufReader::with_capacity(1 << 20, decoder)))
+        Box::new(BufReader::with_capacity(1 << 20, decoder))
     } else {
-        Ok(Box::new(reader))
+        Box::new(reader)
+    };
+    // JSON after a UTF-8 byte-order mark is still JSON.
+    let head = text.fill_buf().map_err(|e| Error::io(path, e))?;
+    if head.starts_with(crate::ingest::probe::UTF8_BOM) {
+        text.consume(crate::ingest::probe::UTF8_BOM.len());
     }
+    Ok(Box::new(text))
 }
 
 /// Streams every event of the trace at `path` to `on_event`; returns the metadata.
