@@ -41,12 +41,25 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Compare two runs per shape, category and kernel; exit 1 on a regression beyond the gate.
     Diff(diff::DiffArgs),
+    /// Remove one run from the dataset (a run not wanted, or damaged).
+    Remove(RemoveArgs),
     /// Ingest the shipped fixture traces and print kernels-by-phase (the README demo).
     Demo(DemoArgs),
     /// Start an Apache DataFusion Ballista scheduler or executor for `trace query
     /// --cluster` (needs a build with `--features cluster`).
     #[command(subcommand)]
     Cluster(cluster::ClusterCommand),
+}
+
+/// Arguments of `trace remove`.
+#[derive(Debug, clap::Args)]
+pub struct RemoveArgs {
+    /// The run to remove (its id, or its partition key).
+    #[arg(long)]
+    pub run: String,
+    /// Dataset root.
+    #[arg(long, default_value = "results/parquet")]
+    pub data: std::path::PathBuf,
 }
 
 /// Arguments of `trace demo`.
@@ -77,6 +90,16 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Capture(args) => done(capture::run(args)),
         Command::Ingest(args) => done(ingest::run(args)),
         Command::Query(args) => done(query::run(args)),
+        Command::Remove(args) => {
+            let removed = crate::dataset::remove::remove_run(&args.data, &args.run)?;
+            crate::say!(
+                "removed run {} from {} (tables: {})",
+                removed.key,
+                args.data.display(),
+                removed.tables.join(", ")
+            );
+            Ok(Outcome::Success)
+        }
         Command::Model(command) => done(model::run(command)),
         Command::Report(args) => report::run(args),
         Command::Diff(args) => diff::run(args),

@@ -21,6 +21,9 @@
 //! Generations other than the current and the previous one are removed once a
 //! minute old (a reader that listed one can still open its files meanwhile).
 //!
+//! A `current` that names a missing generation (removed by hand) is a run whose data
+//! is gone: the next commit starts from an empty generation instead of failing.
+//!
 //! Every filesystem step goes through [`step`], which tests use to inject a failure
 //! at each one in turn.
 
@@ -81,6 +84,12 @@ pub fn commit(target: &Target, staged: &Path, owned: &Owned, merge: Option<Merge
         None => first_generation(target)?,
     };
     let old_dir = target.run_dir.join(&old);
+    if !old_dir.exists() {
+        // `current` names a generation removed by hand: its data is gone. Commit on
+        // an empty one rather than refuse every ingest of the run for ever.
+        step("recreate a missing current generation", &old_dir)?;
+        std::fs::create_dir_all(&old_dir).map_err(|e| Error::io(&old_dir, e))?;
+    }
     step("read part records", &old_dir)?;
     let old_records = parts::read_all(&old_dir)?;
     for (part, began_with) in owned {
@@ -162,6 +171,11 @@ pub fn current_writer(run_dir: &Path, part: &str) -> Result<Option<String>> {
         let record = parts::read_record(&dir, part)?;
         if record.is_some() || dir.exists() {
             return Ok(record.map(|r| r.writer));
+        }
+        if current_generation(run_dir)?.as_deref() == Some(generation.as_str()) {
+            // Still current and gone: removed by hand, not pruned. No writer holds
+            // the part; the commit starts the run again from nothing.
+            return Ok(None);
         }
     }
     Err(Error::Usage(format!(

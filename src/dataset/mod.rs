@@ -15,6 +15,7 @@ mod commit_tests;
 pub mod layout;
 pub mod lock;
 pub mod parts;
+pub mod remove;
 pub mod run_key;
 pub mod schema;
 pub mod staging;

@@ -4,12 +4,23 @@
 //! a builder struct with one typed Arrow builder per column, so an importer appends
 //! values without per-row allocation. A row that misses a column makes
 //! [`RecordBatch::try_new`] fail with a length error, which the tests catch.
+//!
+//! Names many rows share (kernel names, NVTX text, copy names) are dictionary
+//! columns (`Dictionary(Int32, Utf8)`, kind `Dict`): each distinct value is held once
+//! per batch, in memory and in the file's Arrow schema, so 300,000 kernels sharing
+//! one 64 KiB name cost one copy of it (a plain string column would need 19 GB and
+//! overflow Arrow's 2 GiB offsets). [`NameBuilder::append_keyed`] finds a value by
+//! the importer's interned id, without hashing the text.
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use datafusion::arrow::array::{
-    ArrayBuilder, ArrayRef, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    ArrayBuilder, ArrayRef, DictionaryArray, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder,
 };
+use datafusion::arrow::datatypes::Int32Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -43,6 +54,9 @@ macro_rules! arrow_type {
     (F64) => {
         DataType::Float64
     };
+    (Dict) => {
+        DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+    };
 }
 
 macro_rules! builder_type {
@@ -58,6 +72,83 @@ macro_rules! builder_type {
     (F64) => {
         Float64Builder
     };
+    (Dict) => {
+        NameBuilder
+    };
+}
+
+/// A dictionary string column under construction (see the module docs).
+#[derive(Default)]
+pub struct NameBuilder {
+    keys: Int32Builder,
+    values: StringBuilder,
+    /// Importer id → dictionary key, for [`NameBuilder::append_keyed`].
+    by_id: HashMap<i64, i32>,
+    /// Text → dictionary key, for [`NameBuilder::append_value`].
+    by_text: HashMap<Box<str>, i32>,
+}
+
+impl NameBuilder {
+    fn push(&mut self, value: &str) -> i32 {
+        let key = self.values.len() as i32;
+        self.values.append_value(value);
+        key
+    }
+
+    /// Appends `value`, known to the importer by `id` (the same id is always the
+    /// same text): no hashing of the text.
+    pub fn append_keyed(&mut self, id: i64, value: &str) {
+        let key = match self.by_id.get(&id) {
+            Some(key) => *key,
+            None => {
+                let key = self.push(value);
+                self.by_id.insert(id, key);
+                key
+            }
+        };
+        self.keys.append_value(key);
+    }
+
+    /// Appends `value`, found by its text.
+    pub fn append_value(&mut self, value: &str) {
+        let key = match self.by_text.get(value) {
+            Some(key) => *key,
+            None => {
+                let key = self.push(value);
+                self.by_text.insert(value.into(), key);
+                key
+            }
+        };
+        self.keys.append_value(key);
+    }
+
+    /// Appends `value` or a null.
+    pub fn append_option(&mut self, value: Option<&str>) {
+        match value {
+            Some(value) => self.append_value(value),
+            None => self.keys.append_null(),
+        }
+    }
+
+    /// Rows appended since the last [`NameBuilder::finish`].
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when no row is pending.
+    pub fn is_empty(&self) -> bool {
+        self.keys.len() == 0
+    }
+
+    /// The pending rows as a dictionary array; resets the builder.
+    pub fn finish(&mut self) -> DictionaryArray<Int32Type> {
+        let keys = self.keys.finish();
+        let values: ArrayRef = Arc::new(self.values.finish());
+        self.by_id.clear();
+        self.by_text.clear();
+        // Every key indexes a value pushed above, so this cannot fail.
+        DictionaryArray::new(keys, values)
+    }
 }
 
 macro_rules! arrow_table {
@@ -103,8 +194,8 @@ arrow_table! {
         start_ns: I64 false,
         end_ns: I64 false,
         dur_ns: I64 false,
-        name: Str false,
-        demangled: Str false,
+        name: Dict false,
+        demangled: Dict false,
         category: Str false,
         category_source: Str false,
         name_category: Str false,
@@ -145,7 +236,7 @@ arrow_table! {
         kind: Str false,
         copy_kind: Str true,
         bytes: I64 false,
-        name: Str false,
+        name: Dict false,
         launch: Str false,
         api: Str true,
         step: I64 true,
@@ -199,7 +290,7 @@ arrow_table! {
         end_ns: I64 true,
         dur_ns: I64 true,
         kind: Str false,
-        text: Str true,
+        text: Dict true,
         domain_id: I64 true,
         depth: I32 false,
         step: I64 true,

@@ -53,8 +53,8 @@ pub struct KernelRecord {
     /// Base name (nsys `shortName`).
     pub name: Arc<str>,
     pub demangled: Arc<str>,
-    /// Identifies the (name, demangled) pair within this input, for memoised
-    /// categorisation.
+    /// Ids of (name, demangled) within this input: the same id is always the same
+    /// text. For memoised categorisation and the dictionary columns.
     pub name_key: (i64, i64),
     /// Replayed from a CUDA graph (nsys: a graph node id; Kineto: launched by
     /// `cudaGraphLaunch`).

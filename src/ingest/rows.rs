@@ -62,8 +62,8 @@ pub fn append_kernel(
     r.start_ns.append_value(k.start);
     r.end_ns.append_value(k.end);
     r.dur_ns.append_value(k.end - k.start);
-    r.name.append_value(&k.name);
-    r.demangled.append_value(&k.demangled);
+    r.name.append_keyed(k.name_key.0, &k.name);
+    r.demangled.append_keyed(k.name_key.1, &k.demangled);
     let c = &row.categorized;
     let module = c.module.and_then(|id| modules.info(id));
     r.category.append_value(c.category);

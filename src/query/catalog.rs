@@ -370,7 +370,7 @@ mod tests {
     fn values_are_bound_once_and_typed() {
         let q = Query::parse(
             "t",
-            "-- x\n-- param: a\n-- param: b = 1\nSELECT ${a} AS a, ${b} AS b",
+            "-- x\n-- param: a\n-- param: b = one\nSELECT ${a} AS a, ${b} AS b",
             "x",
         );
         // A value naming another placeholder is text, never expanded again.

@@ -57,7 +57,28 @@ pub fn read_table(out: &Path, table: &str, run: &str) -> RecordBatch {
             batches.push(batch.unwrap());
         }
     }
-    concat_batches(&schema.unwrap(), &batches).unwrap()
+    plain_strings(&concat_batches(&schema.unwrap(), &batches).unwrap())
+}
+
+/// `batch` with its dictionary string columns (kernel names, NVTX text) cast to
+/// plain strings, as tests read them.
+pub fn plain_strings(batch: &RecordBatch) -> RecordBatch {
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    let (fields, columns): (Vec<Field>, Vec<_>) = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(field, column)| match field.data_type() {
+            DataType::Dictionary(_, _) => (
+                Field::new(field.name(), DataType::Utf8, field.is_nullable()),
+                cast(column, &DataType::Utf8).unwrap(),
+            ),
+            _ => (field.as_ref().clone(), column.clone()),
+        })
+        .unzip();
+    RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns).unwrap()
 }
 
 pub fn trace() -> Command {

@@ -285,3 +285,104 @@ fn a_huge_kernel_name_is_capped_so_memory_stays_bounded() {
         .iter()
         .all(|n| n.len() == ingest::sanity::MAX_NAME_BYTES + marker.len() && n.ends_with(&marker)));
 }
+
+/// 40,000 kernels share one capped 64 KiB name (2.6 GB as a plain string column,
+/// past Arrow's 2 GiB offsets): the name is a dictionary column, stored once.
+#[test]
+fn many_kernels_sharing_a_huge_name_are_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("shared.sqlite");
+    std::fs::copy(fixture("nsys/mini.sqlite"), &input).unwrap();
+    let conn = Connection::open(&input).unwrap();
+    let id: i64 = conn
+        .query_row(
+            "SELECT shortName FROM CUPTI_ACTIVITY_KIND_KERNEL GROUP BY shortName ORDER BY count(*) DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute(
+        "UPDATE StringIds SET value = ?1 WHERE id = ?2",
+        rusqlite::params!["k".repeat(1 << 20), id],
+    )
+    .unwrap();
+    conn.execute(
+        "UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET demangledName = shortName WHERE shortName = ?1",
+        [id],
+    )
+    .unwrap();
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('CUPTI_ACTIVITY_KIND_KERNEL')")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let shifted: Vec<String> = columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "start" | "end" => format!("{c} + ?1"),
+            "correlationId" => format!("{c} + 100000000 * ?2"),
+            other => other.to_string(),
+        })
+        .collect();
+    let copy = format!(
+        "INSERT INTO CUPTI_ACTIVITY_KIND_KERNEL ({}) SELECT {} FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE shortName = {id} AND correlationId < 100000000",
+        columns.join(", "),
+        shifted.join(", ")
+    );
+    let base: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE shortName = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut round = 1;
+    while conn
+        .query_row(
+            "SELECT count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE shortName = ?1",
+            [id],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+        < 40_000
+    {
+        conn.execute(&copy, rusqlite::params![round * 10_000_000_000i64, round])
+            .unwrap();
+        round += 1;
+    }
+    let shared: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE shortName = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap();
+    drop(conn);
+    assert!(shared >= 40_000 && base > 0);
+    let out = dir.path().join("out");
+    let summary = ingest::run(&config(vec![input], &out)).unwrap();
+    assert_eq!(summary.kernels as i64, 4888 - base + shared);
+    let part = out.join("kernels/run=shared/part-shared.parquet");
+    let bytes = std::fs::metadata(&part).unwrap().len();
+    assert!(
+        bytes < 8 << 20,
+        "{bytes} bytes: the name is not stored once"
+    );
+    let reader = sgl_trace::query::reader::Reader::open(&out).unwrap();
+    let rows = reader
+        .rows(
+            "SELECT count(*) AS n, max(length(name)) AS longest FROM kernels WHERE name LIKE 'kkkk%'",
+            "test",
+        )
+        .unwrap();
+    assert_eq!(rows.i64s("n").unwrap(), vec![Some(shared)]);
+    let marker = format!("…[+{} bytes]", (1 << 20) - ingest::sanity::MAX_NAME_BYTES);
+    assert_eq!(
+        rows.i64s("longest").unwrap(),
+        vec![Some(
+            (ingest::sanity::MAX_NAME_BYTES + marker.chars().count()) as i64
+        )]
+    );
+}

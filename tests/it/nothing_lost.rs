@@ -365,3 +365,34 @@ fn fifos_boms_and_thread_counts() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("1..=512"));
 }
+
+/// A run whose current generation was deleted by hand vanishes from queries but
+/// does not break them; re-ingesting mends it; `trace remove` takes a run away.
+#[test]
+fn a_damaged_run_is_mended_or_removed_with_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dataset(dir.path());
+    ingest(&[fixture("nsys/tp2.sqlite")], &data);
+    let current = std::fs::read_link(data.join(".runs/mini/current")).unwrap();
+    std::fs::remove_dir_all(data.join(".runs/mini").join(current)).unwrap();
+    assert_eq!(kernels(&data), "n\n1488\n", "the other run still answers");
+    // Re-ingesting the damaged run works (it used to fail "changed too fast").
+    ingest(&[fixture("nsys/mini.sqlite")], &data);
+    assert_eq!(kernels(&data), "n\n6376\n");
+    let out = run_ok(
+        trace()
+            .args(["remove", "--run", "tp2", "--data"])
+            .arg(&data),
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("removed run tp2"));
+    assert_eq!(kernels(&data), "n\n4888\n");
+    assert!(!data.join(".runs/tp2").exists());
+    assert!(!data.join("kernels/run=tp2").exists());
+    let again = trace()
+        .args(["remove", "--run", "tp2", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no run \"tp2\""));
+}

@@ -226,7 +226,7 @@ impl Importer for KinetoImporter {
                 end: k.end,
                 name: c.names.short(k.name),
                 demangled: c.names.get(k.name),
-                name_key: (i64::from(k.name), 0),
+                name_key: (i64::from(k.name), i64::from(k.name)),
                 from_graph: api.is_some_and(is_graph_launch),
                 graph_node_id: None,
                 capture_node: self.graphs.kernels.get(&i).copied(),
