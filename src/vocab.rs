@@ -69,6 +69,31 @@ pub const CATEGORIES: &[&str] = &[
     OTHER,
 ];
 
+/// `text` with control characters other than `keep` written as escapes
+/// (`\u{1b}`), so data never drives the terminal.
+pub fn without_controls(text: &str, keep: &[char]) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && !keep.contains(&c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A name as a message shows it: control characters escaped, at most `max` chars
+/// (then `…[+N bytes]`), so a 64 KiB kernel name does not flood a warning.
+pub fn shown(name: &str, max: usize) -> String {
+    let end = name.char_indices().nth(max).map_or(name.len(), |(i, _)| i);
+    let mut out = without_controls(&name[..end], &[]);
+    if end < name.len() {
+        out.push_str(&format!("…[+{} bytes]", name.len() - end));
+    }
+    out
+}
+
 /// A file name as text, one-to-one: valid UTF-8 as it is (a backslash doubled),
 /// each byte that is not UTF-8 as `\xNN`, so names that differ only in such bytes
 /// (bytes ff fe vs fe ff) stay distinct run ids and parts, where a lossy conversion
@@ -151,6 +176,14 @@ pub fn sql_string(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_shown_short_and_harmless() {
+        assert_eq!(shown("k\u{1b}[31m", 10), "k\\u{1b}[31m");
+        let long = "x".repeat(70_000);
+        assert_eq!(shown(&long, 5), "xxxxx…[+69995 bytes]");
+        assert_eq!(without_controls("a\nb\tc", &['\n']), "a\nb\\u{9}c");
+    }
 
     #[cfg(unix)]
     #[test]

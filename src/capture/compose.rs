@@ -137,6 +137,9 @@ impl Composed {
                 };
                 return Err(error(line, format!("unknown key {key:?}{hint}")));
             }
+            if let Some(reason) = value_problem(&key, &value) {
+                return Err(error(line, reason));
+            }
             self.set(&key, value, file, line);
         }
         Ok(())
@@ -278,6 +281,37 @@ impl Composed {
             flags.extend(extra.iter().map(scalar));
         }
         Ok(flags)
+    }
+}
+
+/// Keys counting processes or ranks: at least 1.
+const COUNT_KEYS: &[&str] = &["tp_size", "dp_size", "pp_size", "ep_size", "nnodes"];
+
+/// Why a value cannot be what its key needs, checked while reading: `extra_args`
+/// is a list of raw flags and values (a string would be shown and then lost); a
+/// process count is an integer ≥ 1; a list holds scalars only (it becomes one
+/// argument per item).
+fn value_problem(key: &str, value: &Value) -> Option<String> {
+    let scalar_items = |items: &[Value]| {
+        items
+            .iter()
+            .all(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)))
+    };
+    match (key, value) {
+        ("extra_args", Value::Null) => None,
+        ("extra_args", Value::Sequence(items)) if scalar_items(items) => None,
+        ("extra_args", _) => Some(
+            "extra_args must be a list of raw flags and values, e.g. extra_args: ['--foo-bar', '3']"
+                .into(),
+        ),
+        (key, value) if COUNT_KEYS.contains(&key) => match value.as_u64() {
+            Some(n) if n >= 1 => None,
+            _ => Some(format!("{key} must be an integer >= 1 (got {})", scalar(value))),
+        },
+        (key, Value::Sequence(items)) if !scalar_items(items) => Some(format!(
+            "{key}: a list becomes one argument per item, so it may hold only strings, numbers and booleans"
+        )),
+        _ => None,
     }
 }
 

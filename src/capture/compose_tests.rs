@@ -182,3 +182,27 @@ fn keys_are_checked_against_the_release_that_runs() {
         "{err}"
     );
 }
+
+#[test]
+fn values_of_the_wrong_shape_are_errors_at_their_line() {
+    for (text, says) in [
+        ("extra_args: '--foo 3'\n", "extra_args must be a list"),
+        ("extra_args: [['--foo'], 3]\n", "extra_args must be a list"),
+        ("tp_size: 0\n", "tp_size must be an integer >= 1 (got 0)"),
+        (
+            "warmup: 1\ndp_size: two\n",
+            "dp_size must be an integer >= 1 (got two)",
+        ),
+        ("cuda_graph_bs: [1, [2, 4]]\n", "one argument per item"),
+    ] {
+        let err = compose(&[("c.yaml", text)]).unwrap_err().to_string();
+        assert!(err.contains(says), "{text:?}: {err}");
+        assert!(err.contains("c.yaml"), "{err}");
+    }
+    let ok = compose(&[("c.yaml", "tp_size: 2\nextra_args: ['--foo-bar', 3, true]\n")]).unwrap();
+    let flags = ok.sglang_flags().unwrap();
+    assert!(
+        flags.ends_with(&["--foo-bar".into(), "3".into(), "true".into()]),
+        "{flags:?}"
+    );
+}

@@ -179,7 +179,8 @@ fn other_warning(summary: &Summary, other_by_name: HashMap<String, i64>) -> Opti
         .take(3)
         .map(|(name, ns)| {
             format!(
-                "{name} ({:.1}%)",
+                "{} ({:.1}%)",
+                crate::vocab::shown(name, 120),
                 100.0 * *ns as f64 / summary.kernel_ns.max(1) as f64
             )
         })

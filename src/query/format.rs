@@ -44,6 +44,9 @@ pub fn write(
                 writeln!(out, "{}\n(0 rows)", names.join(" | ")).map_err(io)?;
             } else {
                 let table = pretty_format_batches(batches).map_err(|e| encode_error("table", e))?;
+                // A table is for a terminal: control characters in the data (an escape
+                // sequence in a kernel name) are shown, never sent raw.
+                let table = crate::vocab::without_controls(&table.to_string(), &['\n']);
                 writeln!(out, "{table}").map_err(io)?;
             }
         }

@@ -386,3 +386,28 @@ fn many_kernels_sharing_a_huge_name_are_stored_once() {
         )]
     );
 }
+
+/// One kernel row with a value its column cannot hold costs that row, named by
+/// its column, never the whole file.
+#[test]
+fn an_out_of_range_cell_costs_its_row_and_names_its_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("range.sqlite");
+    std::fs::copy(fixture("nsys/mini.sqlite"), &input).unwrap();
+    let conn = Connection::open(&input).unwrap();
+    conn.execute(
+        "UPDATE CUPTI_ACTIVITY_KIND_KERNEL SET gridX = 1099511627776 WHERE rowid = (SELECT min(rowid) FROM CUPTI_ACTIVITY_KIND_KERNEL)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let summary = ingest::run(&config(vec![input], &dir.path().join("out"))).unwrap();
+    assert_eq!(summary.kernels, 4887);
+    let reason = summary
+        .survey
+        .skipped
+        .keys()
+        .find(|r| r.starts_with("kernel row with a value out of range"))
+        .unwrap_or_else(|| panic!("{:?}", summary.survey.skipped));
+    assert!(reason.contains("gridX"), "{reason}");
+}

@@ -97,47 +97,54 @@ pub fn read(
     let error = export.sql_error(KERNEL);
     let mut strings = StringCache::new(&conn, export)?;
     let mut stmt = conn.prepare(&sql).map_err(&error)?;
+    let columns: Vec<String> = stmt.column_names().iter().map(|n| n.to_string()).collect();
     let mut rows = stmt.query([first, last]).map_err(&error)?;
     let duplicate =
         "kernel matched a second CUDA API call with its correlation id (kept the first)";
     let by_process = export.has_column(KERNEL, "globalPid");
     let mut cursor = Cursor::default();
     while let Some(row) = rows.next().map_err(&error)? {
-        let int = |i: usize| -> Result<i32> {
-            Ok(row.get::<_, Option<i32>>(i).map_err(&error)?.unwrap_or(0))
+        let cells = match Cells::read(row, &c) {
+            Ok(cells) => cells,
+            Err(e) => match bad_cell(&e) {
+                // One row's impossible value costs that row, named, not the file.
+                Some(index) => {
+                    survey.skip(&format!(
+                        "kernel row with a value out of range or of the wrong type in column {} (skipped)",
+                        columns.get(index).map_or("?", String::as_str)
+                    ));
+                    continue;
+                }
+                None => return Err(error(e)),
+            },
         };
-        let correlation_id: Option<i64> = row.get(c.correlation).map_err(&error)?;
-        let global_pid: Option<i64> = row.get(c.global_pid).map_err(&error)?;
-        let call = match (launches, correlation_id) {
-            (Some(index), Some(corr)) if !by_process || global_pid.is_some() => {
-                index.get(&mut cursor, global_pid.unwrap_or(0), corr)
+        let call = match (launches, cells.correlation_id) {
+            (Some(index), Some(corr)) if !by_process || cells.global_pid.is_some() => {
+                index.get(&mut cursor, cells.global_pid.unwrap_or(0), corr)
             }
             _ => None,
         };
         let launch = launch_of(call, &mut strings, export, survey, duplicate)?;
-        let short_id: i64 = row.get(c.short_name).map_err(&error)?;
-        let demangled_id: i64 = row.get(c.demangled).map_err(&error)?;
-        let graph_node_id: Option<i64> = row.get(c.graph_node).map_err(&error)?;
         let thread = launch.as_ref().and_then(|l| l.thread);
         let record = KernelRecord {
-            device: row.get(c.device).map_err(&error)?,
-            pid: global_pid.or(thread).map_or(0, pid_of),
+            device: cells.device,
+            pid: cells.global_pid.or(thread).map_or(0, pid_of),
             tid: thread.map(tid_of),
-            stream: row.get(c.stream).map_err(&error)?,
-            correlation_id,
-            start: row.get(c.start).map_err(&error)?,
-            end: row.get(c.end).map_err(&error)?,
-            name: strings.get(short_id, export)?,
-            demangled: strings.get(demangled_id, export)?,
-            name_key: (short_id, demangled_id),
-            from_graph: graph_node_id.is_some(),
-            graph_node_id,
+            stream: cells.stream,
+            correlation_id: cells.correlation_id,
+            start: cells.start,
+            end: cells.end,
+            name: strings.get(cells.short_id, export)?,
+            demangled: strings.get(cells.demangled_id, export)?,
+            name_key: (cells.short_id, cells.demangled_id),
+            from_graph: cells.graph_node_id.is_some(),
+            graph_node_id: cells.graph_node_id,
             capture_node: None,
-            grid: [int(c.grid[0])?, int(c.grid[1])?, int(c.grid[2])?],
-            block: [int(c.block[0])?, int(c.block[1])?, int(c.block[2])?],
-            registers: int(c.registers)?,
-            shared_static_bytes: int(c.shared_static)?,
-            shared_dynamic_bytes: int(c.shared_dynamic)?,
+            grid: cells.grid,
+            block: cells.block,
+            registers: cells.registers,
+            shared_static_bytes: cells.shared_static,
+            shared_dynamic_bytes: cells.shared_dynamic,
             launch,
         };
         if !sink(record)? {
@@ -145,6 +152,58 @@ pub fn read(
         }
     }
     Ok(())
+}
+
+/// The cells of one kernel row, as read.
+struct Cells {
+    correlation_id: Option<i64>,
+    global_pid: Option<i64>,
+    short_id: i64,
+    demangled_id: i64,
+    graph_node_id: Option<i64>,
+    device: i32,
+    stream: i64,
+    start: i64,
+    end: i64,
+    grid: [i32; 3],
+    block: [i32; 3],
+    registers: i32,
+    shared_static: i32,
+    shared_dynamic: i32,
+}
+
+impl Cells {
+    fn read(row: &rusqlite::Row, c: &Columns) -> rusqlite::Result<Cells> {
+        let int =
+            |i: usize| -> rusqlite::Result<i32> { Ok(row.get::<_, Option<i32>>(i)?.unwrap_or(0)) };
+        Ok(Cells {
+            correlation_id: row.get(c.correlation)?,
+            global_pid: row.get(c.global_pid)?,
+            short_id: row.get(c.short_name)?,
+            demangled_id: row.get(c.demangled)?,
+            graph_node_id: row.get(c.graph_node)?,
+            device: row.get(c.device)?,
+            stream: row.get(c.stream)?,
+            start: row.get(c.start)?,
+            end: row.get(c.end)?,
+            grid: [int(c.grid[0])?, int(c.grid[1])?, int(c.grid[2])?],
+            block: [int(c.block[0])?, int(c.block[1])?, int(c.block[2])?],
+            registers: int(c.registers)?,
+            shared_static: int(c.shared_static)?,
+            shared_dynamic: int(c.shared_dynamic)?,
+        })
+    }
+}
+
+/// The column index of an error about one cell's value (out of range for its
+/// type, or of another type), `None` for any other error.
+fn bad_cell(e: &rusqlite::Error) -> Option<usize> {
+    match e {
+        rusqlite::Error::IntegralValueOutOfRange(i, _)
+        | rusqlite::Error::FromSqlConversionFailure(i, _, _)
+        | rusqlite::Error::InvalidColumnType(i, _, _) => Some(*i),
+        _ => None,
+    }
 }
 
 /// Fewest rowids per chunk: smaller chunks cost more in connections than they save.
