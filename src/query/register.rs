@@ -103,7 +103,12 @@ pub(super) async fn register(
         let schema = match known {
             Some(schema) => {
                 check_parts(&dir, &schema)?;
-                schema
+                match place {
+                    Where::Local => schema,
+                    // Ballista's shuffles mishandle dictionary columns: executors read
+                    // them as plain strings (the Parquet reader casts).
+                    Where::Cluster => plain_strings(&schema),
+                }
             }
             None => options
                 .infer_schema(&ctx.state(), &url)
@@ -138,6 +143,21 @@ pub(super) async fn register(
     .await
     .map_err(|e| query_error(format!("table {name}"), e))?;
     Ok(())
+}
+
+/// `schema` with its dictionary string columns declared as plain strings.
+fn plain_strings(schema: &Schema) -> Arc<Schema> {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Dictionary(_, value) => {
+                Field::new(f.name(), value.as_ref().clone(), f.is_nullable())
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 /// The SQL type of a dataset column type.
