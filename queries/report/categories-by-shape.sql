@@ -8,6 +8,6 @@ WITH k AS (
 ),
 n AS (SELECT phase, bsz, seq, count(DISTINCT step) AS steps FROM k GROUP BY phase, bsz, seq)
 SELECT k.phase, k.bsz, k.seq, n.steps, k.category, sum(k.dur_ns) AS ns
-FROM k JOIN n ON k.phase = n.phase AND k.bsz = n.bsz AND k.seq = n.seq
+FROM k JOIN n ON k.phase = n.phase AND k.bsz = n.bsz AND k.seq IS NOT DISTINCT FROM n.seq
 GROUP BY k.phase, k.bsz, k.seq, n.steps, k.category
 ORDER BY k.phase DESC, k.bsz, k.seq, k.category

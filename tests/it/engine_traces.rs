@@ -382,3 +382,33 @@ fn queries_group_by_either_category() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not one of block, name"));
 }
+
+/// A step whose marker states no token counts (`step[MIXED bs=4]`) has a null `seq`
+/// and still shows in the report's breakdown, beside the decode step.
+#[test]
+fn a_step_without_seq_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut events = vec![
+        serde_json::json!({"ph": "X", "cat": "user_annotation", "name": "step[MIXED bs=4]", "pid": 1, "tid": 1, "ts": 100, "dur": 100}),
+        serde_json::json!({"ph": "X", "cat": "user_annotation", "name": "step[DECODE bs=4]", "pid": 1, "tid": 1, "ts": 300, "dur": 100}),
+    ];
+    for (i, t) in [110, 120, 310, 320].into_iter().enumerate() {
+        events.push(serde_json::json!({"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 1, "tid": 1, "ts": t, "dur": 2, "args": {"correlation": i + 1}}));
+        events.push(serde_json::json!({"ph": "X", "cat": "kernel", "name": "nvjet_sm90_tst_64x8", "pid": 0, "tid": 7, "ts": t + 500, "dur": 5, "args": {"correlation": i + 1, "device": 0, "stream": 7}}));
+    }
+    let input = dir.path().join("mixed.json");
+    std::fs::write(
+        &input,
+        serde_json::json!({"traceEvents": events}).to_string(),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let summary = ingest(&[input], &data);
+    assert_eq!((summary.steps, summary.labelled), (2, 4));
+    let reader = sgl_trace::query::reader::Reader::open(&data).unwrap();
+    let shapes =
+        sgl_trace::report::data::shapes(&reader, "mixed", sgl_trace::vocab::CategoryAxis::Block)
+            .unwrap();
+    let labels: Vec<String> = shapes.iter().map(|s| s.shape.label()).collect();
+    assert_eq!(labels, ["mixed bsz=4", "decode bsz=4 seq=1"]);
+}
