@@ -33,7 +33,7 @@
 //! be possible (a request runs at least one token, tokens belong to requests, the
 //! sums agree) before anything is stored.
 
-use super::label::{Label, Refusal, StepTokens};
+use super::step::{Label, Refusal, StepTokens};
 
 /// SGLang's marker prefix.
 const SGLANG_PREFIX: &str = "step[";

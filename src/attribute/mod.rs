@@ -6,6 +6,7 @@
 //!
 //! - [`label`]: parse the harness's NVTX label convention.
 //! - [`engine_steps`]: SGLang's and vLLM's own step markers as labels.
+//! - [`step`]: the label and refusal types both parsers build.
 //! - [`ranges`]: innermost enclosing range on a thread at a time point.
 //! - [`rules`]: ordered first-match regex categories (`conf/kernels.yaml`).
 //! - [`intervals`]: streaming interval unions for busy / overlap / idle time.
@@ -25,6 +26,7 @@ pub mod modules;
 mod modules_tests;
 pub mod ranges;
 pub mod rules;
+pub mod step;
 
 pub use label::Label;
 pub use ranges::ThreadRanges;
