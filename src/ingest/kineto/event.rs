@@ -2,7 +2,7 @@
 //! `pid`, `tid`, `ts`, `dur` and a few `args`), each a [`Loose`] value, so an event
 //! is never refused for one field's type. An element of `traceEvents` that is no
 //! object reads as `None`; unknown keys are skipped unread; a repeated key: the last
-//! wins. Keys are matched without allocating.
+//! wins. Keys are matched without allocating, by one `match` each.
 
 use std::fmt;
 
@@ -119,40 +119,80 @@ macro_rules! scalars_are_none {
 }
 
 /// The event keys we read; any other key is skipped unread.
-const EVENT_KEYS: &[&str] = &["ph", "cat", "name", "pid", "tid", "ts", "dur", "args"];
+#[derive(Clone, Copy)]
+enum EventKey {
+    Ph,
+    Cat,
+    Name,
+    Pid,
+    Tid,
+    Ts,
+    Dur,
+    Args,
+}
+
+fn event_key(key: &str) -> Option<EventKey> {
+    Some(match key {
+        "ph" => EventKey::Ph,
+        "cat" => EventKey::Cat,
+        "name" => EventKey::Name,
+        "pid" => EventKey::Pid,
+        "tid" => EventKey::Tid,
+        "ts" => EventKey::Ts,
+        "dur" => EventKey::Dur,
+        "args" => EventKey::Args,
+        _ => return None,
+    })
+}
+
 /// The `args` keys we read.
-const ARGS_KEYS: &[&str] = &[
-    "correlation",
-    "device",
-    "stream",
-    "bytes",
-    "grid",
-    "block",
-    "registers per thread",
-    "shared memory",
-];
+#[derive(Clone, Copy)]
+enum ArgKey {
+    Correlation,
+    Device,
+    Stream,
+    Bytes,
+    Grid,
+    Block,
+    Registers,
+    SharedMemory,
+}
 
-/// An object key, matched against a list without allocating: `Some(key)` from the
-/// list, `None` for any other key.
-struct KeySeed(&'static [&'static str]);
+fn arg_key(key: &str) -> Option<ArgKey> {
+    Some(match key {
+        "correlation" => ArgKey::Correlation,
+        "device" => ArgKey::Device,
+        "stream" => ArgKey::Stream,
+        "bytes" => ArgKey::Bytes,
+        "grid" => ArgKey::Grid,
+        "block" => ArgKey::Block,
+        "registers per thread" => ArgKey::Registers,
+        "shared memory" => ArgKey::SharedMemory,
+        _ => return None,
+    })
+}
 
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Option<&'static str>;
+/// An object key, matched without allocating (one `match`, compiled to a switch on
+/// length and bytes): `Some(key)` for a key we read, `None` for any other.
+struct KeySeed<K>(fn(&str) -> Option<K>);
+
+impl<'de, K> DeserializeSeed<'de> for KeySeed<K> {
+    type Value = Option<K>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_identifier(self)
     }
 }
 
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = Option<&'static str>;
+impl<'de, K> Visitor<'de> for KeySeed<K> {
+    type Value = Option<K>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an object key")
     }
 
     fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
-        Ok(self.0.iter().find(|k| **k == key).copied())
+        Ok((self.0)(key))
     }
 }
 
@@ -169,16 +209,16 @@ impl<'de> Visitor<'de> for EventVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Event>, A::Error> {
         let mut e = Event::default();
-        while let Some(key) = map.next_key_seed(KeySeed(EVENT_KEYS))? {
+        while let Some(key) = map.next_key_seed(KeySeed(event_key))? {
             match key {
-                Some("ph") => e.ph = map.next_value()?,
-                Some("cat") => e.cat = map.next_value()?,
-                Some("name") => e.name = map.next_value()?,
-                Some("pid") => e.pid = map.next_value()?,
-                Some("tid") => e.tid = map.next_value()?,
-                Some("ts") => e.ts = map.next_value()?,
-                Some("dur") => e.dur = map.next_value()?,
-                Some("args") => {
+                Some(EventKey::Ph) => e.ph = map.next_value()?,
+                Some(EventKey::Cat) => e.cat = map.next_value()?,
+                Some(EventKey::Name) => e.name = map.next_value()?,
+                Some(EventKey::Pid) => e.pid = map.next_value()?,
+                Some(EventKey::Tid) => e.tid = map.next_value()?,
+                Some(EventKey::Ts) => e.ts = map.next_value()?,
+                Some(EventKey::Dur) => e.dur = map.next_value()?,
+                Some(EventKey::Args) => {
                     let args = map.next_value_seed(ArgsSeed)?;
                     e.args = match args {
                         Some(args) => {
@@ -234,16 +274,16 @@ impl<'de> Visitor<'de> for ArgsSeed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Args>, A::Error> {
         let mut a = Args::default();
-        while let Some(key) = map.next_key_seed(KeySeed(ARGS_KEYS))? {
+        while let Some(key) = map.next_key_seed(KeySeed(arg_key))? {
             match key {
-                Some("correlation") => a.correlation = map.next_value()?,
-                Some("device") => a.device = map.next_value()?,
-                Some("stream") => a.stream = map.next_value()?,
-                Some("bytes") => a.bytes = map.next_value()?,
-                Some("grid") => a.grid = map.next_value()?,
-                Some("block") => a.block = map.next_value()?,
-                Some("registers per thread") => a.registers = map.next_value()?,
-                Some("shared memory") => a.shared_memory = map.next_value()?,
+                Some(ArgKey::Correlation) => a.correlation = map.next_value()?,
+                Some(ArgKey::Device) => a.device = map.next_value()?,
+                Some(ArgKey::Stream) => a.stream = map.next_value()?,
+                Some(ArgKey::Bytes) => a.bytes = map.next_value()?,
+                Some(ArgKey::Grid) => a.grid = map.next_value()?,
+                Some(ArgKey::Block) => a.block = map.next_value()?,
+                Some(ArgKey::Registers) => a.registers = map.next_value()?,
+                Some(ArgKey::SharedMemory) => a.shared_memory = map.next_value()?,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }

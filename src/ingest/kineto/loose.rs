@@ -66,6 +66,8 @@ impl<T> Loose<T> {
 pub trait LooseValue: Sized {
     /// What the type is, for the visitor's `expecting`.
     const EXPECTED: &'static str;
+    /// True when a JSON string is this type itself (not a number written as text).
+    const TEXT: bool = false;
     fn from_int(_: i128) -> Option<Self> {
         None
     }
@@ -116,6 +118,7 @@ impl LooseValue for f64 {
 
 impl LooseValue for String {
     const EXPECTED: &'static str = "a string";
+    const TEXT: bool = true;
     fn from_text(v: &str) -> Option<Self> {
         Some(v.to_string())
     }
@@ -171,7 +174,7 @@ impl<'de, T: LooseValue> Visitor<'de> for LooseVisitor<T> {
     fn visit_str<E>(self, v: &str) -> Result<Loose<T>, E> {
         Ok(match T::from_text(v) {
             // A string is the expected type only for string fields.
-            Some(value) if T::EXPECTED == String::EXPECTED => Loose::Value(value),
+            Some(value) if T::TEXT => Loose::Value(value),
             Some(value) => Loose::FromText(value),
             None => Loose::Wrong,
         })
