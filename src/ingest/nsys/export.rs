@@ -94,7 +94,7 @@ impl NsysExport {
         Ok(())
     }
 
-    /// Rows of `table` (0 when absent); for progress bars only.
+    /// Rows of `table` (0 when absent): for progress bars, and to tell sparse rowids.
     pub fn row_count(&self, table: &str) -> Result<u64> {
         if !self.has_table(table) {
             return Ok(0);

@@ -206,6 +206,9 @@ fn bad_cell(e: &rusqlite::Error) -> Option<usize> {
     }
 }
 
+/// More chunks than this make [`chunks`] check that the rowids are dense.
+const MANY_CHUNKS: i64 = 1024;
+
 /// Fewest rowids per chunk: smaller chunks cost more in connections than they save.
 const MIN_CHUNK_ROWS: i64 = 1024;
 
@@ -232,14 +235,23 @@ pub fn chunks(
     let Some((first, last)) = export.rowid_bounds(KERNEL)? else {
         return Ok(Vec::new());
     };
-    let span = last - first + 1;
-    let size = (span / wanted.max(1)).clamp(MIN_CHUNK_ROWS, max_rows.max(MIN_CHUNK_ROWS));
-    Ok((0..=(last - first) / size)
+    let span = last.saturating_sub(first).saturating_add(1);
+    let mut size = (span / wanted.max(1)).clamp(MIN_CHUNK_ROWS, max_rows.max(MIN_CHUNK_ROWS));
+    // Rowids far apart (an edited or damaged export: 60 rows up to rowid 3.4e10)
+    // would make millions of empty chunks, each a query: chunk such a table by its
+    // row count instead. A dense table never pays for the count below this.
+    if span / size > MANY_CHUNKS {
+        let rows = i64::try_from(export.row_count(KERNEL)?).unwrap_or(i64::MAX);
+        if rows.saturating_mul(2) < span {
+            size = size.max(span / wanted.max(1).saturating_mul(4)).max(1);
+        }
+    }
+    Ok((0..=last.saturating_sub(first) / size)
         .map(|i| {
-            let lo = first + i * size;
+            let lo = first.saturating_add(i.saturating_mul(size));
             Chunk {
                 index: i as usize,
-                rows: Some((lo, (lo + size - 1).min(last))),
+                rows: Some((lo, lo.saturating_add(size - 1).min(last))),
                 order,
             }
         })
