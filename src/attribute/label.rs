@@ -76,6 +76,14 @@ impl Label {
         }
         let mut parts = text.split('|');
         let phase = parts.next().unwrap_or_default().trim();
+        // A phase that begins like an engine marker would read back as that marker
+        // (found by the label fuzz target: `trace: step[x|bsz=7|seq=3`).
+        if phase.starts_with("step[") {
+            return Err(Refusal::SglangForm);
+        }
+        if engine_steps::vllm_step(phase).is_some() {
+            return Err(Refusal::VllmForm);
+        }
         let fields: Vec<&str> = parts.collect();
         let label_shaped = fields.iter().any(|f| {
             let key = f.split('=').next().unwrap_or_default().trim();

@@ -237,3 +237,17 @@ fn engine_markers_padded_or_prefixed_are_refused() {
         .unwrap();
     assert_eq!((l.phase.as_str(), l.bsz, l.seq), ("decode", 4, Some(1)));
 }
+
+#[test]
+fn a_phase_never_begins_like_an_engine_marker() {
+    // Found by the label fuzz target: accepted as phase `step[x`, written back it
+    // read as a malformed SGLang marker.
+    assert_eq!(
+        Label::check("trace: step[x|bsz=7|seq=3"),
+        Err(Refusal::SglangForm)
+    );
+    assert_eq!(
+        Label::check("execute_context_1(1)_generation_0(0)x|bsz=1|seq=1"),
+        Err(Refusal::VllmForm)
+    );
+}
