@@ -104,6 +104,14 @@ impl NsysExport {
             .map_err(self.sql_error(table))
     }
 
+    /// The row count of `table` when its rowids are sparse over `span` (fewer rows
+    /// than half of it: an edited or damaged export), so rowid ranges should be sized
+    /// by rows instead; `None` for a dense table.
+    pub fn sparse_rows(&self, table: &str, span: i64) -> Result<Option<i64>> {
+        let rows = i64::try_from(self.row_count(table)?).unwrap_or(i64::MAX);
+        Ok((rows.saturating_mul(2) < span).then_some(rows))
+    }
+
     /// Smallest and largest rowid of `table` (`None` when empty): two b-tree seeks.
     pub fn rowid_bounds(&self, table: &str) -> Result<Option<(i64, i64)>> {
         let bounds: (Option<i64>, Option<i64>) = self

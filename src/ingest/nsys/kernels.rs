@@ -240,11 +240,8 @@ pub fn chunks(
     // Rowids far apart (an edited or damaged export: 60 rows up to rowid 3.4e10)
     // would make millions of empty chunks, each a query: chunk such a table by its
     // row count instead. A dense table never pays for the count below this.
-    if span / size > MANY_CHUNKS {
-        let rows = i64::try_from(export.row_count(KERNEL)?).unwrap_or(i64::MAX);
-        if rows.saturating_mul(2) < span {
-            size = size.max(span / wanted.max(1).saturating_mul(4)).max(1);
-        }
+    if span / size > MANY_CHUNKS && export.sparse_rows(KERNEL, span)?.is_some() {
+        size = size.max(span / wanted.max(1).saturating_mul(4)).max(1);
     }
     Ok((0..=last.saturating_sub(first) / size)
         .map(|i| {

@@ -149,8 +149,8 @@ impl LaunchIndex {
         // of empty range scans, and a reservation of 2^26 entries): size the ranges by
         // the row count instead. A dense table never pays for the count below this.
         if span / per_range > 1024 {
-            rows = i64::try_from(export.row_count(RUNTIME)?).unwrap_or(i64::MAX);
-            if rows.saturating_mul(2) < span {
+            if let Some(sparse) = export.sparse_rows(RUNTIME, span)? {
+                rows = sparse;
                 let ranges_wanted = (rows / ROWS_PER_RANGE).saturating_add(1);
                 per_range = per_range.max(span / ranges_wanted);
             }
