@@ -37,6 +37,7 @@ pub mod ingest;
 pub mod nsys_tool;
 pub mod query;
 pub mod report;
+pub mod shipped;
 pub mod stage_timing;
 pub mod vocab;
 

@@ -103,6 +103,20 @@ pub fn config_path(dir: &Path, model: &str, mconf: &str) -> PathBuf {
     dir.join(model).join(format!("config_{mconf}.json"))
 }
 
+/// The model folders under `dir` (sorted), for an error that names what is there.
+pub fn models_in(dir: &Path) -> Vec<String> {
+    let mut models: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    models.sort();
+    models
+}
+
 impl Arch {
     /// Loads `path`.
     pub fn load(path: &Path) -> Result<Arch> {

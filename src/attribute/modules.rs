@@ -223,7 +223,7 @@ impl ModuleRules {
             line,
             reason,
         };
-        let file: ModulesFile = serde_yaml::from_str(text)
+        let file: ModulesFile = serde_yaml_ng::from_str(text)
             .map_err(|e| config_error(e.location().map(|l| l.line()), e.to_string()))?;
         let item_lines: Vec<usize> = text
             .lines()

@@ -91,7 +91,7 @@ impl Rules {
             line,
             reason,
         };
-        let file: RulesFile = serde_yaml::from_str(text)
+        let file: RulesFile = serde_yaml_ng::from_str(text)
             .map_err(|e| config_error(e.location().map(|l| l.line()), e.to_string()))?;
         let mut rules = Vec::with_capacity(file.rules.len());
         for (index, entry) in file.rules.into_iter().enumerate() {

@@ -17,7 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_yaml::Value;
+use serde_yaml_ng::Value;
 
 use super::sglang_api::{api, VersionFacts};
 use crate::error::{Error, Result};
@@ -53,32 +53,17 @@ fn key_lines(text: &str, key: &str) -> Vec<usize> {
         .collect()
 }
 
-/// The key of serde_yaml's "duplicate entry with key \"K\"" error.
-fn duplicate_key(e: &serde_yaml::Error) -> Option<String> {
+/// The key of serde_yaml_ng's "duplicate entry with key \"K\"" error.
+fn duplicate_key(e: &serde_yaml_ng::Error) -> Option<String> {
     let text = e.to_string();
     let rest = text.split("duplicate entry with key \"").nth(1)?;
     Some(rest.split('"').next()?.to_string())
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 fn closest<'a>(key: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|k| (edit_distance(key, k), k))
+        .map(|k| (strsim::levenshtein(key, k), k))
         .filter(|(d, _)| *d <= 3)
         .min()
         .map(|(_, k)| k)
@@ -102,8 +87,8 @@ impl Composed {
             line,
             reason,
         };
-        let value: Value = serde_yaml::from_str(text).map_err(|e| match duplicate_key(&e) {
-            // serde_yaml points at the mapping; the user needs the second occurrence.
+        let value: Value = serde_yaml_ng::from_str(text).map_err(|e| match duplicate_key(&e) {
+            // serde_yaml_ng points at the mapping; the user needs the second occurrence.
             Some(key) => match key_lines(text, &key).as_slice() {
                 [first, second, ..] => error(
                     Some(*second),

@@ -38,7 +38,7 @@ fn config_file(dir: &Path, name: &str, what: &str) -> Result<PathBuf> {
         .unwrap_or_default();
     known.sort();
     Err(Error::Usage(format!(
-        "no {what} config {}; available: {}",
+        "no {what} config {}; available: {} (--conf points at another config folder; `trace init DIR` writes an editable copy of the shipped one)",
         path.display(),
         if known.is_empty() {
             "(none)".into()
@@ -129,7 +129,7 @@ pub(super) fn compose_plan(cfg: &CaptureConfig) -> Result<Plan> {
     let model_config = config_path(&cfg.model_dir, &cfg.model, &cfg.mconf);
     if !model_config.is_file() {
         return Err(Error::Usage(format!(
-            "no model config {}: add model_conf/{}/config_{}.json (see model_conf/README.md)",
+            "no model config {}: add model_conf/{}/config_{}.json (see model_conf/README.md), or point --model-dir at a folder that has it",
             model_config.display(),
             cfg.model,
             cfg.mconf
@@ -213,20 +213,20 @@ pub(super) fn compose_plan(cfg: &CaptureConfig) -> Result<Plan> {
     let origin = Path::new("trace capture");
     composed.set(
         "model",
-        serde_yaml::Value::String(model_dir.display().to_string()),
+        serde_yaml_ng::Value::String(model_dir.display().to_string()),
         origin,
         None,
     );
     if let Some(ip) = &cfg.ip {
         composed.set(
             "dist_init_addr",
-            serde_yaml::Value::String(format!("{ip}:{}", cfg.port)),
+            serde_yaml_ng::Value::String(format!("{ip}:{}", cfg.port)),
             origin,
             None,
         );
         composed.set(
             "node_rank",
-            serde_yaml::Value::Number(cfg.rank.into()),
+            serde_yaml_ng::Value::Number(cfg.rank.into()),
             origin,
             None,
         );

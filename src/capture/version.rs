@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use serde_yaml::Value;
+use serde_yaml_ng::Value;
 
 use super::compose::Composed;
 use super::sglang_api::{api, VersionFacts};

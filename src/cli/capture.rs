@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::attribute::Rules;
 use crate::capture::command::{ModuleRangeSource, Profile};
 use crate::capture::{self, CaptureConfig};
+use crate::shipped;
 
 /// Arguments of `trace capture`.
 #[derive(Debug, clap::Args)]
@@ -86,12 +87,14 @@ pub struct CaptureArgs {
     /// Python interpreter that has PyTorch (and SGLang or transformers).
     #[arg(long, default_value = "python3")]
     pub python: PathBuf,
-    /// Config directory.
-    #[arg(long, default_value = "conf")]
-    pub conf: PathBuf,
-    /// Model config directory.
-    #[arg(long, default_value = "model_conf")]
-    pub model_dir: PathBuf,
+    /// Config directory (default: ./conf when it exists, else the shipped copy;
+    /// `trace init DIR` writes an editable one).
+    #[arg(long)]
+    pub conf: Option<PathBuf>,
+    /// Model config directory (default: ./model_conf when it exists, else the
+    /// shipped copy).
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
     /// Results directory (raw_output/, csv/, <model>_profile/, parquet/).
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
@@ -106,7 +109,9 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let rules_path = args.conf.join("kernels.yaml");
+    let conf = shipped::path("conf", args.conf.as_deref(), "--conf")?;
+    let model_dir = shipped::path("model_conf", args.model_dir.as_deref(), "--model-dir")?;
+    let rules_path = conf.join("kernels.yaml");
     let rules = if rules_path.is_file() {
         Rules::load(&rules_path)?
     } else {
@@ -119,8 +124,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         deploy: args.deploy,
         backend: args.backend,
         optional: Some(args.optional).filter(|o| {
-            args.conf
-                .join("optional")
+            conf.join("optional")
                 .join(format!("{o}.yaml"))
                 .is_file()
                 || o != "default"
@@ -147,8 +151,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         dry_run: args.dry_run,
         nsys: args.nsys,
         python: args.python,
-        conf_dir: args.conf,
-        model_dir: args.model_dir,
+        conf_dir: conf,
+        model_dir,
         results_dir: args.results,
         rules,
         progress: std::io::stderr().is_terminal(),

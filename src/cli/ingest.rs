@@ -8,6 +8,7 @@ use anyhow::Context;
 use crate::arch::config::{config_path, Arch};
 use crate::attribute::Rules;
 use crate::ingest::{self, IngestConfig, RunMeta};
+use crate::shipped;
 
 /// Arguments of `trace ingest`.
 #[derive(Debug, clap::Args)]
@@ -43,9 +44,10 @@ pub struct IngestArgs {
     /// Model config variant (config_<mconf>.json).
     #[arg(long)]
     pub mconf: Option<String>,
-    /// Where model configs live.
-    #[arg(long, default_value = "model_conf")]
-    pub model_dir: PathBuf,
+    /// Where model configs live (default: ./model_conf when it exists, else the
+    /// shipped copy).
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
     /// Deployment recorded in the runs table.
     #[arg(long)]
     pub deploy: Option<String>,
@@ -74,7 +76,7 @@ impl IngestArgs {
             quiet: false,
             model: None,
             mconf: None,
-            model_dir: PathBuf::from("model_conf"),
+            model_dir: None,
             deploy: None,
             backend: None,
             engine: None,
@@ -92,12 +94,14 @@ impl IngestArgs {
         };
         let arch = match (&self.model, &self.mconf) {
             (Some(model), Some(mconf)) => {
-                let path = config_path(&self.model_dir, model, mconf);
+                let dir =
+                    shipped::path("model_conf", self.model_dir.as_deref(), "--model-dir")?;
+                let path = config_path(&dir, model, mconf);
                 if path.is_file() {
                     Some(Arch::load(&path)?)
                 } else {
                     crate::say!(
-                        "note: no model config at {}; model_flops is not written",
+                        "note: no model config at {}; model_flops is not written (--model-dir points at another folder)",
                         path.display()
                     );
                     None

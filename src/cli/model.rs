@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::arch::config::{config_path, Arch};
 use crate::arch::flops::{self, Forward, MlaPath, Phase};
 use crate::arch::params;
+use crate::shipped;
 
 /// Output format of `trace model`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -23,20 +24,27 @@ pub struct ModelSelect {
     /// Config variant: reads config_<mconf>.json (e.g. full, 2l).
     #[arg(long, default_value = "full")]
     pub mconf: String,
-    /// Where model configs live.
-    #[arg(long, default_value = "model_conf")]
-    pub model_dir: PathBuf,
+    /// Where model configs live (default: ./model_conf when it exists, else the
+    /// shipped copy).
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = ModelFormat::Table)]
     pub format: ModelFormat,
 }
 
 impl ModelSelect {
     fn load(&self) -> anyhow::Result<Arch> {
-        Ok(Arch::load(&config_path(
-            &self.model_dir,
-            &self.model,
-            &self.mconf,
-        ))?)
+        let dir = shipped::path("model_conf", self.model_dir.as_deref(), "--model-dir")?;
+        let path = config_path(&dir, &self.model, &self.mconf);
+        if !path.is_file() {
+            return Err(crate::Error::Usage(format!(
+                "no model config {} (models there: {}); --model-dir points at another folder",
+                path.display(),
+                crate::arch::config::models_in(&dir).join(", ")
+            ))
+            .into());
+        }
+        Ok(Arch::load(&path)?)
     }
 }
 

@@ -315,7 +315,7 @@ struct RuleEntry {
 /// The shipped rules, compiled in file order.
 fn shipped_rules() -> Vec<(String, Regex)> {
     let text = std::fs::read_to_string(root().join("conf/kernels.yaml")).unwrap();
-    let file: RulesFile = serde_yaml::from_str(&text).unwrap();
+    let file: RulesFile = serde_yaml_ng::from_str(&text).unwrap();
     file.rules
         .into_iter()
         .map(|r| (r.category, Regex::new(&r.pattern).unwrap()))
