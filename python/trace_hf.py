@@ -91,6 +91,8 @@ class HFEngine:
         else:
             model = self._load_sharded(cfg, weights_dir, expert_parallel)
         self.model = model.eval()
+        # What transformers chose (sdpa, eager, flash_attention_2): the run's backend.
+        self.attention = getattr(model.config, "_attn_implementation", None)
         self.config = model.config
         self.vocab = min(int(cfg.vocab_size), 32000)
         self.rank = rank

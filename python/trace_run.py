@@ -134,7 +134,13 @@ def skipped_row(phase, bsz, seq, rank, reason):
 
 
 def run(engine, points, args, out_path, clock, barrier=lambda: None):
-    event("env", rank=engine.rank, timing=clock.name, **clock.env())
+    event(
+        "env",
+        rank=engine.rank,
+        timing=clock.name,
+        attention=getattr(engine, "attention", None),
+        **clock.env(),
+    )
     skipped = {}
     ranges = None
     with clock.inference_mode():

@@ -1,4 +1,5 @@
 -- Harness latency (CUDA events around the forward) next to the trace's CPU span and GPU busy time, per shape
+-- empty: no run here has the latency table; `trace capture` writes it (an ingested trace alone has no harness latency).
 WITH s AS (
   SELECT run, phase, bsz, seq,
          count(DISTINCT step) AS steps,

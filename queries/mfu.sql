@@ -1,6 +1,7 @@
 -- MFU and memory-bandwidth utilisation per phase × shape: model FLOPs / (time × GPUs × peak per GPU), impossible values flagged
 -- Time is the harness latency when captured (time_source = harness), else the mean GPU span of the
 -- traced steps. Needs model_flops: ingest with --model M --mconf C (configs in model_conf/).
+-- empty: no run here has model_flops; ingest (or capture) with --model M --mconf C (`trace model params --model M` checks a config), or the runs have no phase-labelled steps.
 -- flag: empty when both figures are possible; above 100 % the model config counts more FLOPs or bytes than
 -- the GPUs could process in the measured time, so it does not describe the traced model (or the time is wrong).
 WITH span AS (

@@ -32,6 +32,7 @@ pub mod cluster;
 pub mod console;
 pub mod dataset;
 pub mod diff;
+pub mod doctor;
 pub mod error;
 pub mod ingest;
 pub mod nsys_tool;

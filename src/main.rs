@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     match sgl_trace::cli::run(cli) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         // A regression is an answer, not an error: the verdict is already printed.
-        Ok(Outcome::Regression) => ExitCode::from(1),
+        Ok(Outcome::Regression | Outcome::Unready) => ExitCode::from(1),
         // A closed pipe (`trace query … | head`) is not a failure, whatever error the
         // failed write became on its way up.
         Err(_) if sgl_trace::console::closed() => ExitCode::SUCCESS,

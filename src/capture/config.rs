@@ -73,6 +73,9 @@ pub struct CaptureConfig {
     pub conf_dir: PathBuf,
     pub model_dir: PathBuf,
     pub results_dir: PathBuf,
+    /// Dataset root the capture ingests into (`--data`, $TRACE_DATA, else
+    /// `<results>/parquet`).
+    pub dataset_dir: PathBuf,
     pub rules: Rules,
     pub progress: bool,
 }

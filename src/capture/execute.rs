@@ -185,7 +185,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
         .filter(|p| !skipped.iter().any(|s| s.bsz == p.bsz && s.seq == p.seq))
         .copied()
         .collect();
-    let parquet = cfg.results_dir.join("parquet");
+    let parquet = cfg.dataset_dir.clone();
     // Each node owns its latency part too (`latency`, or `latency-node<rank>`).
     let latency_part = plan.report_stem.replacen("report", "latency", 1);
     results::write_latency_table(&parquet, &plan.run_id, &latency_part, &rows)?;
@@ -206,7 +206,7 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
                 model: Some(cfg.model.clone()),
                 mconf: Some(cfg.mconf.clone()),
                 deploy: Some(cfg.deploy.clone()),
-                backend: Some(cfg.backend.clone()),
+                backend: attention_backend(cfg, &log),
                 engine: Some(cfg.engine.clone()),
                 sglang_version: plan.sglang.as_ref().map(|t| t.version.clone()),
                 rank: None,
@@ -232,11 +232,11 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
             mconf: cfg.mconf.clone(),
             base: cfg.base.clone(),
             deploy: cfg.deploy.clone(),
-            backend: cfg.backend.clone(),
+            backend: attention_backend(cfg, &log).unwrap_or_default(),
             engine: cfg.engine.clone(),
             run_id: plan.run_id.clone(),
         };
-        let gpu_name = harness_gpu(&log);
+        let gpu_name = harness_env(&log, "gpu");
         let csv = cfg.results_dir.join("csv").join("benchmark.csv");
         let unknown_phase = results::append_csv(
             &csv,
@@ -263,13 +263,24 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
 }
 
 /// The GPU name the harness reported in its `env` event.
-fn harness_gpu(log: &Path) -> Option<String> {
+/// A field of the harness's `env` event (`gpu`, `attention`) from its log.
+fn harness_env(log: &Path, key: &str) -> Option<String> {
     let text = std::fs::read_to_string(log).ok()?;
     text.lines()
         .filter_map(|l| l.strip_prefix("TRACE "))
         .filter_map(|j| serde_json::from_str::<serde_json::Value>(j).ok())
         .find(|v| v["event"] == "env")
-        .and_then(|v| v["gpu"].as_str().map(String::from))
+        .and_then(|v| v[key].as_str().map(String::from))
+}
+
+/// The attention backend a run used: the backend YAML's for SGLang; for the hf engine
+/// (which the YAML does not configure) what transformers chose, as the harness saw it.
+fn attention_backend(cfg: &CaptureConfig, log: &Path) -> Option<String> {
+    if cfg.engine == "hf" {
+        harness_env(log, "attention")
+    } else {
+        Some(cfg.backend.clone())
+    }
 }
 
 fn check_python(python: &Path) -> Result<()> {

@@ -190,6 +190,15 @@ pub(super) fn compose_plan(cfg: &CaptureConfig) -> Result<Plan> {
                     .into(),
             ))
         }
+        // The backend YAML configures SGLang's attention only; an hf run's id does
+        // not claim it (its backend is what transformers chose, recorded at ingest).
+        (None, None) if cfg.engine == "hf" => format!(
+            "{}-{}-{}-hf-{}",
+            cfg.model,
+            cfg.mconf,
+            cfg.deploy,
+            timestamp()
+        ),
         (None, None) => format!(
             "{}-{}-{}-{}-{}-{}",
             cfg.model,

@@ -98,6 +98,9 @@ pub struct CaptureArgs {
     /// Results directory (raw_output/, csv/, <model>_profile/, parquet/).
     #[arg(long, default_value = "results")]
     pub results: PathBuf,
+    /// Dataset root the capture ingests into (default: <results>/parquet).
+    #[arg(long, env = "TRACE_DATA")]
+    pub data: Option<PathBuf>,
 }
 
 /// Runs `trace capture`.
@@ -153,6 +156,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         python: args.python,
         conf_dir: conf,
         model_dir,
+        dataset_dir: args.data.unwrap_or_else(|| args.results.join("parquet")),
         results_dir: args.results,
         rules,
         progress: std::io::stderr().is_terminal(),

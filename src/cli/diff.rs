@@ -17,7 +17,7 @@ pub struct DiffArgs {
     /// The run to check against the baseline.
     pub new: String,
     /// Dataset root.
-    #[arg(long, default_value = "results/parquet")]
+    #[arg(long, env = "TRACE_DATA", default_value = "results/parquet")]
     pub data: PathBuf,
     /// A row regresses when it is this many % slower (and slower beyond noise).
     #[arg(long, default_value_t = 5.0, value_parser = super::finite_non_negative)]

@@ -25,7 +25,7 @@ pub struct IngestArgs {
     #[arg(long)]
     pub rules: Option<PathBuf>,
     /// Dataset root.
-    #[arg(long, default_value = "results/parquet")]
+    #[arg(long, env = "TRACE_DATA", default_value = "results/parquet")]
     pub out: PathBuf,
     /// nsys binary for exporting .nsys-rep inputs (else $TRACE_NSYS, PATH, install dirs).
     #[arg(long)]

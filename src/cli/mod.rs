@@ -10,17 +10,19 @@ mod model;
 mod outcome;
 mod query;
 mod report;
+mod setup;
 
 use clap::{Parser, Subcommand};
 
 pub use ingest::IngestArgs;
 pub use outcome::Outcome;
 pub use query::QueryArgs;
+pub use setup::version_text;
 
 /// Where does the forward pass spend its GPU time? Ingest Nsight Systems traces of
 /// LLM inference into Parquet and ask with SQL.
 #[derive(Debug, Parser)]
-#[command(name = "trace", version, about, long_about = None)]
+#[command(name = "trace", version = version_text(), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -30,7 +32,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the model over the bsz × seq grid (SGLang or HF), optionally under Nsight Systems.
     Capture(capture::CaptureArgs),
-    /// Ingest nsys SQLite exports (or .nsys-rep reports) into the Parquet dataset.
+    /// Ingest nsys SQLite exports, .nsys-rep reports or PyTorch-profiler (Kineto) JSON
+    /// traces into the Parquet dataset.
     Ingest(IngestArgs),
     /// Run a shipped query (queries/<name>.sql) or ad-hoc SQL over the dataset.
     Query(QueryArgs),
@@ -45,6 +48,15 @@ pub enum Command {
     Remove(RemoveArgs),
     /// Ingest the shipped fixture traces and print kernels-by-phase (the README demo).
     Demo(DemoArgs),
+    /// Write editable copies of the shipped conf/, model_conf/, queries/ and demo traces.
+    Init(setup::InitArgs),
+    /// Is this machine ready? nsys, Python and its packages, SGLang facts, GPUs,
+    /// dataset; exit 1 when something needed (--for) is missing.
+    Doctor(setup::DoctorArgs),
+    /// Shell completions on stdout (e.g. `trace completions bash > ~/.local/share/bash-completion/completions/trace`).
+    Completions(setup::CompletionsArgs),
+    /// The man page (roff) on stdout (e.g. `trace man > ~/.local/share/man/man1/trace.1`).
+    Man,
     /// Start an Apache DataFusion Ballista scheduler or executor for `trace query
     /// --cluster` (needs a build with `--features cluster`).
     #[command(subcommand)]
@@ -58,18 +70,19 @@ pub struct RemoveArgs {
     #[arg(long)]
     pub run: String,
     /// Dataset root.
-    #[arg(long, default_value = "results/parquet")]
+    #[arg(long, env = "TRACE_DATA", default_value = "results/parquet")]
     pub data: std::path::PathBuf,
 }
 
 /// Arguments of `trace demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// Fixture traces to ingest (one run per file).
-    #[arg(long, num_args = 1.., default_values = ["fixtures/nsys/mini.sqlite", "fixtures/nsys/tp2.sqlite"])]
-    pub traces: Vec<std::path::PathBuf>,
+    /// Traces to ingest (one run per file); default: fixtures/nsys/{mini,tp2}.sqlite
+    /// from the working directory when there, else the copies shipped in the binary.
+    #[arg(long, num_args = 1..)]
+    pub traces: Option<Vec<std::path::PathBuf>>,
     /// Dataset root to write.
-    #[arg(long, default_value = "results/parquet")]
+    #[arg(long, env = "TRACE_DATA", default_value = "results/parquet")]
     pub out: std::path::PathBuf,
 }
 
@@ -105,12 +118,26 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Diff(args) => diff::run(args),
         Command::Demo(args) => done(demo(args)),
         Command::Cluster(command) => done(cluster::run(command)),
+        Command::Init(args) => done(setup::init(args)),
+        Command::Doctor(args) => setup::doctor(args),
+        Command::Completions(args) => done(setup::completions(args)),
+        Command::Man => done(setup::man()),
     }
 }
 
+/// The demo's traces, shipped in the binary.
+const DEMO_TRACES: [&str; 2] = ["fixtures/nsys/mini.sqlite", "fixtures/nsys/tp2.sqlite"];
+
 fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    for trace in &args.traces {
-        ingest::run(IngestArgs::for_demo(trace.clone(), args.out.clone()))?;
+    let traces = match args.traces {
+        Some(traces) => traces,
+        None => DEMO_TRACES
+            .iter()
+            .map(|rel| crate::shipped::path(rel, None, "--traces"))
+            .collect::<Result<_, _>>()?,
+    };
+    for trace in traces {
+        ingest::run(IngestArgs::for_demo(trace, args.out.clone()))?;
     }
     query::run(QueryArgs::for_demo("kernels-by-phase", args.out.clone()))
 }

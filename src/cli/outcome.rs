@@ -8,4 +8,7 @@ pub enum Outcome {
     /// `trace diff` found a regression beyond the gate: exit 1, nothing to print
     /// (the verdict is already on stdout or stderr).
     Regression,
+    /// `trace doctor` found something missing for the purpose asked: exit 1 (the
+    /// answer is already printed).
+    Unready,
 }

@@ -22,7 +22,7 @@ pub struct QueryArgs {
     #[arg(long)]
     pub list: bool,
     /// Dataset root.
-    #[arg(long, default_value = "results/parquet")]
+    #[arg(long, env = "TRACE_DATA", default_value = "results/parquet")]
     pub data: PathBuf,
     /// Only this run.
     #[arg(long)]
@@ -149,7 +149,18 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     } else {
         query::session::Writes::None
     };
+    let empty_hint = match &config.source {
+        QuerySource::Named(name) => catalog::find(name, config.queries_dir.as_deref())
+            .ok()
+            .and_then(|q| q.empty_hint),
+        QuerySource::Sql(_) => None,
+    };
     let result = query::execute_on(&config, writes, args.cluster.as_deref())?;
+    if result.num_rows() == 0 {
+        if let Some(hint) = empty_hint {
+            crate::say!("note: {hint}");
+        }
+    }
     match &args.out {
         Some(path) => format::write_file(args.format, &result.schema, &result.batches, path)?,
         None => {

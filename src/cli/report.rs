@@ -14,7 +14,7 @@ pub struct ReportArgs {
     #[arg(long = "run")]
     pub runs: Vec<String>,
     /// Dataset root.
-    #[arg(long, default_value = "results/parquet")]
+    #[arg(long, env = "TRACE_DATA", default_value = "results/parquet")]
     pub data: PathBuf,
     /// The HTML file to write.
     #[arg(long, default_value = "report.html")]

@@ -380,6 +380,51 @@ pub const INGEST_TABLES: &[&str] = &[
     RunsBuilder::NAME,
 ];
 
+/// Version of the dataset's tables (their names, columns, types and nullability),
+/// shown by `trace --version`. Bump it with any change to a table, and set
+/// [`SCHEMA_FINGERPRINT`] to what [`fingerprint`] then returns (a test checks).
+pub const DATASET_SCHEMA_VERSION: u32 = 1;
+
+/// [`fingerprint`] of the tables at [`DATASET_SCHEMA_VERSION`].
+pub const SCHEMA_FINGERPRINT: &str = "d85c79f5bc9f2365";
+
+/// Every table the dataset may hold, ingest's first.
+pub const ALL_TABLES: &[&str] = &[
+    KernelsBuilder::NAME,
+    MemopsBuilder::NAME,
+    StepsBuilder::NAME,
+    NvtxBuilder::NAME,
+    RunsBuilder::NAME,
+    LatencyBuilder::NAME,
+    ModelFlopsBuilder::NAME,
+];
+
+/// FNV-1a (64 bit, stable across Rust releases) of every table's columns, types and
+/// nullability, in declaration order.
+pub fn fingerprint() -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for table in ALL_TABLES {
+        let Some(schema) = schema_of(table) else {
+            continue;
+        };
+        let mut text = format!("{table}(");
+        for field in schema.fields() {
+            text.push_str(&format!(
+                "{}:{}:{};",
+                field.name(),
+                field.data_type(),
+                field.is_nullable()
+            ));
+        }
+        text.push(')');
+        for byte in text.bytes() {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
+}
+
 /// Schema of a table by name.
 pub fn schema_of(table: &str) -> Option<SchemaRef> {
     Some(match table {
@@ -397,6 +442,20 @@ pub fn schema_of(table: &str) -> Option<SchemaRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn schema_changes_bump_the_version() {
+        assert_eq!(
+            fingerprint(),
+            SCHEMA_FINGERPRINT,
+            "a dataset table changed: bump DATASET_SCHEMA_VERSION (now {DATASET_SCHEMA_VERSION}) \
+             and set SCHEMA_FINGERPRINT to {:?}",
+            fingerprint()
+        );
+        for table in ALL_TABLES {
+            assert!(schema_of(table).is_some(), "{table}");
+        }
+    }
 
     #[test]
     fn time_columns_are_int64_ns() {

@@ -2,7 +2,8 @@
 //!
 //! Header convention: the first `-- ` comment line is the one-line description;
 //! `-- param: key = default` lines declare parameters, used in the SQL as `${key}`;
-//! `-- param: key = default {a, b}` also lists the only values the key accepts.
+//! `-- param: key = default {a, b}` also lists the only values the key accepts;
+//! `-- empty: hint` is what to tell a user whose answer has no rows.
 //! The shipped files are compiled into the binary (so `trace` works from any
 //! directory); a file of the same name in the queries directory takes precedence,
 //! so users can edit or add queries without rebuilding.
@@ -46,6 +47,8 @@ pub struct Query {
     pub params: BTreeMap<String, Option<String>>,
     /// The values a parameter accepts, where its declaration lists them.
     pub choices: BTreeMap<String, Vec<String>>,
+    /// Printed (to stderr) when the answer has no rows: what the query needs.
+    pub empty_hint: Option<String>,
     pub sql: String,
     /// Where the text came from (file path or `built-in`).
     pub origin: String,
@@ -57,6 +60,7 @@ impl Query {
         let mut description = String::new();
         let mut params = BTreeMap::new();
         let mut choices = BTreeMap::new();
+        let mut empty_hint = None;
         for line in sql
             .lines()
             .map(str::trim)
@@ -77,6 +81,8 @@ impl Query {
                     None => default,
                 };
                 params.insert(key.to_string(), default.map(str::to_string));
+            } else if let Some(hint) = body.strip_prefix("empty:") {
+                empty_hint = Some(hint.trim().to_string());
             } else if description.is_empty() {
                 description = body.to_string();
             }
@@ -86,6 +92,7 @@ impl Query {
             description,
             params,
             choices,
+            empty_hint,
             sql: sql.to_string(),
             origin: origin.to_string(),
         }
