@@ -102,20 +102,17 @@ fn shipped_files() -> Check {
     let mut parts = Vec::new();
     for (rel, flag) in [("conf", "--conf"), ("model_conf", "--model-dir")] {
         match shipped::resolve(rel, None, flag) {
-            Ok((path, origin)) => parts.push(format!(
-                "{rel}: {} ({})",
-                origin.describe(),
-                path.display()
-            )),
-            Err(e) => {
-                return problem(
-                    "shipped files",
-                    Status::Missing,
-                    e.to_string(),
-                    "set TRACE_CACHE_DIR to a writable folder, or `trace init DIR` and run from DIR".into(),
-                    Purpose::Analysis,
-                )
+            Ok((path, origin)) => {
+                parts.push(format!("{rel}: {} ({})", origin.describe(), path.display()))
             }
+            Err(e) => return problem(
+                "shipped files",
+                Status::Missing,
+                e.to_string(),
+                "set TRACE_CACHE_DIR to a writable folder, or `trace init DIR` and run from DIR"
+                    .into(),
+                Purpose::Analysis,
+            ),
         }
     }
     ok("shipped files", parts.join("; "), Purpose::Analysis)
@@ -427,7 +424,10 @@ mod tests {
         ];
         let (text, ready) = render(&checks, Purpose::Analysis);
         assert!(ready, "{text}");
-        assert!(text.contains("not ready for capture: nsys missing"), "{text}");
+        assert!(
+            text.contains("not ready for capture: nsys missing"),
+            "{text}"
+        );
         let (_, ready) = render(&checks, Purpose::Capture);
         assert!(!ready);
     }

@@ -127,10 +127,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         deploy: args.deploy,
         backend: args.backend,
         optional: Some(args.optional).filter(|o| {
-            conf.join("optional")
-                .join(format!("{o}.yaml"))
-                .is_file()
-                || o != "default"
+            conf.join("optional").join(format!("{o}.yaml")).is_file() || o != "default"
         }),
         profile: args.profile,
         save: args.save,

@@ -94,8 +94,7 @@ impl IngestArgs {
         };
         let arch = match (&self.model, &self.mconf) {
             (Some(model), Some(mconf)) => {
-                let dir =
-                    shipped::path("model_conf", self.model_dir.as_deref(), "--model-dir")?;
+                let dir = shipped::path("model_conf", self.model_dir.as_deref(), "--model-dir")?;
                 let path = config_path(&dir, model, mconf);
                 if path.is_file() {
                     Some(Arch::load(&path)?)

@@ -156,17 +156,17 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         QuerySource::Sql(_) => None,
     };
     let result = query::execute_on(&config, writes, args.cluster.as_deref())?;
-    if result.num_rows() == 0 {
-        if let Some(hint) = empty_hint {
-            crate::say!("note: {hint}");
-        }
-    }
     match &args.out {
         Some(path) => format::write_file(args.format, &result.schema, &result.batches, path)?,
         None => {
             let mut out = crate::console::stdout();
             format::write(args.format, &result.schema, &result.batches, &mut out)?;
             out.flush()?;
+        }
+    }
+    if result.num_rows() == 0 {
+        if let Some(hint) = empty_hint {
+            crate::say!("note: {hint}");
         }
     }
     Ok(())

@@ -5,6 +5,7 @@ mod common;
 mod synthetic;
 
 mod agreement;
+mod anywhere;
 mod atomic;
 mod bad_input;
 mod capture;

@@ -203,6 +203,24 @@ fn a_closed_pipe_is_not_a_failure() {
     let dir = tempfile::tempdir().unwrap();
     let data = dataset(dir.path());
     for format in ["table", "csv", "json"] {
+        // Far more than a pipe holds (64 KiB), so the writer meets the closed end.
+        let whole = run_ok(
+            trace()
+                .args([
+                    "query",
+                    "--sql",
+                    "SELECT * FROM kernels",
+                    "--format",
+                    format,
+                    "--data",
+                ])
+                .arg(&data),
+        );
+        assert!(
+            whole.stdout.len() > 1 << 20,
+            "{format}: {} bytes",
+            whole.stdout.len()
+        );
         let mut child = trace()
             .args([
                 "query",
