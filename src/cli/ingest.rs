@@ -13,8 +13,9 @@ use crate::shipped;
 /// Arguments of `trace ingest`.
 #[derive(Debug, clap::Args)]
 pub struct IngestArgs {
-    /// nsys SQLite exports or .nsys-rep reports; several files form one run
-    /// (e.g. one report per rank).
+    /// nsys SQLite exports, .nsys-rep reports (exported with nsys first), or
+    /// PyTorch-profiler / Kineto JSON traces (`.json` or `.json.gz`, NVIDIA or ROCm);
+    /// several files form one run (e.g. one per rank).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// Run id (the `run=` partition); defaults to the first input's file stem.
