@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use super::config::IngestConfig;
 use super::importer::Importer;
 use super::kineto::KinetoImporter;
-use super::nsys::NsysImporter;
+use super::nsys::{NsysImporter, ParquetDirImporter};
 use super::passes;
 use super::probe::{probe, InputKind};
 use super::progress::{self, Bars};
@@ -39,6 +39,7 @@ use crate::stage_timing;
 /// One input, opened and checked (Kineto traces are read when ingested).
 enum Source {
     Nsys(NsysImporter),
+    NsysParquet(ParquetDirImporter),
     Kineto(PathBuf),
 }
 
@@ -49,6 +50,7 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
         .into_iter()
         .map(|(path, kind)| match kind {
             InputKind::Kineto => Ok(Source::Kineto(path)),
+            InputKind::ParquetDir => ParquetDirImporter::open(&path).map(Source::NsysParquet),
             _ => NsysImporter::open(&path).map(Source::Nsys),
         })
         .collect::<Result<Vec<_>>>()?;
@@ -72,7 +74,7 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
         .par_iter()
         .zip(surveys.par_iter_mut())
         .map(|(source, survey)| match source {
-            Source::Nsys(_) => Ok(None),
+            Source::Nsys(_) | Source::NsysParquet(_) => Ok(None),
             Source::Kineto(path) => {
                 let spinner = progress::events(&bars, path);
                 let importer = KinetoImporter::load(path, survey, &spinner)?;
@@ -88,6 +90,7 @@ pub fn run(cfg: &IngestConfig) -> Result<Summary> {
         .iter()
         .map(|source| match source {
             Source::Nsys(importer) => Some(importer as &dyn Importer),
+            Source::NsysParquet(importer) => Some(importer as &dyn Importer),
             Source::Kineto(_) => kineto.next().map(|k| k as &dyn Importer),
         })
         .collect::<Option<Vec<_>>>()
@@ -391,9 +394,17 @@ fn stem(path: &Path) -> String {
         .file_name()
         .map(crate::vocab::os_text)
         .unwrap_or_default();
-    [".sqlite", ".nsys-rep", ".qdrep", ".db", ".json.gz", ".json"]
-        .iter()
-        .find_map(|ext| name.strip_suffix(ext))
-        .unwrap_or(&name)
-        .to_string()
+    [
+        ".sqlite",
+        ".parquetdir",
+        ".nsys-rep",
+        ".qdrep",
+        ".db",
+        ".json.gz",
+        ".json",
+    ]
+    .iter()
+    .find_map(|ext| name.strip_suffix(ext))
+    .unwrap_or(&name)
+    .to_string()
 }

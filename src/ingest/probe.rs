@@ -1,6 +1,7 @@
-//! Which importer reads an input: an SQLite export, an `.nsys-rep` report (exported to
-//! SQLite first), or a Kineto JSON trace, told by the first bytes (and the report's
-//! extension). Anything else is an error saying how to make a readable export.
+//! Which importer reads an input: an SQLite export, an nsys parquetdir export (a folder
+//! with `StringIds.parquet`), an `.nsys-rep` report (exported first), or a Kineto JSON
+//! trace, told by the first bytes (and the report's extension). Anything else is an
+//! error saying how to make a readable export.
 
 use std::io::Read;
 use std::path::Path;
@@ -19,16 +20,27 @@ pub enum InputKind {
     NsysRep,
     /// JSON or gzip: a PyTorch-profiler (Kineto) chrome trace.
     Kineto,
+    /// A folder of `nsys export --type parquetdir`.
+    ParquetDir,
 }
 
 /// Identifies an input by its first bytes (and `.nsys-rep` by extension).
 pub fn probe(path: &Path) -> Result<InputKind> {
     // Opening a FIFO would block until a writer comes; a device never ends.
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        if path.join("StringIds.parquet").is_file() {
+            return Ok(InputKind::ParquetDir);
+        }
+        return Err(Error::input(
+            path,
+            "a folder, but not an nsys parquetdir export (no StringIds.parquet in it): give a trace file, or a folder from `nsys export --type parquetdir`",
+        ));
+    }
     if !meta.is_file() {
         return Err(Error::input(
             path,
-            "not a regular file (a directory, FIFO or device): give the trace file itself",
+            "not a regular file (a FIFO or device): give the trace file itself",
         ));
     }
     let mut head = [0u8; 16];

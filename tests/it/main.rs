@@ -27,6 +27,7 @@ mod modules;
 mod multi_writer;
 mod nothing_lost;
 mod parallel;
+mod parquetdir;
 mod privacy;
 mod public_traces;
 mod query;

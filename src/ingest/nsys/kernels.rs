@@ -8,7 +8,7 @@
 use super::export::{NsysExport, Select, KERNEL};
 use super::ids::{pid_of, tid_of};
 use super::launches::{launch_of, Cursor, LaunchIndex};
-use super::strings::StringCache;
+use super::strings::{Names, StringCache};
 use crate::error::Result;
 use crate::ingest::importer::{Chunk, KernelOrder, KernelRecord, Sink};
 use crate::ingest::survey::Survey;
@@ -99,10 +99,14 @@ pub fn read(
     let mut stmt = conn.prepare(&sql).map_err(&error)?;
     let columns: Vec<String> = stmt.column_names().iter().map(|n| n.to_string()).collect();
     let mut rows = stmt.query([first, last]).map_err(&error)?;
-    let duplicate =
-        "kernel matched a second CUDA API call with its correlation id (kept the first)";
+    let duplicate = KERNEL_DUPLICATE;
     let by_process = export.has_column(KERNEL, "globalPid");
     let mut cursor = Cursor::default();
+    let joined = Joined {
+        launches,
+        by_process,
+        duplicate,
+    };
     while let Some(row) = rows.next().map_err(&error)? {
         let cells = match Cells::read(row, &c) {
             Ok(cells) => cells,
@@ -118,15 +122,46 @@ pub fn read(
                 None => return Err(error(e)),
             },
         };
-        let call = match (launches, cells.correlation_id) {
-            (Some(index), Some(corr)) if !by_process || cells.global_pid.is_some() => {
-                index.get(&mut cursor, cells.global_pid.unwrap_or(0), corr)
+        let record = joined.record(&cells, &mut cursor, &mut strings, survey)?;
+        if !sink(record)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The survey reason for a kernel whose correlation id several API calls share.
+pub const KERNEL_DUPLICATE: &str =
+    "kernel matched a second CUDA API call with its correlation id (kept the first)";
+
+/// How kernels find their launches (both stores).
+pub struct Joined<'a> {
+    /// `None` when the export cannot be joined to API calls (the caller warned).
+    pub launches: Option<&'a LaunchIndex>,
+    /// The kernel table has `globalPid`: calls are keyed by process.
+    pub by_process: bool,
+    /// The survey reason for a correlation id shared by several calls.
+    pub duplicate: &'a str,
+}
+
+impl Joined<'_> {
+    /// The record of one kernel row, joined to its launching call.
+    pub fn record(
+        &self,
+        cells: &Cells,
+        cursor: &mut Cursor,
+        names: &mut dyn Names,
+        survey: &mut Survey,
+    ) -> Result<KernelRecord> {
+        let call = match (self.launches, cells.correlation_id) {
+            (Some(index), Some(corr)) if !self.by_process || cells.global_pid.is_some() => {
+                index.get(cursor, cells.global_pid.unwrap_or(0), corr)
             }
             _ => None,
         };
-        let launch = launch_of(call, &mut strings, export, survey, duplicate)?;
+        let launch = launch_of(call, names, survey, self.duplicate)?;
         let thread = launch.as_ref().and_then(|l| l.thread);
-        let record = KernelRecord {
+        Ok(KernelRecord {
             device: cells.device,
             pid: cells.global_pid.or(thread).map_or(0, pid_of),
             tid: thread.map(tid_of),
@@ -134,8 +169,8 @@ pub fn read(
             correlation_id: cells.correlation_id,
             start: cells.start,
             end: cells.end,
-            name: strings.get(cells.short_id, export)?,
-            demangled: strings.get(cells.demangled_id, export)?,
+            name: names.name(cells.short_id)?,
+            demangled: names.name(cells.demangled_id)?,
             name_key: (cells.short_id, cells.demangled_id),
             from_graph: cells.graph_node_id.is_some(),
             graph_node_id: cells.graph_node_id,
@@ -146,30 +181,26 @@ pub fn read(
             shared_static_bytes: cells.shared_static,
             shared_dynamic_bytes: cells.shared_dynamic,
             launch,
-        };
-        if !sink(record)? {
-            break;
-        }
+        })
     }
-    Ok(())
 }
 
-/// The cells of one kernel row, as read.
-struct Cells {
-    correlation_id: Option<i64>,
-    global_pid: Option<i64>,
-    short_id: i64,
-    demangled_id: i64,
-    graph_node_id: Option<i64>,
-    device: i32,
-    stream: i64,
-    start: i64,
-    end: i64,
-    grid: [i32; 3],
-    block: [i32; 3],
-    registers: i32,
-    shared_static: i32,
-    shared_dynamic: i32,
+/// The cells of one kernel row, as read (missing launch-geometry columns read 0).
+pub struct Cells {
+    pub correlation_id: Option<i64>,
+    pub global_pid: Option<i64>,
+    pub short_id: i64,
+    pub demangled_id: i64,
+    pub graph_node_id: Option<i64>,
+    pub device: i32,
+    pub stream: i64,
+    pub start: i64,
+    pub end: i64,
+    pub grid: [i32; 3],
+    pub block: [i32; 3],
+    pub registers: i32,
+    pub shared_static: i32,
+    pub shared_dynamic: i32,
 }
 
 impl Cells {

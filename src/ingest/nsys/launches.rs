@@ -23,7 +23,7 @@ use rayon::slice::ParallelSliceMut;
 
 use super::export::{NsysExport, RUNTIME};
 use super::ids::PROCESS_MASK;
-use super::strings::StringCache;
+use super::strings::Names;
 use crate::error::Result;
 use crate::ingest::importer::Launch;
 use crate::ingest::ordered::map_in_order;
@@ -124,23 +124,63 @@ pub struct LaunchIndex {
 }
 
 /// One range's scan: entries in rowid order keyed by the range's own process
-/// slots (`processes`), and the calls that did not pack.
+/// slots (`processes`), and the calls that did not pack. Both stores fill it through
+/// [`Scanned::push`].
 #[derive(Default)]
-struct Scanned {
+pub struct Scanned {
     entries: Vec<Entry>,
     processes: Vec<i64>,
     wide: Vec<((i64, i64), ApiCall)>,
+    /// Rows of one thread come in runs: the last thread's process slot.
+    last_thread: Option<(Option<i64>, usize)>,
+}
+
+impl Scanned {
+    /// Room for `rows` calls.
+    pub fn with_capacity(rows: usize) -> Scanned {
+        Scanned {
+            entries: Vec::with_capacity(rows),
+            ..Scanned::default()
+        }
+    }
+
+    /// Adds one API call with a correlation id, in stored order.
+    pub fn push(&mut self, by_process: bool, correlation: i64, call: ApiCall) {
+        let global_tid = call.global_tid;
+        let process = if by_process {
+            global_tid.map_or(0, |t| t & PROCESS_MASK)
+        } else {
+            0
+        };
+        let slot = match self.last_thread {
+            Some((thread, slot)) if thread == global_tid => slot,
+            _ => {
+                let slot = match self.processes.iter().position(|&p| p == process) {
+                    Some(slot) => slot,
+                    None => {
+                        self.processes.push(process);
+                        self.processes.len() - 1
+                    }
+                };
+                self.last_thread = Some((global_tid, slot));
+                slot
+            }
+        };
+        match key(slot, correlation) {
+            Some(key) => self.entries.push(Entry::new(key, call)),
+            None => self.wide.push(((process, correlation), call)),
+        }
+    }
 }
 
 impl LaunchIndex {
     /// Scans the API table of `export`; `by_process` keys calls by their process.
     pub fn build(export: &NsysExport, by_process: bool) -> Result<LaunchIndex> {
-        let mut index = LaunchIndex {
-            by_process,
-            ..LaunchIndex::default()
-        };
         let Some((first, last)) = export.rowid_bounds(RUNTIME)? else {
-            return Ok(index);
+            return Ok(LaunchIndex {
+                by_process,
+                ..LaunchIndex::default()
+            });
         };
         let span = last.saturating_sub(first).saturating_add(1);
         let mut per_range = ROWS_PER_RANGE;
@@ -161,12 +201,31 @@ impl LaunchIndex {
                 (lo, lo.saturating_add(per_range - 1).min(last))
             })
             .collect();
+        let input = export.path.display().to_string();
+        LaunchIndex::assemble(by_process, &ranges, rows, &input, |range| {
+            scan(export, *range, by_process)
+        })
+    }
+
+    /// The index of the calls `scan` reads from each of `ranges` (in stored order,
+    /// scanned in parallel, joined in order); `rows` sizes the reservation.
+    pub fn assemble<R: Sync>(
+        by_process: bool,
+        ranges: &[R],
+        rows: i64,
+        input: &str,
+        scan: impl Fn(&R) -> Result<Scanned> + Sync,
+    ) -> Result<LaunchIndex> {
+        let mut index = LaunchIndex {
+            by_process,
+            ..LaunchIndex::default()
+        };
         index.entries.reserve(rows.clamp(0, 1 << 26) as usize);
         let mut sorted = true;
         let scanning = Busy::default();
         map_in_order(
-            &ranges,
-            |range| scanning.time(|| scan(export, *range, by_process)),
+            ranges,
+            |range| scanning.time(|| scan(range)),
             |mut scanned: Scanned| {
                 index.rekey(&mut scanned);
                 let joins_in_order = match (index.entries.last(), scanned.entries.first()) {
@@ -187,13 +246,12 @@ impl LaunchIndex {
             index.entries.par_sort_by_key(|e| e.key);
         }
         index.drop_repeats();
-        let input = export.path.display().to_string();
         stage_timing::report(
-            &input,
+            input,
             "launch index: API scans (summed over threads)",
             scanning.total(),
         );
-        stage_timing::report(&input, "launch index: sort and dedupe", started.elapsed());
+        stage_timing::report(input, "launch index: sort and dedupe", started.elapsed());
         Ok(index)
     }
 
@@ -336,47 +394,19 @@ fn scan(export: &NsysExport, (first, last): (i64, i64), by_process: bool) -> Res
         ))
         .map_err(&error)?;
     let mut rows = stmt.query([first, last]).map_err(&error)?;
-    let mut out = Scanned {
-        entries: Vec::with_capacity(
-            last.saturating_sub(first)
-                .saturating_add(1)
-                .clamp(0, ROWS_PER_RANGE) as usize,
-        ),
-        ..Scanned::default()
-    };
-    // Rows of one thread come in runs: remember the last thread's process slot.
-    let mut last_thread: Option<(Option<i64>, usize)> = None;
+    let mut out = Scanned::with_capacity(
+        last.saturating_sub(first)
+            .saturating_add(1)
+            .clamp(0, ROWS_PER_RANGE) as usize,
+    );
     while let Some(row) = rows.next().map_err(&error)? {
-        let global_tid: Option<i64> = row.get(0).map_err(&error)?;
         let correlation: i64 = row.get(1).map_err(&error)?;
         let call = ApiCall {
-            global_tid,
+            global_tid: row.get(0).map_err(&error)?,
             start: row.get(2).map_err(&error)?,
             name_id: row.get(3).map_err(&error)?,
         };
-        let process = if by_process {
-            global_tid.map_or(0, |t| t & PROCESS_MASK)
-        } else {
-            0
-        };
-        let slot = match last_thread {
-            Some((thread, slot)) if thread == global_tid => slot,
-            _ => {
-                let slot = match out.processes.iter().position(|&p| p == process) {
-                    Some(slot) => slot,
-                    None => {
-                        out.processes.push(process);
-                        out.processes.len() - 1
-                    }
-                };
-                last_thread = Some((global_tid, slot));
-                slot
-            }
-        };
-        match key(slot, correlation) {
-            Some(key) => out.entries.push(Entry::new(key, call)),
-            None => out.wide.push(((process, correlation), call)),
-        }
+        out.push(by_process, correlation, call);
     }
     Ok(out)
 }
@@ -385,8 +415,7 @@ fn scan(export: &NsysExport, (first, last): (i64, i64), by_process: bool) -> Res
 /// counting the other calls that shared its key under `duplicate`.
 pub fn launch_of(
     call: Option<(ApiCall, u32)>,
-    strings: &mut StringCache,
-    export: &NsysExport,
+    names: &mut dyn Names,
     survey: &mut Survey,
     duplicate: &str,
 ) -> Result<Option<Launch>> {
@@ -397,7 +426,7 @@ pub fn launch_of(
         survey.skip_n(duplicate, u64::from(repeats));
     }
     let api = match call.name_id {
-        Some(id) => Some(strings.api(id, export)?),
+        Some(id) => Some(names.api(id)?),
         None => None,
     };
     Ok(Some(Launch {

@@ -5,7 +5,7 @@
 use super::export::{NsysExport, Select, MEMCPY, MEMSET};
 use super::ids::{pid_of, tid_of};
 use super::launches::{launch_of, Cursor, LaunchIndex};
-use super::strings::StringCache;
+use super::strings::{Names, StringCache};
 use crate::error::Result;
 use crate::ingest::importer::{MemopRecord, Sink};
 use crate::ingest::survey::Survey;
@@ -30,18 +30,18 @@ fn copy_kind(id: i64) -> (&'static str, &'static str) {
     }
 }
 
-/// One memop row as stored.
-struct Stored {
-    is_memcpy: bool,
-    start: i64,
-    end: i64,
-    device: i32,
-    stream: i64,
-    correlation: Option<i64>,
-    global_pid: Option<i64>,
-    bytes: i64,
-    copy_kind: Option<i64>,
-    graph_node: Option<i64>,
+/// One memop row as stored (both stores).
+pub struct Stored {
+    pub is_memcpy: bool,
+    pub start: i64,
+    pub end: i64,
+    pub device: i32,
+    pub stream: i64,
+    pub correlation: Option<i64>,
+    pub global_pid: Option<i64>,
+    pub bytes: i64,
+    pub copy_kind: Option<i64>,
+    pub graph_node: Option<i64>,
 }
 
 fn read_table(export: &NsysExport, table: &str, out: &mut Vec<Stored>) -> Result<()> {
@@ -103,14 +103,26 @@ pub fn read(
     if stored.is_empty() {
         return Ok(());
     }
+    let conn = export.connect()?;
+    let mut strings = StringCache::new(&conn, export)?;
+    emit(stored, launches, &mut strings, survey, sink)
+}
+
+/// Joins `stored` (memcpy rows then memset rows, each in start order) to their
+/// launching calls and hands the records to `sink`.
+pub fn emit(
+    stored: Vec<Stored>,
+    launches: impl FnOnce(bool) -> Result<Option<std::sync::Arc<LaunchIndex>>>,
+    names: &mut dyn Names,
+    survey: &mut Survey,
+    sink: Sink<MemopRecord>,
+) -> Result<()> {
     let with_pid = stored.iter().any(|m| m.global_pid.is_some());
     let index = if stored.iter().any(|m| m.correlation.is_some()) {
         launches(with_pid)?
     } else {
         None
     };
-    let conn = export.connect()?;
-    let mut strings = StringCache::new(&conn, export)?;
     let duplicate = "memop matched a second CUDA API call with its correlation id (kept the first)";
     let mut cursor = Cursor::default();
     for m in stored {
@@ -118,7 +130,7 @@ pub fn read(
             (Some(index), Some(corr)) => index.get(&mut cursor, m.global_pid.unwrap_or(0), corr),
             _ => None,
         };
-        let launch = launch_of(call, &mut strings, export, survey, duplicate)?;
+        let launch = launch_of(call, names, survey, duplicate)?;
         let thread = launch.as_ref().and_then(|l| l.thread);
         let (kind, copy, name) = if m.is_memcpy {
             let (code, label) = copy_kind(m.copy_kind.unwrap_or(0));

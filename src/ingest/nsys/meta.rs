@@ -13,47 +13,42 @@ use super::export::NsysExport;
 use crate::error::Result;
 use crate::ingest::importer::RunFacts;
 
-fn value(conn: &Connection, export: &NsysExport, table: &str, key: &str) -> Result<Option<String>> {
-    if !export.has_table(table) {
-        return Ok(None);
-    }
-    let sql = format!("SELECT value FROM {table} WHERE name = ?1 LIMIT 1");
-    let v: Option<Option<String>> = conn
-        .query_row(&sql, [key], |r| r.get(0))
-        .optional()
-        .map_err(export.sql_error(table))?;
-    Ok(v.flatten())
+/// Where the facts are read from (either store).
+pub trait FactSource {
+    /// The value of `key` in the name/value table `table` (`None` when the table, its
+    /// `name` column or the key is absent).
+    fn value(&self, table: &str, key: &str) -> Result<Option<String>>;
+    /// `TARGET_INFO_GPU` (id, name) rows, `None` without that table or column.
+    fn gpus(&self) -> Result<Option<Vec<(i64, Option<String>)>>>;
 }
 
-/// Reads the whitelisted facts; `devices` are the device ids that ran kernels.
-pub fn read(export: &NsysExport, devices: &BTreeSet<i32>) -> Result<RunFacts> {
-    let conn = export.connect()?;
-    let mut facts = RunFacts::default();
-    for table in ["META_DATA_EXPORT", "EXPORT_META_DATA"] {
-        if facts.nsys_version.is_none() {
-            facts.nsys_version = value(&conn, export, table, "EXPORT_PRODUCT_VERSION")?;
+struct Sqlite<'a> {
+    conn: Connection,
+    export: &'a NsysExport,
+}
+
+impl FactSource for Sqlite<'_> {
+    fn value(&self, table: &str, key: &str) -> Result<Option<String>> {
+        if !self.export.has_table(table) || !self.export.has_column(table, "name") {
+            return Ok(None);
         }
-        if facts.schema_version.is_none() {
-            facts.schema_version = value(&conn, export, table, "EXPORT_SCHEMA_VERSION")?;
+        let sql = format!("SELECT value FROM {table} WHERE name = ?1 LIMIT 1");
+        let v: Option<Option<String>> = self
+            .conn
+            .query_row(&sql, [key], |r| r.get(0))
+            .optional()
+            .map_err(self.export.sql_error(table))?;
+        Ok(v.flatten())
+    }
+
+    fn gpus(&self) -> Result<Option<Vec<(i64, Option<String>)>>> {
+        let export = self.export;
+        if !export.has_table("TARGET_INFO_GPU") || !export.has_column("TARGET_INFO_GPU", "name") {
+            return Ok(None);
         }
-    }
-    for key in [
-        "CUDA_GRAPH_TRACE_OPTIONS:MODE",
-        "PROCESS_0:CUDA_GRAPH_TRACE_OPTIONS:MODE",
-    ] {
-        if facts.cuda_graph_trace.is_none() {
-            facts.cuda_graph_trace = value(&conn, export, "META_DATA_CAPTURE", key)?;
-        }
-    }
-    if export.has_table("TARGET_INFO_SYSTEM_ENV")
-        && export.has_column("TARGET_INFO_SYSTEM_ENV", "name")
-    {
-        facts.cuda_driver_version =
-            value(&conn, export, "TARGET_INFO_SYSTEM_ENV", "CudaDriverVersion")?;
-    }
-    if export.has_table("TARGET_INFO_GPU") && export.has_column("TARGET_INFO_GPU", "name") {
         let error = export.sql_error("TARGET_INFO_GPU");
-        let mut stmt = conn
+        let mut stmt = self
+            .conn
             .prepare("SELECT id, name FROM TARGET_INFO_GPU")
             .map_err(&error)?;
         let rows = stmt
@@ -65,6 +60,41 @@ pub fn read(export: &NsysExport, devices: &BTreeSet<i32>) -> Result<RunFacts> {
         for row in rows {
             all.push(row.map_err(&error)?);
         }
+        Ok(Some(all))
+    }
+}
+
+/// Reads the whitelisted facts of an SQLite export; `devices` are the GPU ids its
+/// kernels ran on (their names win over the host's other GPUs).
+pub fn read(export: &NsysExport, devices: &BTreeSet<i32>) -> Result<RunFacts> {
+    let source = Sqlite {
+        conn: export.connect()?,
+        export,
+    };
+    facts(&source, devices)
+}
+
+/// The whitelisted facts from `source`.
+pub fn facts(source: &dyn FactSource, devices: &BTreeSet<i32>) -> Result<RunFacts> {
+    let mut facts = RunFacts::default();
+    for table in ["META_DATA_EXPORT", "EXPORT_META_DATA"] {
+        if facts.nsys_version.is_none() {
+            facts.nsys_version = source.value(table, "EXPORT_PRODUCT_VERSION")?;
+        }
+        if facts.schema_version.is_none() {
+            facts.schema_version = source.value(table, "EXPORT_SCHEMA_VERSION")?;
+        }
+    }
+    for key in [
+        "CUDA_GRAPH_TRACE_OPTIONS:MODE",
+        "PROCESS_0:CUDA_GRAPH_TRACE_OPTIONS:MODE",
+    ] {
+        if facts.cuda_graph_trace.is_none() {
+            facts.cuda_graph_trace = source.value("META_DATA_CAPTURE", key)?;
+        }
+    }
+    facts.cuda_driver_version = source.value("TARGET_INFO_SYSTEM_ENV", "CudaDriverVersion")?;
+    if let Some(all) = source.gpus()? {
         facts.host_gpus = Some(all.len() as i32);
         let used: Vec<&String> = all
             .iter()

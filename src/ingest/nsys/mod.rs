@@ -23,6 +23,7 @@ mod memops;
 mod meta;
 mod modules;
 mod nvtx;
+mod parquetdir;
 mod strings;
 
 use std::collections::BTreeSet;
@@ -32,6 +33,7 @@ use std::sync::{Arc, Mutex};
 pub use export::NsysExport;
 use export::{KERNEL, MEMCPY, MEMSET, NVTX, RUNTIME};
 use launches::LaunchIndex;
+pub use parquetdir::ParquetDirImporter;
 
 use crate::attribute::module_index::GraphNodeEvent;
 use crate::error::Result;

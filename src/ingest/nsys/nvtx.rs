@@ -10,7 +10,7 @@ use crate::ingest::importer::{NvtxRecord, Sink};
 use crate::ingest::survey::Survey;
 
 /// Name of an NVTX event type id (ids are stable across nsys 2022.1 → 2026.x).
-fn kind_of(event_type: i64) -> &'static str {
+pub fn kind_of(event_type: i64) -> &'static str {
     match event_type {
         59 | 70 => "push_pop",
         60 | 71 => "start_end",

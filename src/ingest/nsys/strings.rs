@@ -1,6 +1,7 @@
-//! Lazy `StringIds` lookups: only the strings a pass actually references are loaded
-//! (kernel and API names), by primary key, and kept for the pass. Values are shared
-//! (`Arc<str>`), so a record carries its name for the cost of a reference count.
+//! `StringIds` lookups behind [`Names`], which the readers share between the two
+//! stores: [`StringCache`] (SQLite) loads only the strings a pass references, by
+//! primary key; the parquetdir store reads the table whole (it is small). Values are
+//! shared (`Arc<str>`), so a record carries its name for the cost of a reference count.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,8 +11,24 @@ use rusqlite::{Connection, OptionalExtension, Statement};
 use super::export::{NsysExport, STRINGS};
 use crate::error::Result;
 
+/// Strings by `StringIds` id, whatever the store.
+pub trait Names {
+    /// The string for `id` (`<unknown string N>` if the id is not in the table).
+    fn name(&mut self, id: i64) -> Result<Arc<str>>;
+    /// The API name of string `id` without its CUPTI version suffix.
+    fn api(&mut self, id: i64) -> Result<Arc<str>>;
+}
+
+/// The text for an id missing from `StringIds` (post-processed exports keep only
+/// some strings), and every value capped as [`crate::ingest::sanity::cap_name`] does.
+pub fn stored_or_unknown(id: i64, value: Option<String>) -> Arc<str> {
+    let value = value.unwrap_or_else(|| format!("<unknown string {id}>"));
+    Arc::from(crate::ingest::sanity::cap_name(value))
+}
+
 /// Cache of `StringIds.value` by id for one connection.
 pub struct StringCache<'c> {
+    export: &'c NsysExport,
     stmt: Statement<'c>,
     values: HashMap<i64, Arc<str>>,
     /// API names with their CUPTI version suffix stripped, by string id.
@@ -19,11 +36,12 @@ pub struct StringCache<'c> {
 }
 
 impl<'c> StringCache<'c> {
-    pub fn new(conn: &'c Connection, export: &NsysExport) -> Result<Self> {
+    pub fn new(conn: &'c Connection, export: &'c NsysExport) -> Result<Self> {
         let stmt = conn
             .prepare("SELECT value FROM StringIds WHERE id = ?1")
             .map_err(export.sql_error(STRINGS))?;
         Ok(StringCache {
+            export,
             stmt,
             values: HashMap::new(),
             apis: HashMap::new(),
@@ -41,8 +59,7 @@ impl<'c> StringCache<'c> {
             .query_row([id], |r| r.get(0))
             .optional()
             .map_err(export.sql_error(STRINGS))?;
-        let value = value.unwrap_or_else(|| format!("<unknown string {id}>"));
-        let value: Arc<str> = Arc::from(crate::ingest::sanity::cap_name(value));
+        let value = stored_or_unknown(id, value);
         self.values.insert(id, Arc::clone(&value));
         Ok(value)
     }
@@ -55,6 +72,18 @@ impl<'c> StringCache<'c> {
         let name: Arc<str> = Arc::from(strip_api_version(&self.get(id, export)?));
         self.apis.insert(id, Arc::clone(&name));
         Ok(name)
+    }
+}
+
+impl Names for StringCache<'_> {
+    fn name(&mut self, id: i64) -> Result<Arc<str>> {
+        let export = self.export;
+        self.get(id, export)
+    }
+
+    fn api(&mut self, id: i64) -> Result<Arc<str>> {
+        let export = self.export;
+        StringCache::api(self, id, export)
     }
 }
 

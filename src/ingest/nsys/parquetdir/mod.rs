@@ -1,0 +1,617 @@
+//! The Nsight Systems parquetdir importer: `nsys export --type parquetdir` (nsys
+//! 2024.6+) holds the tables of the SQLite export as Parquet files, so this importer
+//! reads the same tables and columns as [`super::NsysImporter`], as Arrow batches
+//! (only the columns it needs, no row-by-row SQL decoding), and hands the rows to the
+//! code the SQLite importer uses from there on: the launch index
+//! ([`LaunchIndex::assemble`]), the kernel join ([`Joined`]), the memop join
+//! ([`memops::emit`]) and the run facts ([`meta::facts`]).
+//!
+//! Invariants: the records equal the SQLite importer's for the same report, row for
+//! row and in the same order (NVTX by `(globalTid, start, end desc)` with nulls where
+//! SQLite puts them; kernels as stored, else by start; memops by start within each
+//! table); a kernel row with an impossible cell is skipped and counted under the same
+//! reason; kernel chunks never span a row group.
+
+mod store;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+pub use store::ParquetDir;
+use store::{at, text_at, Batch};
+
+use super::export::{KERNEL, MEMCPY, MEMSET, NVTX, RUNTIME, STRINGS};
+use super::ids::{pid_of, tid_of};
+use super::kernels::{self, Cells, Joined, KERNEL_DUPLICATE};
+use super::launches::{ApiCall, Cursor, LaunchIndex, Scanned};
+use super::memops::{self, Stored};
+use super::meta::{self, FactSource};
+use super::nvtx::kind_of;
+use super::strings::{stored_or_unknown, strip_api_version, Names};
+use crate::attribute::module_index::GraphNodeEvent;
+use crate::error::Result;
+use crate::ingest::importer::{
+    Chunk, Importer, KernelOrder, KernelRecord, MemopRecord, NvtxRecord, RunFacts, Sink,
+};
+use crate::ingest::survey::Survey;
+
+/// Rows per scan range of the API table.
+const ROWS_PER_RANGE: i64 = 256 * 1024;
+
+/// Fewest rows per kernel chunk.
+const MIN_CHUNK_ROWS: i64 = 1024;
+
+/// An opened parquetdir export, its strings and its API-call indexes.
+#[derive(Debug)]
+pub struct ParquetDirImporter {
+    dir: ParquetDir,
+    strings: HashMap<i64, Arc<str>>,
+    launches: Mutex<[Option<Arc<LaunchIndex>>; 2]>,
+}
+
+/// `StringIds` read whole, with API names stripped of their version on demand.
+struct StringTable<'a> {
+    all: &'a HashMap<i64, Arc<str>>,
+    apis: HashMap<i64, Arc<str>>,
+}
+
+impl Names for StringTable<'_> {
+    fn name(&mut self, id: i64) -> Result<Arc<str>> {
+        Ok(match self.all.get(&id) {
+            Some(value) => Arc::clone(value),
+            None => stored_or_unknown(id, None),
+        })
+    }
+
+    fn api(&mut self, id: i64) -> Result<Arc<str>> {
+        if let Some(name) = self.apis.get(&id) {
+            return Ok(Arc::clone(name));
+        }
+        let name: Arc<str> = Arc::from(strip_api_version(&self.name(id)?));
+        self.apis.insert(id, Arc::clone(&name));
+        Ok(name)
+    }
+}
+
+impl ParquetDirImporter {
+    /// Opens `dir` (footers and `StringIds` only).
+    pub fn open(dir: &Path) -> Result<ParquetDirImporter> {
+        let dir = ParquetDir::open(dir)?;
+        let mut strings = HashMap::new();
+        if dir.has_column(STRINGS, "id") && dir.has_column(STRINGS, "value") {
+            dir.scan(STRINGS, &["id", "value"], None, &mut |b| {
+                let (ids, values) = (b.ints("id")?, b.texts("value")?);
+                for i in 0..b.rows() {
+                    if let Some(id) = at(&ids, i) {
+                        let value = text_at(&values, i).map(str::to_string);
+                        strings
+                            .entry(id)
+                            .or_insert_with(|| stored_or_unknown(id, value));
+                    }
+                }
+                Ok(true)
+            })?;
+        }
+        Ok(ParquetDirImporter {
+            dir,
+            strings,
+            launches: Mutex::new([None, None]),
+        })
+    }
+
+    fn names(&self) -> StringTable<'_> {
+        StringTable {
+            all: &self.strings,
+            apis: HashMap::new(),
+        }
+    }
+
+    fn joinable(&self, table: &str) -> bool {
+        let d = &self.dir;
+        d.has_table(RUNTIME)
+            && d.has_column(table, "correlationId")
+            && d.has_column(RUNTIME, "correlationId")
+            && d.has_column(RUNTIME, "globalTid")
+    }
+
+    fn launches(&self, by_process: bool) -> Result<Arc<LaunchIndex>> {
+        let slot = usize::from(by_process);
+        if let Some(index) = self.launches.lock().ok().and_then(|c| c[slot].clone()) {
+            return Ok(index);
+        }
+        let ranges = split(&self.dir.row_groups(RUNTIME), ROWS_PER_RANGE);
+        let rows = self.dir.row_count(RUNTIME) as i64;
+        let input = self.dir.path.display().to_string();
+        let index = Arc::new(LaunchIndex::assemble(
+            by_process,
+            &ranges,
+            rows,
+            &input,
+            |&range| {
+                let mut out = Scanned::with_capacity((range.1 - range.0 + 1).max(0) as usize);
+                let columns = ["globalTid", "correlationId", "start", "nameId"];
+                self.dir.scan(RUNTIME, &columns, Some(range), &mut |b| {
+                    let (tid, corr) = (b.ints("globalTid")?, b.ints("correlationId")?);
+                    let (start, name) = (b.ints("start")?, b.ints("nameId")?);
+                    for i in 0..b.rows() {
+                        if let Some(correlation) = at(&corr, i) {
+                            let call = ApiCall {
+                                global_tid: at(&tid, i),
+                                start: at(&start, i),
+                                name_id: at(&name, i),
+                            };
+                            out.push(by_process, correlation, call);
+                        }
+                    }
+                    Ok(true)
+                })?;
+                Ok(out)
+            },
+        )?);
+        if let Ok(mut cache) = self.launches.lock() {
+            cache[slot] = Some(Arc::clone(&index));
+        }
+        Ok(index)
+    }
+
+    fn unjoinable_warning(&self, table: &str, survey: &mut Survey) {
+        survey.warn(format!(
+            "{}: {table} cannot be joined to CUDA API calls (no CUPTI_ACTIVITY_KIND_RUNTIME table or correlation ids): its rows stay unattributed",
+            self.dir.path.display()
+        ));
+    }
+
+    /// The memop rows of `table` in start order (stable: stored order among equals).
+    fn memop_rows(&self, table: &str, out: &mut Vec<Stored>) -> Result<()> {
+        self.dir
+            .require_columns(table, &["start", "end", "deviceId", "streamId", "bytes"])?;
+        let columns = [
+            "start",
+            "end",
+            "deviceId",
+            "streamId",
+            "bytes",
+            "correlationId",
+            "globalPid",
+            "graphNodeId",
+            "copyKind",
+        ];
+        let mut rows = Vec::new();
+        let is_memcpy = table == MEMCPY;
+        self.dir.scan(table, &columns, None, &mut |b| {
+            let c = |name| b.ints(name);
+            let (start, end, device, stream) =
+                (c("start")?, c("end")?, c("deviceId")?, c("streamId")?);
+            let (bytes, corr, pid, node) = (
+                c("bytes")?,
+                c("correlationId")?,
+                c("globalPid")?,
+                c("graphNodeId")?,
+            );
+            let kind = if is_memcpy { c("copyKind")? } else { None };
+            for i in 0..b.rows() {
+                let required = |col: &Option<_>, name: &str| {
+                    at(col, i).ok_or_else(|| null_error(&self.dir, table, name))
+                };
+                let device = required(&device, "deviceId")?;
+                rows.push(Stored {
+                    is_memcpy,
+                    start: required(&start, "start")?,
+                    end: required(&end, "end")?,
+                    device: i32::try_from(device).map_err(|_| {
+                        self.dir
+                            .schema_error(table, format!("deviceId {device} is out of range"))
+                    })?,
+                    stream: required(&stream, "streamId")?,
+                    correlation: at(&corr, i),
+                    global_pid: at(&pid, i),
+                    bytes: required(&bytes, "bytes")?,
+                    copy_kind: at(&kind, i),
+                    graph_node: at(&node, i),
+                });
+            }
+            Ok(true)
+        })?;
+        rows.sort_by_key(|m| m.start);
+        out.extend(rows);
+        Ok(())
+    }
+}
+
+fn null_error(dir: &ParquetDir, table: &str, column: &str) -> crate::Error {
+    dir.schema_error(table, format!("a row has no {column}"))
+}
+
+/// Row groups cut into ranges (first row, last row) of at most `most` rows, never
+/// across a group's end.
+fn split(groups: &[(i64, i64)], most: i64) -> Vec<(i64, i64)> {
+    let mut ranges = Vec::new();
+    for &(first, rows) in groups {
+        let mut at = first;
+        while at < first + rows {
+            let last = (at + most - 1).min(first + rows - 1);
+            ranges.push((at, last));
+            at = last + 1;
+        }
+    }
+    ranges
+}
+
+/// One kernel row's cells, or the column whose value is impossible.
+fn kernel_cells(c: &KernelColumns, i: usize) -> std::result::Result<Cells, &'static str> {
+    let need = |col: &Option<_>, name: &'static str| at(col, i).ok_or(name);
+    let small = |col: &Option<_>, name: &'static str| match at(col, i) {
+        None => Ok(0),
+        Some(v) => i32::try_from(v).map_err(|_| name),
+    };
+    let device = need(&c.device, "deviceId")?;
+    Ok(Cells {
+        correlation_id: at(&c.correlation, i),
+        global_pid: at(&c.global_pid, i),
+        short_id: need(&c.short, "shortName")?,
+        demangled_id: need(&c.demangled, "demangledName")?,
+        graph_node_id: at(&c.graph_node, i),
+        device: i32::try_from(device).map_err(|_| "deviceId")?,
+        stream: need(&c.stream, "streamId")?,
+        start: need(&c.start, "start")?,
+        end: need(&c.end, "end")?,
+        grid: [
+            small(&c.grid[0], "gridX")?,
+            small(&c.grid[1], "gridY")?,
+            small(&c.grid[2], "gridZ")?,
+        ],
+        block: [
+            small(&c.block[0], "blockX")?,
+            small(&c.block[1], "blockY")?,
+            small(&c.block[2], "blockZ")?,
+        ],
+        registers: small(&c.registers, "registersPerThread")?,
+        shared_static: small(&c.shared_static, "staticSharedMemory")?,
+        shared_dynamic: small(&c.shared_dynamic, "dynamicSharedMemory")?,
+    })
+}
+
+/// The kernel columns of one batch.
+struct KernelColumns {
+    start: Option<datafusion::arrow::array::Int64Array>,
+    end: Option<datafusion::arrow::array::Int64Array>,
+    device: Option<datafusion::arrow::array::Int64Array>,
+    stream: Option<datafusion::arrow::array::Int64Array>,
+    correlation: Option<datafusion::arrow::array::Int64Array>,
+    global_pid: Option<datafusion::arrow::array::Int64Array>,
+    short: Option<datafusion::arrow::array::Int64Array>,
+    demangled: Option<datafusion::arrow::array::Int64Array>,
+    graph_node: Option<datafusion::arrow::array::Int64Array>,
+    grid: [Option<datafusion::arrow::array::Int64Array>; 3],
+    block: [Option<datafusion::arrow::array::Int64Array>; 3],
+    registers: Option<datafusion::arrow::array::Int64Array>,
+    shared_static: Option<datafusion::arrow::array::Int64Array>,
+    shared_dynamic: Option<datafusion::arrow::array::Int64Array>,
+}
+
+const KERNEL_COLUMNS: [&str; 17] = [
+    "start",
+    "end",
+    "deviceId",
+    "streamId",
+    "correlationId",
+    "globalPid",
+    "shortName",
+    "demangledName",
+    "graphNodeId",
+    "gridX",
+    "gridY",
+    "gridZ",
+    "blockX",
+    "blockY",
+    "blockZ",
+    "registersPerThread",
+    "staticSharedMemory",
+];
+
+impl KernelColumns {
+    fn of(b: &Batch) -> Result<KernelColumns> {
+        let c = |name| b.ints(name);
+        Ok(KernelColumns {
+            start: c("start")?,
+            end: c("end")?,
+            device: c("deviceId")?,
+            stream: c("streamId")?,
+            correlation: c("correlationId")?,
+            global_pid: c("globalPid")?,
+            short: c("shortName")?,
+            demangled: c("demangledName")?,
+            graph_node: c("graphNodeId")?,
+            grid: [c("gridX")?, c("gridY")?, c("gridZ")?],
+            block: [c("blockX")?, c("blockY")?, c("blockZ")?],
+            registers: c("registersPerThread")?,
+            shared_static: c("staticSharedMemory")?,
+            shared_dynamic: c("dynamicSharedMemory")?,
+        })
+    }
+}
+
+impl Importer for ParquetDirImporter {
+    fn path(&self) -> &Path {
+        &self.dir.path
+    }
+
+    fn format(&self) -> &'static str {
+        "nsys-parquetdir"
+    }
+
+    fn nvtx_rows(&self) -> Result<u64> {
+        Ok(self.dir.row_count(NVTX))
+    }
+
+    fn kernel_rows(&self) -> Result<u64> {
+        Ok(self.dir.row_count(KERNEL))
+    }
+
+    fn memop_rows(&self) -> Result<u64> {
+        Ok(self.dir.row_count(MEMCPY) + self.dir.row_count(MEMSET))
+    }
+
+    fn nvtx(&self, survey: &mut Survey, sink: Sink<NvtxRecord>) -> Result<()> {
+        if !self.dir.has_table(NVTX) {
+            survey.warn(format!(
+                "{}: no NVTX_EVENTS table: the capture has no NVTX ranges, so no kernel can be attributed to a step (profile with `-t cuda,nvtx`)",
+                self.dir.path.display()
+            ));
+            return Ok(());
+        }
+        self.dir.require_columns(NVTX, &["start", "eventType"])?;
+        let by_id = self.dir.has_column(NVTX, "textId") && self.dir.has_table(STRINGS);
+        let mut rows = Vec::new();
+        let columns = [
+            "globalTid",
+            "start",
+            "end",
+            "eventType",
+            "textId",
+            "text",
+            "domainId",
+        ];
+        self.dir.scan(NVTX, &columns, None, &mut |b| {
+            let (tid, start, end) = (b.ints("globalTid")?, b.ints("start")?, b.ints("end")?);
+            let (kind, text_id, domain) =
+                (b.ints("eventType")?, b.ints("textId")?, b.ints("domainId")?);
+            let text = b.texts("text")?;
+            for i in 0..b.rows() {
+                let registered = at(&text_id, i)
+                    .filter(|_| by_id)
+                    .and_then(|id| self.strings.get(&id))
+                    .map(|s| s.to_string());
+                rows.push((
+                    at(&tid, i),
+                    at(&start, i).ok_or_else(|| null_error(&self.dir, NVTX, "start"))?,
+                    at(&end, i),
+                    at(&kind, i).ok_or_else(|| null_error(&self.dir, NVTX, "eventType"))?,
+                    registered.or_else(|| text_at(&text, i).map(str::to_string)),
+                    at(&domain, i),
+                ));
+            }
+            Ok(true)
+        })?;
+        // SQLite's ORDER BY globalTid, start, end DESC: nulls first, and last for end.
+        rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(b.2.cmp(&a.2)));
+        for (thread, start, end, kind, text, domain_id) in rows {
+            let thread = thread.unwrap_or(0);
+            let record = NvtxRecord {
+                wraps_label: false,
+                thread,
+                pid: pid_of(thread),
+                tid: tid_of(thread),
+                start,
+                end,
+                kind: kind_of(kind),
+                text,
+                domain_id,
+            };
+            if !sink(record)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn prepare(&self, survey: &mut Survey) -> Result<()> {
+        if !self.dir.has_table(KERNEL) {
+            survey.warn(format!(
+                "{}: no CUPTI_ACTIVITY_KIND_KERNEL table: the capture recorded no GPU kernels (was CUDA traced with `-t cuda`, and did the profiled range run any?)",
+                self.dir.path.display()
+            ));
+            return Ok(());
+        }
+        if self.joinable(KERNEL) {
+            self.launches(self.dir.has_column(KERNEL, "globalPid"))?;
+        } else {
+            self.unjoinable_warning(KERNEL, survey);
+        }
+        Ok(())
+    }
+
+    fn kernel_chunks(&self, order: KernelOrder, wanted: i64, max_rows: i64) -> Result<Vec<Chunk>> {
+        if !self.dir.has_table(KERNEL) {
+            return Ok(Vec::new());
+        }
+        self.dir.require_columns(KERNEL, kernels::REQUIRED)?;
+        if order == KernelOrder::ByStart {
+            return Ok(vec![Chunk {
+                index: 0,
+                rows: None,
+                order,
+            }]);
+        }
+        let rows = self.dir.row_count(KERNEL) as i64;
+        let size = (rows / wanted.max(1)).clamp(MIN_CHUNK_ROWS, max_rows.max(MIN_CHUNK_ROWS));
+        Ok(split(&self.dir.row_groups(KERNEL), size)
+            .into_iter()
+            .enumerate()
+            .map(|(index, range)| Chunk {
+                index,
+                rows: Some(range),
+                order,
+            })
+            .collect())
+    }
+
+    fn kernels(&self, chunk: &Chunk, survey: &mut Survey, sink: Sink<KernelRecord>) -> Result<()> {
+        let index = if self.joinable(KERNEL) {
+            Some(self.launches(self.dir.has_column(KERNEL, "globalPid"))?)
+        } else {
+            None
+        };
+        let joined = Joined {
+            launches: index.as_deref(),
+            by_process: self.dir.has_column(KERNEL, "globalPid"),
+            duplicate: KERNEL_DUPLICATE,
+        };
+        let mut names = self.names();
+        let mut cursor = Cursor::default();
+        let mut columns = KERNEL_COLUMNS.to_vec();
+        columns.push("dynamicSharedMemory");
+        let read = |b: &Batch,
+                    each: &mut dyn FnMut(Cells, &mut Survey) -> Result<bool>,
+                    survey: &mut Survey|
+         -> Result<bool> {
+            let c = KernelColumns::of(b)?;
+            for i in 0..b.rows() {
+                match kernel_cells(&c, i) {
+                    Ok(cells) => {
+                        if !each(cells, survey)? {
+                            return Ok(false);
+                        }
+                    }
+                    Err(column) => survey.skip(&format!(
+                        "kernel row with a value out of range or of the wrong type in column {column} (skipped)"
+                    )),
+                }
+            }
+            Ok(true)
+        };
+        if chunk.order == KernelOrder::ByStart {
+            let mut all = Vec::new();
+            self.dir.scan(KERNEL, &columns, None, &mut |b| {
+                read(
+                    b,
+                    &mut |cells, _| {
+                        all.push(cells);
+                        Ok(true)
+                    },
+                    survey,
+                )
+            })?;
+            all.sort_by_key(|c| c.start);
+            for cells in all {
+                if !sink(joined.record(&cells, &mut cursor, &mut names, survey)?)? {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        let mut emit = |cells: Cells, survey: &mut Survey| -> Result<bool> {
+            sink(joined.record(&cells, &mut cursor, &mut names, survey)?)
+        };
+        self.dir.scan(KERNEL, &columns, chunk.rows, &mut |b| {
+            read(b, &mut emit, survey)
+        })
+    }
+
+    fn memops(&self, survey: &mut Survey, sink: Sink<MemopRecord>) -> Result<()> {
+        let mut stored = Vec::new();
+        for table in [MEMCPY, MEMSET] {
+            if self.dir.has_table(table) {
+                self.memop_rows(table, &mut stored)?;
+            }
+        }
+        if stored.is_empty() {
+            return Ok(());
+        }
+        let mut unjoinable = false;
+        let launches = |by_process: bool| -> Result<Option<Arc<LaunchIndex>>> {
+            if self.joinable(MEMCPY) || self.joinable(MEMSET) {
+                self.launches(by_process).map(Some)
+            } else {
+                unjoinable = true;
+                Ok(None)
+            }
+        };
+        memops::emit(stored, launches, &mut self.names(), survey, sink)?;
+        if unjoinable {
+            self.unjoinable_warning("memops", survey);
+        }
+        Ok(())
+    }
+
+    fn facts(&self, devices: &BTreeSet<i32>) -> Result<RunFacts> {
+        meta::facts(&self.dir, devices)
+    }
+
+    fn graph_nodes(&self) -> Result<Option<Vec<GraphNodeEvent>>> {
+        let Some(table) = ["CUDA_GRAPH_NODE_EVENTS", "CUDA_GRAPH_EVENTS"]
+            .into_iter()
+            .find(|t| self.dir.has_column(t, "graphNodeId"))
+        else {
+            return Ok(None);
+        };
+        self.dir.require_columns(table, &["start", "graphNodeId"])?;
+        let mut events = Vec::new();
+        let columns = ["graphNodeId", "originalGraphNodeId", "globalTid", "start"];
+        self.dir.scan(table, &columns, None, &mut |b| {
+            let (node, original) = (b.ints("graphNodeId")?, b.ints("originalGraphNodeId")?);
+            let (tid, start) = (b.ints("globalTid")?, b.ints("start")?);
+            for i in 0..b.rows() {
+                if let Some(node) = at(&node, i) {
+                    events.push(GraphNodeEvent {
+                        node,
+                        original: at(&original, i),
+                        thread: at(&tid, i),
+                        start: at(&start, i)
+                            .ok_or_else(|| null_error(&self.dir, table, "start"))?,
+                    });
+                }
+            }
+            Ok(true)
+        })?;
+        Ok(Some(events))
+    }
+}
+
+impl FactSource for ParquetDir {
+    fn value(&self, table: &str, key: &str) -> Result<Option<String>> {
+        if !self.has_column(table, "name") || !self.has_column(table, "value") {
+            return Ok(None);
+        }
+        let mut found = None;
+        self.scan(table, &["name", "value"], None, &mut |b| {
+            let (names, values) = (b.texts("name")?, b.texts("value")?);
+            for i in 0..b.rows() {
+                if text_at(&names, i) == Some(key) {
+                    found = Some(text_at(&values, i).map(str::to_string));
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })?;
+        Ok(found.flatten())
+    }
+
+    fn gpus(&self) -> Result<Option<Vec<(i64, Option<String>)>>> {
+        let table = "TARGET_INFO_GPU";
+        if !self.has_column(table, "name") || !self.has_column(table, "id") {
+            return Ok(None);
+        }
+        let mut all = Vec::new();
+        self.scan(table, &["id", "name"], None, &mut |b| {
+            let (ids, names) = (b.ints("id")?, b.texts("name")?);
+            for i in 0..b.rows() {
+                let id = at(&ids, i).ok_or_else(|| null_error(self, table, "id"))?;
+                all.push((id, text_at(&names, i).map(str::to_string)));
+            }
+            Ok(true)
+        })?;
+        Ok(Some(all))
+    }
+}

@@ -1,0 +1,275 @@
+//! nsys's parquetdir export ingests exactly as its SQLite export does.
+//!
+//! The real export (`fixtures/nsys-parquetdir/`, nsys 2025.3.1, H200) ingests to what
+//! its SQLite twin gave. For row-for-row equality on every SQLite fixture, each is
+//! written as a parquetdir here: every table, in stored order, with the column types of
+//! the real export where it has the column (unsigned ids, `large_string` text) and
+//! small row groups (so kernel chunks and API ranges cross group boundaries); then both
+//! are ingested and every table compared, row by row, in order.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, LargeStringArray, RecordBatch,
+    UInt32Array, UInt64Array,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::file::properties::WriterProperties;
+use rusqlite::types::Value;
+
+use crate::common::{fixture, ingest, read_table};
+
+const REAL: &str = "nsys-parquetdir/h200_qwen3moe_2l_hf.parquetdir";
+
+/// (table, column) → type, as nsys 2025.3.1 wrote them.
+fn real_types() -> HashMap<(String, String), DataType> {
+    let mut types = HashMap::new();
+    for entry in std::fs::read_dir(fixture(REAL)).unwrap() {
+        let path = entry.unwrap().path();
+        let table = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
+        for field in builder.schema().fields() {
+            types.insert(
+                (table.clone(), field.name().clone()),
+                field.data_type().clone(),
+            );
+        }
+    }
+    types
+}
+
+/// One SQLite column as the wanted Arrow type, or `None` when a value does not fit
+/// (the column is then written as plain Int64 / Float64 / LargeUtf8).
+fn column(values: &[Value], wanted: &DataType) -> Option<ArrayRef> {
+    let ints = || -> Option<Vec<Option<i64>>> {
+        values
+            .iter()
+            .map(|v| match v {
+                Value::Null => Some(None),
+                Value::Integer(i) => Some(Some(*i)),
+                _ => None,
+            })
+            .collect()
+    };
+    Some(match wanted {
+        DataType::UInt64 => Arc::new(UInt64Array::from(
+            ints()?
+                .into_iter()
+                .map(|v| v.map(|i| i as u64))
+                .collect::<Vec<_>>(),
+        )),
+        DataType::UInt32 => Arc::new(UInt32Array::from(
+            ints()?
+                .into_iter()
+                .map(|v| v.map(u32::try_from).transpose())
+                .collect::<Result<Vec<_>, _>>()
+                .ok()?,
+        )),
+        DataType::Int32 => Arc::new(Int32Array::from(
+            ints()?
+                .into_iter()
+                .map(|v| v.map(i32::try_from).transpose())
+                .collect::<Result<Vec<_>, _>>()
+                .ok()?,
+        )),
+        DataType::Int64 => Arc::new(Int64Array::from(ints()?)),
+        DataType::Boolean => Arc::new(BooleanArray::from(
+            ints()?
+                .into_iter()
+                .map(|v| v.map(|i| i != 0))
+                .collect::<Vec<_>>(),
+        )),
+        DataType::Float64 => Arc::new(Float64Array::from(
+            values
+                .iter()
+                .map(|v| match v {
+                    Value::Null => Some(None),
+                    Value::Real(f) => Some(Some(*f)),
+                    Value::Integer(i) => Some(Some(*i as f64)),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?,
+        )),
+        DataType::LargeUtf8 => Arc::new(LargeStringArray::from(
+            values
+                .iter()
+                .map(|v| match v {
+                    Value::Null => Some(None),
+                    Value::Text(t) => Some(Some(t.clone())),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>()?,
+        )),
+        _ => return None,
+    })
+}
+
+/// The plain type for a column the real export lacks, from its values.
+fn inferred(values: &[Value]) -> DataType {
+    if values.iter().any(|v| matches!(v, Value::Text(_))) {
+        DataType::LargeUtf8
+    } else if values.iter().any(|v| matches!(v, Value::Real(_))) {
+        DataType::Float64
+    } else {
+        DataType::Int64
+    }
+}
+
+/// Writes every table of the SQLite export `sqlite` into `dir` as nsys's parquetdir
+/// does, in row groups of `group_rows`.
+fn to_parquetdir(sqlite: &Path, dir: &Path, group_rows: usize) {
+    let types = real_types();
+    std::fs::create_dir_all(dir).unwrap();
+    let conn = rusqlite::Connection::open(sqlite).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|t| t.unwrap())
+        .collect();
+    for table in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+        let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+        let mut cells: Vec<Vec<Value>> = vec![Vec::new(); names.len()];
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for (i, cell) in cells.iter_mut().enumerate() {
+                cell.push(row.get::<_, Value>(i).unwrap());
+            }
+        }
+        let mut fields = Vec::new();
+        let mut arrays = Vec::new();
+        for (name, values) in names.iter().zip(&cells) {
+            if values.iter().any(|v| matches!(v, Value::Blob(_))) {
+                continue;
+            }
+            let wanted = types
+                .get(&(table.clone(), name.clone()))
+                .cloned()
+                .unwrap_or_else(|| inferred(values));
+            let array = column(values, &wanted)
+                .or_else(|| column(values, &inferred(values)))
+                .unwrap_or_else(|| panic!("{table}.{name}: mixed types"));
+            fields.push(Field::new(name, array.data_type().clone(), true));
+            arrays.push(array);
+        }
+        if fields.is_empty() {
+            continue;
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let batch = RecordBatch::try_new(schema.clone(), arrays).unwrap();
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(group_rows))
+            .build();
+        let file = File::create(dir.join(format!("{table}.parquet"))).unwrap();
+        let mut writer = ArrowWriter::try_new(file, schema, Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+    }
+}
+
+/// Every table both datasets have for `run`, equal row for row (the `runs` row but
+/// for where it came from).
+fn assert_same(a: &Path, b: &Path, run: &str, what: &str) {
+    for table in ["kernels", "memops", "steps", "nvtx", "runs", "model_flops"] {
+        let (in_a, in_b) = (a.join(table).exists(), b.join(table).exists());
+        assert_eq!(in_a, in_b, "{what}: table {table} written by one only");
+        if !in_a {
+            continue;
+        }
+        let (mut x, mut y) = (read_table(a, table, run), read_table(b, table, run));
+        if table == "runs" {
+            for batch in [&mut x, &mut y] {
+                let keep: Vec<usize> = (0..batch.num_columns())
+                    .filter(|&i| {
+                        let name = batch.schema().field(i).name().clone();
+                        name != "source_format" && name != "source_files"
+                    })
+                    .collect();
+                *batch = batch.project(&keep).unwrap();
+            }
+        }
+        assert_eq!(x.num_rows(), y.num_rows(), "{what}: {table} rows");
+        for (i, field) in x.schema().fields().iter().enumerate() {
+            assert_eq!(
+                x.column(i).as_ref(),
+                y.column(i).as_ref(),
+                "{what}: {table}.{} differs",
+                field.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_real_parquetdir_export_ingests_as_its_sqlite_twin_did() {
+    let out = tempfile::tempdir().unwrap();
+    let summary = ingest(&[fixture(REAL)], out.path());
+    // What `trace ingest` of the SQLite export of the same report gave on the H200.
+    assert_eq!(summary.kernels, 15_702);
+    assert_eq!(summary.labelled, 8_605);
+    assert_eq!(summary.steps, 40);
+    assert_eq!(summary.memops, 1_560);
+    assert_eq!(summary.nvtx, 2_143);
+    assert!(summary.module_ranges > 1_000, "{}", summary.module_ranges);
+    let runs = read_table(out.path(), "runs", "h200_qwen3moe_2l_hf");
+    let text = format!("{runs:?}");
+    assert!(
+        text.contains("nsys-parquetdir") && text.contains("H200"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_sqlite_fixture_ingests_identically_through_parquet() {
+    let mut fixtures: Vec<PathBuf> = std::fs::read_dir(fixture("nsys"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sqlite"))
+        .collect();
+    fixtures.sort();
+    assert!(fixtures.len() >= 9);
+    for (i, sqlite) in fixtures.iter().enumerate() {
+        let stem = sqlite.file_stem().unwrap().to_string_lossy().into_owned();
+        let work = tempfile::tempdir().unwrap();
+        let dir = work.path().join(format!("{stem}.parquetdir"));
+        // Row groups of a few hundred to a few thousand rows, differing per fixture.
+        to_parquetdir(sqlite, &dir, [333, 1000, 4096][i % 3]);
+        let (a, b) = (work.path().join("a"), work.path().join("b"));
+        let from_sqlite = ingest(&[sqlite.clone()], &a);
+        let from_parquet = ingest(&[dir], &b);
+        assert_eq!(from_sqlite.kernels, from_parquet.kernels, "{stem}");
+        assert_eq!(
+            from_sqlite.survey.skipped, from_parquet.survey.skipped,
+            "{stem}"
+        );
+        assert_same(&a, &b, &stem, &stem);
+    }
+}
+
+#[test]
+fn a_folder_that_is_not_an_export_says_how_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = sgl_trace::ingest::run(&crate::common::config(
+        vec![dir.path().to_path_buf()],
+        &dir.path().join("out"),
+    ))
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("nsys export --type parquetdir"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("StringIds.parquet"), b"not parquet").unwrap();
+    let err = sgl_trace::ingest::run(&crate::common::config(
+        vec![dir.path().to_path_buf()],
+        &dir.path().join("out2"),
+    ))
+    .unwrap_err();
+    assert!(err.to_string().contains("StringIds.parquet"), "{err}");
+}
