@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::capture::sglang_api;
+use crate::nsys_tool::{self, PARQUETDIR_SINCE};
 use crate::dataset::schema::DATASET_SCHEMA_VERSION;
 use crate::shipped;
 
@@ -51,9 +52,6 @@ pub struct Options {
     pub nsys: Option<PathBuf>,
     pub python: PathBuf,
 }
-
-/// The first nsys release that exports `--type parquetdir`.
-pub const PARQUETDIR_SINCE: (u32, u32) = (2024, 6);
 
 /// Runs every check.
 pub fn checks(opts: &Options) -> Vec<Check> {
@@ -150,18 +148,8 @@ fn dataset(root: &Path) -> Check {
     }
 }
 
-/// `NVIDIA Nsight Systems version 2025.3.1.90-…` → (2025, 3).
-pub fn nsys_release(version_text: &str) -> Option<(u32, u32)> {
-    version_text.split_whitespace().find_map(|word| {
-        let mut parts = word.split('.');
-        let year = parts.next()?.parse::<u32>().ok().filter(|y| *y >= 2018)?;
-        let minor = parts.next()?.parse::<u32>().ok()?;
-        Some((year, minor))
-    })
-}
-
 fn nsys(explicit: Option<&Path>) -> Check {
-    let path = match crate::nsys_tool::find(explicit) {
+    let path = match nsys_tool::find(explicit) {
         Ok(path) => path,
         Err(e) => {
             return problem(
@@ -173,8 +161,8 @@ fn nsys(explicit: Option<&Path>) -> Check {
             )
         }
     };
-    let text = run_text(&path, &["--version"]).unwrap_or_default();
-    match nsys_release(&text) {
+    let text = nsys_tool::version_text(&path).unwrap_or_default();
+    match nsys_tool::release_of(&text) {
         Some(release) if release >= PARQUETDIR_SINCE => ok(
             "nsys",
             format!("{} ({}; exports parquetdir)", path.display(), text.trim()),
@@ -399,14 +387,14 @@ mod tests {
     #[test]
     fn nsys_release_reads_both_version_styles() {
         assert_eq!(
-            nsys_release("NVIDIA Nsight Systems version 2025.3.1.90-253135822126v0"),
+            nsys_tool::release_of("NVIDIA Nsight Systems version 2025.3.1.90-253135822126v0"),
             Some((2025, 3))
         );
         assert_eq!(
-            nsys_release("NVIDIA Nsight Systems version 2024.6.2.225-246235244400v0"),
+            nsys_tool::release_of("NVIDIA Nsight Systems version 2024.6.2.225-246235244400v0"),
             Some((2024, 6))
         );
-        assert_eq!(nsys_release("version 1.2.3"), None);
+        assert_eq!(nsys_tool::release_of("version 1.2.3"), None);
         assert!(Some((2024, 5)) < Some(PARQUETDIR_SINCE));
     }
 

@@ -80,41 +80,107 @@ fn candidates() -> Vec<PathBuf> {
     found
 }
 
-/// `nsys export --type sqlite -o <sqlite> <report.nsys-rep>`.
-pub fn nsys_export_argv(nsys: &Path, report: &Path, sqlite: &Path) -> Vec<String> {
+/// What a report is exported to before ingest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// One SQLite file (every nsys).
+    Sqlite,
+    /// A folder of Parquet files, one per table (nsys 2024.6+): faster to export and
+    /// to ingest.
+    ParquetDir,
+}
+
+impl ExportKind {
+    /// `nsys export --type` value, and the extension `trace` gives the export.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportKind::Sqlite => "sqlite",
+            ExportKind::ParquetDir => "parquetdir",
+        }
+    }
+}
+
+/// The first nsys release that exports `--type parquetdir`.
+pub const PARQUETDIR_SINCE: (u32, u32) = (2024, 6);
+
+/// `NVIDIA Nsight Systems version 2025.3.1.90-…` → (2025, 3).
+pub fn release_of(version_text: &str) -> Option<(u32, u32)> {
+    version_text.split_whitespace().find_map(|word| {
+        let mut parts = word.split('.');
+        let year = parts.next()?.parse::<u32>().ok().filter(|y| *y >= 2018)?;
+        let minor = parts.next()?.parse::<u32>().ok()?;
+        Some((year, minor))
+    })
+}
+
+/// What `nsys --version` printed (`None` when it does not run).
+pub fn version_text(nsys: &Path) -> Option<String> {
+    let out = Command::new(nsys)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// parquetdir when `nsys` can write it (2024.6+), else SQLite; `$TRACE_NSYS_EXPORT`
+/// (`sqlite` or `parquetdir`) overrides.
+pub fn preferred_export(nsys: &Path) -> ExportKind {
+    match std::env::var("TRACE_NSYS_EXPORT").ok().as_deref() {
+        Some("sqlite") => return ExportKind::Sqlite,
+        Some("parquetdir") => return ExportKind::ParquetDir,
+        _ => {}
+    }
+    match version_text(nsys).as_deref().and_then(release_of) {
+        Some(release) if release >= PARQUETDIR_SINCE => ExportKind::ParquetDir,
+        _ => ExportKind::Sqlite,
+    }
+}
+
+/// `nsys export --type <kind> -o <out> <report.nsys-rep>`.
+pub fn nsys_export_argv(nsys: &Path, report: &Path, out: &Path, kind: ExportKind) -> Vec<String> {
     vec![
         nsys.display().to_string(),
         "export".into(),
         "--type".into(),
-        "sqlite".into(),
+        kind.name().into(),
         "--force-overwrite".into(),
         "true".into(),
         "-o".into(),
-        sqlite.display().to_string(),
+        out.display().to_string(),
         report.display().to_string(),
     ]
 }
 
-/// Exports `report` to `<report without .nsys-rep>.sqlite` beside it and returns
-/// that path.
-pub fn export_sqlite(report: &Path, explicit: Option<&Path>) -> Result<PathBuf> {
+/// Exports `report` beside it, as parquetdir when the nsys found can, else SQLite
+/// (`<report stem>.parquetdir` or `.sqlite`), and returns that path and its kind.
+pub fn export_report(report: &Path, explicit: Option<&Path>) -> Result<(PathBuf, ExportKind)> {
     let nsys = find(explicit)?;
-    let target = report.with_extension("sqlite");
-    export_to(&nsys, report, &target)?;
-    Ok(target)
+    let kind = preferred_export(&nsys);
+    let target = report.with_extension(kind.name());
+    export_to(&nsys, report, &target, kind)?;
+    Ok((target, kind))
 }
 
-/// `nsys export --type sqlite` of `report` into `target`, through a temporary name
-/// renamed on success (nothing half-written is left at `target`).
-pub fn export_to(nsys: &Path, report: &Path, target: &Path) -> Result<()> {
-    let partial = target.with_extension("partial.sqlite");
-    let argv = nsys_export_argv(nsys, report, &partial);
+/// `nsys export` of `report` into `target`, through a temporary name renamed on
+/// success (nothing half-written is left at `target`).
+pub fn export_to(nsys: &Path, report: &Path, target: &Path, kind: ExportKind) -> Result<()> {
+    let partial = target.with_extension(format!("partial.{}", kind.name()));
+    remove_any(&partial);
+    let argv = nsys_export_argv(nsys, report, &partial, kind);
     let output = Command::new(&argv[0])
         .args(&argv[1..])
         .output()
         .map_err(|e| Error::Tool(format!("running {}: {e}", nsys.display())))?;
-    if !output.status.success() || !partial.is_file() {
-        let _ = std::fs::remove_file(&partial);
+    let written = match kind {
+        ExportKind::Sqlite => partial.is_file(),
+        ExportKind::ParquetDir => partial.join("StringIds.parquet").is_file(),
+    };
+    if !output.status.success() || !written {
+        remove_any(&partial);
         return Err(Error::Tool(format!(
             "{} export failed for {} ({}):\n{}",
             nsys.display(),
@@ -123,7 +189,17 @@ pub fn export_to(nsys: &Path, report: &Path, target: &Path) -> Result<()> {
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
+    remove_any(target);
     std::fs::rename(&partial, target).map_err(|e| Error::io(target, e))
+}
+
+/// Removes a file or a folder, if there.
+fn remove_any(path: &Path) {
+    if path.is_dir() {
+        let _ = std::fs::remove_dir_all(path);
+    } else {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// The `.nsys-rep` of a finished `nsys profile -o <base>`. When nsys left only a

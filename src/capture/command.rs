@@ -240,6 +240,7 @@ mod tests {
             Path::new("nsys"),
             Path::new("r.nsys-rep"),
             Path::new("r.sqlite"),
+            crate::nsys_tool::ExportKind::Sqlite,
         ));
         assert_eq!(
             export,

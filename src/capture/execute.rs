@@ -193,8 +193,11 @@ pub fn run(cfg: &CaptureConfig, out: &mut dyn std::io::Write) -> Result<CaptureO
     let mut summary = None;
     if let Some(nsys) = &nsys {
         let rep = nsys_tool::finish_report(nsys, &report)?;
-        let sqlite = plan.run_dir.join(format!("{}.sqlite", plan.report_stem));
-        nsys_tool::export_to(nsys, &rep, &sqlite)?;
+        let kind = nsys_tool::preferred_export(nsys);
+        let sqlite = plan
+            .run_dir
+            .join(format!("{}.{}", plan.report_stem, kind.name()));
+        nsys_tool::export_to(nsys, &rep, &sqlite, kind)?;
         let ingest_cfg = IngestConfig {
             inputs: vec![sqlite.clone()],
             run_id: Some(plan.run_id.clone()),

@@ -338,11 +338,13 @@ pub fn describe(
             writeln!(
                 out,
                 "{}",
-                shell_words(&nsys_export_argv(
-                    &nsys,
-                    &rep,
-                    &plan.run_dir.join(format!("{}.sqlite", plan.report_stem))
-                ))
+                shell_words(&{
+                    let kind = crate::nsys_tool::preferred_export(&nsys);
+                    let out = plan
+                        .run_dir
+                        .join(format!("{}.{}", plan.report_stem, kind.name()));
+                    nsys_export_argv(&nsys, &rep, &out, kind)
+                })
             )?;
         }
         None => writeln!(out, "{}", shell_words(&harness))?,

@@ -378,10 +378,14 @@ fn resolve_inputs(cfg: &IngestConfig) -> Result<Vec<(PathBuf, InputKind)>> {
             )));
         }
         match probe(input)? {
-            InputKind::NsysRep => paths.push((
-                nsys_tool::export_sqlite(input, cfg.nsys.as_deref())?,
-                InputKind::Sqlite,
-            )),
+            InputKind::NsysRep => {
+                let (export, kind) = nsys_tool::export_report(input, cfg.nsys.as_deref())?;
+                let kind = match kind {
+                    nsys_tool::ExportKind::Sqlite => InputKind::Sqlite,
+                    nsys_tool::ExportKind::ParquetDir => InputKind::ParquetDir,
+                };
+                paths.push((export, kind));
+            }
             kind => paths.push((input.clone(), kind)),
         }
     }

@@ -273,3 +273,61 @@ fn a_folder_that_is_not_an_export_says_how_to_make_one() {
     .unwrap_err();
     assert!(err.to_string().contains("StringIds.parquet"), "{err}");
 }
+
+/// A stand-in `nsys` of `version` whose `export` copies the real parquetdir export
+/// (or an SQLite fixture) to `-o`, recording the `--type` it was asked for.
+fn fake_nsys(dir: &Path, version: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("nsys");
+    let text = format!(
+        r#"#!/bin/sh
+if [ "$1" = "--version" ]; then echo "NVIDIA Nsight Systems version {version}"; exit 0; fi
+kind=""; out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --type) kind="$2"; shift ;;
+    -o) out="$2"; shift ;;
+  esac
+  shift
+done
+echo "$kind" >> "{log}"
+case "$kind" in
+  parquetdir) cp -r "{real}" "$out" ;;
+  sqlite) cp "{sqlite}" "$out" ;;
+esac
+"#,
+        log = dir.join("asked").display(),
+        real = fixture(REAL).display(),
+        sqlite = fixture("nsys/mini.sqlite").display(),
+    );
+    std::fs::write(&script, text).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+#[test]
+fn a_report_is_exported_as_parquetdir_when_nsys_can() {
+    for (version, kind, kernels) in [
+        ("2025.3.1.90-253135822126v0", "parquetdir", 15_702),
+        ("2024.6.2.225-246235244400v0", "parquetdir", 15_702),
+        ("2024.5.1.113-245134619542v0", "sqlite", 4_888),
+    ] {
+        let work = tempfile::tempdir().unwrap();
+        let nsys = fake_nsys(work.path(), version);
+        let report = work.path().join("cap.nsys-rep");
+        std::fs::write(&report, b"a report").unwrap();
+        let mut config = crate::common::config(vec![report], &work.path().join("out"));
+        config.nsys = Some(nsys);
+        let summary = sgl_trace::ingest::run(&config).unwrap();
+        assert_eq!(summary.kernels, kernels, "{version}");
+        let asked = std::fs::read_to_string(work.path().join("asked")).unwrap();
+        assert_eq!(asked.trim(), kind, "{version}");
+        assert!(work.path().join(format!("cap.{kind}")).exists(), "{version}");
+        let partial: Vec<_> = std::fs::read_dir(work.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("partial"))
+            .collect();
+        assert!(partial.is_empty(), "{partial:?}");
+    }
+}
