@@ -331,3 +331,21 @@ fn a_report_is_exported_as_parquetdir_when_nsys_can() {
         assert!(partial.is_empty(), "{partial:?}");
     }
 }
+
+/// Both exports nsys 2025.3.1 made of one report, for each trace family: HF eager
+/// decode (API-heavy) and CUDA-graph decode with module ranges (H200).
+#[test]
+fn nsys_exports_of_one_report_ingest_identically() {
+    for pair in ["h200_pq_eager", "h200_pq_graph"] {
+        let work = tempfile::tempdir().unwrap();
+        let (a, b) = (work.path().join("a"), work.path().join("b"));
+        let sqlite = ingest(&[fixture(&format!("nsys-pairs/{pair}.sqlite"))], &a);
+        let parquet = ingest(&[fixture(&format!("nsys-pairs/{pair}.parquetdir"))], &b);
+        assert!(sqlite.kernels > 5_000 && sqlite.labelled > 1_000, "{pair}");
+        assert_eq!(sqlite.kernels, parquet.kernels, "{pair}");
+        assert_eq!(sqlite.labelled, parquet.labelled, "{pair}");
+        assert_eq!(sqlite.module_ranges, parquet.module_ranges, "{pair}");
+        assert_eq!(sqlite.survey.skipped, parquet.survey.skipped, "{pair}");
+        assert_same(&a, &b, pair, pair);
+    }
+}
