@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::capture::sglang_api;
-use crate::nsys_tool::{self, PARQUETDIR_SINCE};
 use crate::dataset::schema::DATASET_SCHEMA_VERSION;
+use crate::nsys_tool::{self, PARQUETDIR_SINCE};
 use crate::shipped;
 
 /// Which work a check is needed for.

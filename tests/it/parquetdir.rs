@@ -322,7 +322,10 @@ fn a_report_is_exported_as_parquetdir_when_nsys_can() {
         assert_eq!(summary.kernels, kernels, "{version}");
         let asked = std::fs::read_to_string(work.path().join("asked")).unwrap();
         assert_eq!(asked.trim(), kind, "{version}");
-        assert!(work.path().join(format!("cap.{kind}")).exists(), "{version}");
+        assert!(
+            work.path().join(format!("cap.{kind}")).exists(),
+            "{version}"
+        );
         let partial: Vec<_> = std::fs::read_dir(work.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -348,4 +351,50 @@ fn nsys_exports_of_one_report_ingest_identically() {
         assert_eq!(sqlite.survey.skipped, parquet.survey.skipped, "{pair}");
         assert_same(&a, &b, pair, pair);
     }
+}
+
+/// A truncated table file, or a column of the wrong type, is an error naming the file
+/// (or table and column), and no run is published.
+#[test]
+fn a_damaged_parquetdir_is_refused_by_name() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("cap.parquetdir");
+    to_parquetdir(&fixture("nsys/mini.sqlite"), &dir, 1000);
+    let kernels = dir.join("CUPTI_ACTIVITY_KIND_KERNEL.parquet");
+    let bytes = std::fs::read(&kernels).unwrap();
+    std::fs::write(&kernels, &bytes[..bytes.len() / 2]).unwrap();
+    let out = work.path().join("out");
+    let err = sgl_trace::ingest::run(&crate::common::config(vec![dir.clone()], &out)).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("CUPTI_ACTIVITY_KIND_KERNEL.parquet"),
+        "{err}"
+    );
+    assert!(!out.join("kernels").exists());
+
+    // `start` as text where an integer belongs.
+    std::fs::write(&kernels, &bytes).unwrap();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("start", DataType::LargeUtf8, true),
+            Field::new("eventType", DataType::Int64, true),
+        ])),
+        vec![
+            Arc::new(LargeStringArray::from(vec!["1"])),
+            Arc::new(Int64Array::from(vec![2])),
+        ],
+    )
+    .unwrap();
+    let nvtx = dir.join("NVTX_EVENTS.parquet");
+    let mut writer =
+        ArrowWriter::try_new(File::create(&nvtx).unwrap(), batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    let err = sgl_trace::ingest::run(&crate::common::config(vec![dir], &out)).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("NVTX_EVENTS") && text.contains("column start is"),
+        "{text}"
+    );
+    assert!(text.contains("not an integer"), "{text}");
 }
