@@ -242,7 +242,7 @@ fn every_sqlite_fixture_ingests_identically_through_parquet() {
         // Row groups of a few hundred to a few thousand rows, differing per fixture.
         to_parquetdir(sqlite, &dir, [333, 1000, 4096][i % 3]);
         let (a, b) = (work.path().join("a"), work.path().join("b"));
-        let from_sqlite = ingest(&[sqlite.clone()], &a);
+        let from_sqlite = ingest(std::slice::from_ref(sqlite), &a);
         let from_parquet = ingest(&[dir], &b);
         assert_eq!(from_sqlite.kernels, from_parquet.kernels, "{stem}");
         assert_eq!(

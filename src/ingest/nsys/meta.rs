@@ -13,13 +13,16 @@ use super::export::NsysExport;
 use crate::error::Result;
 use crate::ingest::importer::RunFacts;
 
+/// A `TARGET_INFO_GPU` row: its id and name.
+pub type Gpu = (i64, Option<String>);
+
 /// Where the facts are read from (either store).
 pub trait FactSource {
     /// The value of `key` in the name/value table `table` (`None` when the table, its
     /// `name` column or the key is absent).
     fn value(&self, table: &str, key: &str) -> Result<Option<String>>;
     /// `TARGET_INFO_GPU` (id, name) rows, `None` without that table or column.
-    fn gpus(&self) -> Result<Option<Vec<(i64, Option<String>)>>>;
+    fn gpus(&self) -> Result<Option<Vec<Gpu>>>;
 }
 
 struct Sqlite<'a> {
@@ -41,7 +44,7 @@ impl FactSource for Sqlite<'_> {
         Ok(v.flatten())
     }
 
-    fn gpus(&self) -> Result<Option<Vec<(i64, Option<String>)>>> {
+    fn gpus(&self) -> Result<Option<Vec<Gpu>>> {
         let export = self.export;
         if !export.has_table("TARGET_INFO_GPU") || !export.has_column("TARGET_INFO_GPU", "name") {
             return Ok(None);

@@ -17,6 +17,7 @@
 
 pub mod export;
 mod ids;
+mod joins;
 mod kernels;
 mod launches;
 mod memops;
@@ -28,10 +29,11 @@ mod strings;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use export::NsysExport;
-use export::{KERNEL, MEMCPY, MEMSET, NVTX, RUNTIME};
+use export::{KERNEL, MEMCPY, MEMSET, NVTX};
+use joins::{Launches, Tables};
 use launches::LaunchIndex;
 pub use parquetdir::ParquetDirImporter;
 
@@ -46,8 +48,7 @@ use crate::ingest::survey::Survey;
 #[derive(Debug)]
 pub struct NsysImporter {
     export: NsysExport,
-    /// Indexes keyed by process (`true`) or by correlation id alone (`false`).
-    launches: Mutex<[Option<Arc<LaunchIndex>>; 2]>,
+    launches: Launches,
 }
 
 impl NsysImporter {
@@ -55,41 +56,28 @@ impl NsysImporter {
     pub fn open(path: &Path) -> Result<NsysImporter> {
         Ok(NsysImporter {
             export: NsysExport::open(path)?,
-            launches: Mutex::new([None, None]),
+            launches: Launches::default(),
         })
-    }
-
-    /// True when `table` can be joined to the API calls on correlation ids.
-    fn joinable(&self, table: &str) -> bool {
-        let e = &self.export;
-        e.has_table(RUNTIME)
-            && e.has_column(table, "correlationId")
-            && e.has_column(RUNTIME, "correlationId")
-            && e.has_column(RUNTIME, "globalTid")
     }
 
     /// The API-call index keyed as asked, built on first use.
     fn launches(&self, by_process: bool) -> Result<Arc<LaunchIndex>> {
-        let slot = usize::from(by_process);
-        if let Some(index) = self.cached(slot) {
-            return Ok(index);
-        }
-        let index = Arc::new(LaunchIndex::build(&self.export, by_process)?);
-        if let Ok(mut cache) = self.launches.lock() {
-            cache[slot] = Some(Arc::clone(&index));
-        }
-        Ok(index)
+        self.launches
+            .get(by_process, || LaunchIndex::build(&self.export, by_process))
+    }
+}
+
+impl Tables for NsysExport {
+    fn has_table(&self, table: &str) -> bool {
+        NsysExport::has_table(self, table)
     }
 
-    fn cached(&self, slot: usize) -> Option<Arc<LaunchIndex>> {
-        self.launches.lock().ok().and_then(|c| c[slot].clone())
+    fn has_column(&self, table: &str, column: &str) -> bool {
+        NsysExport::has_column(self, table, column)
     }
 
-    fn unjoinable_warning(&self, table: &str, survey: &mut Survey) {
-        survey.warn(format!(
-            "{}: {table} cannot be joined to CUDA API calls (no CUPTI_ACTIVITY_KIND_RUNTIME table or correlation ids): its rows stay unattributed",
-            self.export.path.display()
-        ));
+    fn location(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -119,19 +107,7 @@ impl Importer for NsysImporter {
     }
 
     fn prepare(&self, survey: &mut Survey) -> Result<()> {
-        if !self.export.has_table(KERNEL) {
-            survey.warn(format!(
-                "{}: no CUPTI_ACTIVITY_KIND_KERNEL table: the capture recorded no GPU kernels (was CUDA traced with `-t cuda`, and did the profiled range run any?)",
-                self.export.path.display()
-            ));
-            return Ok(());
-        }
-        if self.joinable(KERNEL) {
-            self.launches(self.export.has_column(KERNEL, "globalPid"))?;
-        } else {
-            self.unjoinable_warning(KERNEL, survey);
-        }
-        Ok(())
+        joins::prepare(&self.export, survey, |by| self.launches(by))
     }
 
     fn kernel_chunks(&self, order: KernelOrder, wanted: i64, max_rows: i64) -> Result<Vec<Chunk>> {
@@ -139,29 +115,17 @@ impl Importer for NsysImporter {
     }
 
     fn kernels(&self, chunk: &Chunk, survey: &mut Survey, sink: Sink<KernelRecord>) -> Result<()> {
-        let index = if self.joinable(KERNEL) {
-            Some(self.launches(self.export.has_column(KERNEL, "globalPid"))?)
-        } else {
-            None
-        };
+        let index = joins::kernel_index(&self.export, |by| self.launches(by))?;
         kernels::read(&self.export, chunk, index.as_deref(), survey, sink)
     }
 
     fn memops(&self, survey: &mut Survey, sink: Sink<MemopRecord>) -> Result<()> {
-        let mut unjoinable = false;
-        let launches = |by_process: bool| -> Result<Option<Arc<LaunchIndex>>> {
-            if self.joinable(MEMCPY) || self.joinable(MEMSET) {
-                self.launches(by_process).map(Some)
-            } else {
-                unjoinable = true;
-                Ok(None)
-            }
-        };
-        memops::read(&self.export, launches, survey, sink)?;
-        if unjoinable {
-            self.unjoinable_warning("memops", survey);
-        }
-        Ok(())
+        joins::memops_with(
+            &self.export,
+            survey,
+            |by| self.launches(by),
+            |launches, survey| memops::read(&self.export, launches, survey, sink),
+        )
     }
 
     fn facts(&self, devices: &BTreeSet<i32>) -> Result<RunFacts> {

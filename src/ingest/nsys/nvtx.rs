@@ -27,10 +27,7 @@ pub fn kind_of(event_type: i64) -> &'static str {
 /// Reads every NVTX event into `sink`.
 pub fn read(export: &NsysExport, survey: &mut Survey, sink: Sink<NvtxRecord>) -> Result<()> {
     if !export.has_table(NVTX) {
-        survey.warn(format!(
-            "{}: no NVTX_EVENTS table: the capture has no NVTX ranges, so no kernel can be attributed to a step (profile with `-t cuda,nvtx`)",
-            export.path.display()
-        ));
+        super::joins::no_nvtx(export, survey);
         return Ok(());
     }
     export.require_columns(NVTX, &["start", "eventType"])?;

@@ -16,17 +16,18 @@ mod store;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use store::ParquetDir;
 use store::{at, text_at, Batch};
 
 use super::export::{KERNEL, MEMCPY, MEMSET, NVTX, RUNTIME, STRINGS};
 use super::ids::{pid_of, tid_of};
+use super::joins::{self, Launches, Tables};
 use super::kernels::{self, Cells, Joined, KERNEL_DUPLICATE};
 use super::launches::{ApiCall, Cursor, LaunchIndex, Scanned};
 use super::memops::{self, Stored};
-use super::meta::{self, FactSource};
+use super::meta::{self, FactSource, Gpu};
 use super::nvtx::kind_of;
 use super::strings::{stored_or_unknown, strip_api_version, Names};
 use crate::attribute::module_index::GraphNodeEvent;
@@ -47,7 +48,7 @@ const MIN_CHUNK_ROWS: i64 = 1024;
 pub struct ParquetDirImporter {
     dir: ParquetDir,
     strings: HashMap<i64, Arc<str>>,
-    launches: Mutex<[Option<Arc<LaunchIndex>>; 2]>,
+    launches: Launches,
 }
 
 /// `StringIds` read whole, with API names stripped of their version on demand.
@@ -96,7 +97,7 @@ impl ParquetDirImporter {
         Ok(ParquetDirImporter {
             dir,
             strings,
-            launches: Mutex::new([None, None]),
+            launches: Launches::default(),
         })
     }
 
@@ -107,59 +108,35 @@ impl ParquetDirImporter {
         }
     }
 
-    fn joinable(&self, table: &str) -> bool {
-        let d = &self.dir;
-        d.has_table(RUNTIME)
-            && d.has_column(table, "correlationId")
-            && d.has_column(RUNTIME, "correlationId")
-            && d.has_column(RUNTIME, "globalTid")
+    fn launches(&self, by_process: bool) -> Result<Arc<LaunchIndex>> {
+        self.launches
+            .get(by_process, || self.build_launches(by_process))
     }
 
-    fn launches(&self, by_process: bool) -> Result<Arc<LaunchIndex>> {
-        let slot = usize::from(by_process);
-        if let Some(index) = self.launches.lock().ok().and_then(|c| c[slot].clone()) {
-            return Ok(index);
-        }
+    fn build_launches(&self, by_process: bool) -> Result<LaunchIndex> {
         let ranges = split(&self.dir.row_groups(RUNTIME), ROWS_PER_RANGE);
         let rows = self.dir.row_count(RUNTIME) as i64;
         let input = self.dir.path.display().to_string();
-        let index = Arc::new(LaunchIndex::assemble(
-            by_process,
-            &ranges,
-            rows,
-            &input,
-            |&range| {
-                let mut out = Scanned::with_capacity((range.1 - range.0 + 1).max(0) as usize);
-                let columns = ["globalTid", "correlationId", "start", "nameId"];
-                self.dir.scan(RUNTIME, &columns, Some(range), &mut |b| {
-                    let (tid, corr) = (b.ints("globalTid")?, b.ints("correlationId")?);
-                    let (start, name) = (b.ints("start")?, b.ints("nameId")?);
-                    for i in 0..b.rows() {
-                        if let Some(correlation) = at(&corr, i) {
-                            let call = ApiCall {
-                                global_tid: at(&tid, i),
-                                start: at(&start, i),
-                                name_id: at(&name, i),
-                            };
-                            out.push(by_process, correlation, call);
-                        }
+        LaunchIndex::assemble(by_process, &ranges, rows, &input, |&range| {
+            let mut out = Scanned::with_capacity((range.1 - range.0 + 1).max(0) as usize);
+            let columns = ["globalTid", "correlationId", "start", "nameId"];
+            self.dir.scan(RUNTIME, &columns, Some(range), &mut |b| {
+                let (tid, corr) = (b.ints("globalTid")?, b.ints("correlationId")?);
+                let (start, name) = (b.ints("start")?, b.ints("nameId")?);
+                for i in 0..b.rows() {
+                    if let Some(correlation) = at(&corr, i) {
+                        let call = ApiCall {
+                            global_tid: at(&tid, i),
+                            start: at(&start, i),
+                            name_id: at(&name, i),
+                        };
+                        out.push(by_process, correlation, call);
                     }
-                    Ok(true)
-                })?;
-                Ok(out)
-            },
-        )?);
-        if let Ok(mut cache) = self.launches.lock() {
-            cache[slot] = Some(Arc::clone(&index));
-        }
-        Ok(index)
-    }
-
-    fn unjoinable_warning(&self, table: &str, survey: &mut Survey) {
-        survey.warn(format!(
-            "{}: {table} cannot be joined to CUDA API calls (no CUPTI_ACTIVITY_KIND_RUNTIME table or correlation ids): its rows stay unattributed",
-            self.dir.path.display()
-        ));
+                }
+                Ok(true)
+            })?;
+            Ok(out)
+        })
     }
 
     /// The memop rows of `table` in start order (stable: stored order among equals).
@@ -355,10 +332,7 @@ impl Importer for ParquetDirImporter {
 
     fn nvtx(&self, survey: &mut Survey, sink: Sink<NvtxRecord>) -> Result<()> {
         if !self.dir.has_table(NVTX) {
-            survey.warn(format!(
-                "{}: no NVTX_EVENTS table: the capture has no NVTX ranges, so no kernel can be attributed to a step (profile with `-t cuda,nvtx`)",
-                self.dir.path.display()
-            ));
+            joins::no_nvtx(&self.dir, survey);
             return Ok(());
         }
         self.dir.require_columns(NVTX, &["start", "eventType"])?;
@@ -417,19 +391,7 @@ impl Importer for ParquetDirImporter {
     }
 
     fn prepare(&self, survey: &mut Survey) -> Result<()> {
-        if !self.dir.has_table(KERNEL) {
-            survey.warn(format!(
-                "{}: no CUPTI_ACTIVITY_KIND_KERNEL table: the capture recorded no GPU kernels (was CUDA traced with `-t cuda`, and did the profiled range run any?)",
-                self.dir.path.display()
-            ));
-            return Ok(());
-        }
-        if self.joinable(KERNEL) {
-            self.launches(self.dir.has_column(KERNEL, "globalPid"))?;
-        } else {
-            self.unjoinable_warning(KERNEL, survey);
-        }
-        Ok(())
+        joins::prepare(&self.dir, survey, |by| self.launches(by))
     }
 
     fn kernel_chunks(&self, order: KernelOrder, wanted: i64, max_rows: i64) -> Result<Vec<Chunk>> {
@@ -458,14 +420,10 @@ impl Importer for ParquetDirImporter {
     }
 
     fn kernels(&self, chunk: &Chunk, survey: &mut Survey, sink: Sink<KernelRecord>) -> Result<()> {
-        let index = if self.joinable(KERNEL) {
-            Some(self.launches(self.dir.has_column(KERNEL, "globalPid"))?)
-        } else {
-            None
-        };
+        let index = joins::kernel_index(&self.dir, |by| self.launches(by))?;
         let joined = Joined {
             launches: index.as_deref(),
-            by_process: self.dir.has_column(KERNEL, "globalPid"),
+            by_process: joins::kernels_by_process(&self.dir),
             duplicate: KERNEL_DUPLICATE,
         };
         let mut names = self.names();
@@ -529,20 +487,12 @@ impl Importer for ParquetDirImporter {
         if stored.is_empty() {
             return Ok(());
         }
-        let mut unjoinable = false;
-        let launches = |by_process: bool| -> Result<Option<Arc<LaunchIndex>>> {
-            if self.joinable(MEMCPY) || self.joinable(MEMSET) {
-                self.launches(by_process).map(Some)
-            } else {
-                unjoinable = true;
-                Ok(None)
-            }
-        };
-        memops::emit(stored, launches, &mut self.names(), survey, sink)?;
-        if unjoinable {
-            self.unjoinable_warning("memops", survey);
-        }
-        Ok(())
+        joins::memops_with(
+            &self.dir,
+            survey,
+            |by| self.launches(by),
+            |launches, survey| memops::emit(stored, launches, &mut self.names(), survey, sink),
+        )
     }
 
     fn facts(&self, devices: &BTreeSet<i32>) -> Result<RunFacts> {
@@ -579,6 +529,20 @@ impl Importer for ParquetDirImporter {
     }
 }
 
+impl Tables for ParquetDir {
+    fn has_table(&self, table: &str) -> bool {
+        ParquetDir::has_table(self, table)
+    }
+
+    fn has_column(&self, table: &str, column: &str) -> bool {
+        ParquetDir::has_column(self, table, column)
+    }
+
+    fn location(&self) -> &Path {
+        &self.path
+    }
+}
+
 impl FactSource for ParquetDir {
     fn value(&self, table: &str, key: &str) -> Result<Option<String>> {
         if !self.has_column(table, "name") || !self.has_column(table, "value") {
@@ -598,7 +562,7 @@ impl FactSource for ParquetDir {
         Ok(found.flatten())
     }
 
-    fn gpus(&self) -> Result<Option<Vec<(i64, Option<String>)>>> {
+    fn gpus(&self) -> Result<Option<Vec<Gpu>>> {
         let table = "TARGET_INFO_GPU";
         if !self.has_column(table, "name") || !self.has_column(table, "id") {
             return Ok(None);
