@@ -204,25 +204,9 @@ fn a_closed_pipe_is_not_a_failure() {
     let data = dataset(dir.path());
     for format in ["table", "csv", "json"] {
         // Far more than a pipe holds (64 KiB), so the writer meets the closed end.
-        let whole = run_ok(
-            trace()
-                .args([
-                    "query",
-                    "--sql",
-                    "SELECT * FROM kernels",
-                    "--format",
-                    format,
-                    "--data",
-                ])
-                .arg(&data),
-        );
-        assert!(
-            whole.stdout.len() > 1 << 20,
-            "{format}: {} bytes",
-            whole.stdout.len()
-        );
-        let mut child = trace()
-            .args([
+        let query = || {
+            let mut cmd = trace();
+            cmd.args([
                 "query",
                 "--sql",
                 "SELECT * FROM kernels",
@@ -230,7 +214,16 @@ fn a_closed_pipe_is_not_a_failure() {
                 format,
                 "--data",
             ])
-            .arg(&data)
+            .arg(&data);
+            cmd
+        };
+        let whole = run_ok(&mut query());
+        assert!(
+            whole.stdout.len() > 1 << 20,
+            "{format}: {} bytes",
+            whole.stdout.len()
+        );
+        let mut child = query()
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
