@@ -3,8 +3,8 @@
 -- by = block: the block each kernel ran in (`category`); by = name: the kind of work its name says (`name_category`)
 -- param: by = block {block, name}
 WITH k AS (
-  SELECT run, phase, bsz, seq, CASE ${by} WHEN 'name' THEN name_category ELSE category END AS category, dur_ns, step, device
-  FROM kernels WHERE step IS NOT NULL
+  SELECT run, phase, bsz, seq, CASE ${by} WHEN 'name' THEN name_category ELSE category END AS category, gpu_ns AS dur_ns, step, device
+  FROM step_categories WHERE step IS NOT NULL
 ),
 shape AS (
   SELECT run, phase, bsz, seq,

@@ -4,18 +4,18 @@
 -- name: no module rule applied, conf/kernels.yaml decided; none: neither (the kernel is 'other'). graph_by_name_pct: CUDA-graph kernels
 -- categorised by name, a share of the scope's GPU time (no node-creation events, or captured outside any module).
 WITH k AS (
-  SELECT run, 'all' AS scope, category, category_source, module, launch, dur_ns FROM kernels
+  SELECT run, 'all' AS scope, category, category_source, module_ns, launch, kernels, gpu_ns AS dur_ns FROM step_categories
   UNION ALL
-  SELECT run, 'steps' AS scope, category, category_source, module, launch, dur_ns FROM kernels WHERE step IS NOT NULL
+  SELECT run, 'steps' AS scope, category, category_source, module_ns, launch, kernels, gpu_ns AS dur_ns FROM step_categories WHERE step IS NOT NULL
 )
 SELECT run, scope,
-       count(*) AS kernels,
+       sum(kernels) AS kernels,
        round(sum(dur_ns) / 1e6, 3) AS gpu_ms,
        round(100.0 * sum(CASE WHEN category_source = 'module' THEN dur_ns ELSE 0 END) / sum(dur_ns), 2) AS module_pct,
        round(100.0 * sum(CASE WHEN category_source = 'name' THEN dur_ns ELSE 0 END) / sum(dur_ns), 2) AS name_pct,
        round(100.0 * sum(CASE WHEN category_source = 'none' THEN dur_ns ELSE 0 END) / sum(dur_ns), 2) AS none_pct,
        round(100.0 * sum(CASE WHEN category = 'other' THEN dur_ns ELSE 0 END) / sum(dur_ns), 2) AS other_pct,
-       round(100.0 * sum(CASE WHEN module IS NOT NULL THEN dur_ns ELSE 0 END) / sum(dur_ns), 2) AS in_module_pct,
+       round(100.0 * sum(module_ns) / sum(dur_ns), 2) AS in_module_pct,
        round(100.0 * sum(CASE WHEN launch = 'graph' AND category_source <> 'module' THEN dur_ns ELSE 0 END) / sum(dur_ns), 2) AS graph_by_name_pct
 FROM k
 GROUP BY run, scope

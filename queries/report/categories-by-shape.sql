@@ -3,7 +3,7 @@
 -- param: run
 -- param: by = block {block, name}
 WITH k AS (
-  SELECT phase, bsz, seq, CASE ${by} WHEN 'name' THEN name_category ELSE category END AS category, dur_ns, step FROM kernels
+  SELECT phase, bsz, seq, CASE ${by} WHEN 'name' THEN name_category ELSE category END AS category, gpu_ns AS dur_ns, step FROM step_categories
   WHERE run = ${run} AND step IS NOT NULL
 ),
 n AS (SELECT phase, bsz, seq, count(DISTINCT step) AS steps FROM k GROUP BY phase, bsz, seq)

@@ -343,6 +343,29 @@ arrow_table! {
     }
 }
 
+arrow_table! {
+    /// `step_categories`: the kernels summed per step (null: outside any step),
+    /// device, category, name category, category source and launch kind — a few
+    /// dozen rows per step, from which the shipped queries answer without reading
+    /// `kernels`. Each row's `kernels` and `gpu_ns` equal that group of `kernels`
+    /// rows' count and summed `dur_ns`; `module_ns` is the part whose module is known.
+    StepCategoriesBuilder, "step_categories" {
+        step: I64 true,
+        phase: Str true,
+        bsz: I32 true,
+        seq: I32 true,
+        iter: I32 true,
+        device: I32 false,
+        category: Str false,
+        name_category: Str false,
+        category_source: Str false,
+        launch: Str false,
+        kernels: I64 false,
+        gpu_ns: I64 false,
+        module_ns: I64 false,
+    }
+}
+
 /// The table `trace capture` writes beside the ingested ones.
 pub const LATENCY_TABLE: &str = LatencyBuilder::NAME;
 
@@ -376,6 +399,7 @@ pub const INGEST_TABLES: &[&str] = &[
     KernelsBuilder::NAME,
     MemopsBuilder::NAME,
     StepsBuilder::NAME,
+    StepCategoriesBuilder::NAME,
     NvtxBuilder::NAME,
     RunsBuilder::NAME,
 ];
@@ -383,16 +407,17 @@ pub const INGEST_TABLES: &[&str] = &[
 /// Version of the dataset's tables (their names, columns, types and nullability),
 /// shown by `trace --version`. Bump it with any change to a table, and set
 /// [`SCHEMA_FINGERPRINT`] to what [`fingerprint`] then returns (a test checks).
-pub const DATASET_SCHEMA_VERSION: u32 = 1;
+pub const DATASET_SCHEMA_VERSION: u32 = 2;
 
 /// [`fingerprint`] of the tables at [`DATASET_SCHEMA_VERSION`].
-pub const SCHEMA_FINGERPRINT: &str = "d85c79f5bc9f2365";
+pub const SCHEMA_FINGERPRINT: &str = "af25e7ec82fabda3";
 
 /// Every table the dataset may hold, ingest's first.
 pub const ALL_TABLES: &[&str] = &[
     KernelsBuilder::NAME,
     MemopsBuilder::NAME,
     StepsBuilder::NAME,
+    StepCategoriesBuilder::NAME,
     NvtxBuilder::NAME,
     RunsBuilder::NAME,
     LatencyBuilder::NAME,
@@ -431,6 +456,7 @@ pub fn schema_of(table: &str) -> Option<SchemaRef> {
         KernelsBuilder::NAME => KernelsBuilder::schema(),
         MemopsBuilder::NAME => MemopsBuilder::schema(),
         StepsBuilder::NAME => StepsBuilder::schema(),
+        StepCategoriesBuilder::NAME => StepCategoriesBuilder::schema(),
         NvtxBuilder::NAME => NvtxBuilder::schema(),
         RunsBuilder::NAME => RunsBuilder::schema(),
         LatencyBuilder::NAME => LatencyBuilder::schema(),

@@ -14,7 +14,7 @@ use super::categorize::{categorize, LaunchSite};
 use super::importer::{Chunk, Importer, KernelRecord};
 use super::rows::{append_kernel, KernelRow};
 use super::sanity;
-use super::stats::ChunkStats;
+use super::stats::{ChunkStats, SummaryKey};
 use super::steps::Steps;
 use super::survey::Survey;
 use crate::attribute::module_index::Modules;
@@ -141,6 +141,16 @@ fn decide_one(
             .record_source(categorized.source, category, k.end - k.start, || {
                 k.name.to_string()
             });
+        let key = SummaryKey {
+            step,
+            device: k.device,
+            category,
+            name_category: categorized.by_name,
+            source: categorized.source.as_str(),
+            graph: k.from_graph,
+        };
+        let in_module = categorized.module.and_then(|id| modules.info(id)).is_some();
+        done.stats.summarize(key, k.end - k.start, in_module);
         let row = KernelRow {
             record: k,
             categorized,

@@ -168,11 +168,7 @@ pub fn kernels(
     survey: &mut Survey,
     progress: &ProgressBar,
 ) -> Result<KernelStats> {
-    let fallback_phase = steps
-        .ranges
-        .is_empty()
-        .then(|| importer.fallback_phase())
-        .flatten();
+    let fallback_phase = fallback_phase(importer, steps);
     let (deciding, batching) = (Busy::default(), Busy::default());
     let timed = stage_timing::enabled();
     let cx = ChunkContext {
@@ -264,11 +260,7 @@ pub fn memops(
     survey: &mut Survey,
     progress: &ProgressBar,
 ) -> Result<(MemopStats, u64)> {
-    let fallback_phase = steps
-        .ranges
-        .is_empty()
-        .then(|| importer.fallback_phase())
-        .flatten();
+    let fallback_phase = fallback_phase(importer, steps);
     let mut per_step = MemopStats::new();
     let mut seen = Survey::default();
     importer.memops(survey, &mut |m| {
@@ -290,4 +282,14 @@ pub fn memops(
     })?;
     survey.merge(seen);
     Ok((per_step, out.finish()?))
+}
+
+/// The phase of every unlabelled row of an input without step labels (an importer
+/// may know one for the whole input), else none.
+pub fn fallback_phase(importer: &dyn Importer, steps: &Steps) -> Option<&'static str> {
+    steps
+        .ranges
+        .is_empty()
+        .then(|| importer.fallback_phase())
+        .flatten()
 }

@@ -290,6 +290,8 @@ fn ingest_input(
     survey.merge(memop_survey);
 
     tables::write_steps(staging, part_name, &steps, &kernels, &memop_steps)?;
+    let fallback_phase = passes::fallback_phase(importer, &steps);
+    tables::write_step_categories(staging, part_name, &steps, &kernels, fallback_phase)?;
     let mut facts = importer.facts(&kernels.devices)?;
     if importer.format() == "kineto" && cfg.inputs.len() == 1 {
         facts.rank = facts.rank.or(cfg.meta.rank);

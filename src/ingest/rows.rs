@@ -20,15 +20,17 @@ pub struct KernelRow<'a> {
 
 /// The step columns shared by `kernels` and `memops`: the step's label, or
 /// `fallback_phase` alone for unlabelled rows of an input without labels.
-struct StepColumns<'a> {
-    step: Option<i64>,
-    phase: Option<&'a str>,
-    bsz: Option<i32>,
-    seq: Option<i32>,
-    iter: Option<i32>,
+/// `step_categories` carries them too.
+pub struct StepColumns<'a> {
+    pub step: Option<i64>,
+    pub phase: Option<&'a str>,
+    pub bsz: Option<i32>,
+    pub seq: Option<i32>,
+    pub iter: Option<i32>,
 }
 
-fn step_columns<'a>(
+/// The step columns of a row in `step`.
+pub fn step_columns<'a>(
     steps: &'a Steps,
     step: Option<i64>,
     fallback_phase: Option<&'a str>,

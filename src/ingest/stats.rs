@@ -40,6 +40,37 @@ pub struct KernelTally<T> {
     pub fallbacks: Fallbacks,
     /// Module ranges the input had (set once per input, not per chunk).
     pub module_ranges: u64,
+    /// The `step_categories` rows: per [`SummaryKey`], kernels and their time.
+    pub summary: HashMap<SummaryKey, SummaryCell>,
+}
+
+/// One `step_categories` row's key: the step (none: unlabelled), the device, both
+/// categories, where the category came from, and how the kernel was launched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SummaryKey {
+    pub step: Option<i64>,
+    pub device: i32,
+    pub category: &'static str,
+    pub name_category: &'static str,
+    pub source: &'static str,
+    pub graph: bool,
+}
+
+/// Kernels under one [`SummaryKey`]: how many, their summed time, and the part of it
+/// spent in kernels whose module is known.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryCell {
+    pub kernels: i64,
+    pub gpu_ns: i64,
+    pub module_ns: i64,
+}
+
+impl SummaryCell {
+    fn add(&mut self, other: SummaryCell) {
+        self.kernels += other.kernels;
+        self.gpu_ns += other.gpu_ns;
+        self.module_ns += other.module_ns;
+    }
 }
 
 /// What the kernel pass learned about a whole input.
@@ -80,6 +111,15 @@ impl ChunkStats {
 }
 
 impl ChunkStats {
+    /// Adds one kernel of `dur` ns to its `step_categories` row.
+    pub fn summarize(&mut self, key: SummaryKey, dur: i64, in_module: bool) {
+        self.summary.entry(key).or_default().add(SummaryCell {
+            kernels: 1,
+            gpu_ns: dur,
+            module_ns: if in_module { dur } else { 0 },
+        });
+    }
+
     /// Counts where one kernel's category came from; `name` is asked for only
     /// when the kernel is `other`.
     pub fn record_source(
@@ -122,6 +162,9 @@ impl KernelStats {
             entry.1 += ns;
         }
         self.devices.extend(chunk.devices);
+        for (key, cell) in chunk.summary {
+            self.summary.entry(key).or_default().add(cell);
+        }
         for (key, part) in chunk.per_step {
             let group = self.per_step.entry(key).or_default();
             group.time.absorb(&part.time);

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::config::IngestConfig;
 use super::importer::RunFacts;
+use super::rows::step_columns;
 use super::run_facts::{PartFacts, ShapeFlops};
 use super::stats::{KernelStats, MemopStats};
 use super::steps::Steps;
@@ -16,7 +17,7 @@ use crate::arch::flops::{self, Forward, Phase, UNKNOWN_PHASE};
 use crate::arch::peaks::Precision;
 use crate::arch::Arch;
 use crate::dataset::parts;
-use crate::dataset::schema::{StepsBuilder, TableBuilder};
+use crate::dataset::schema::{StepCategoriesBuilder, StepsBuilder, TableBuilder};
 use crate::dataset::{Staging, TableWriter};
 use crate::error::Result;
 use crate::vocab::Shape;
@@ -56,6 +57,43 @@ pub fn shapes_of(steps: &Steps, kernels: &KernelStats) -> BTreeMap<Shape, ShapeC
             u64::from(!with_kernels.contains(&(steps.base + offset as i64)));
     }
     shapes
+}
+
+/// The `step_categories` rows of one input, in key order (step, with the unlabelled
+/// first; device; categories; source; launch), with each step's labels as the
+/// `kernels` rows carry them.
+pub fn write_step_categories(
+    staging: &Staging,
+    part: &str,
+    steps: &Steps,
+    kernels: &KernelStats,
+    fallback_phase: Option<&str>,
+) -> Result<()> {
+    let mut out = TableWriter::<StepCategoriesBuilder>::create(
+        &staging.part_path(StepCategoriesBuilder::NAME, part)?,
+    )?;
+    let mut rows: Vec<_> = kernels.summary.iter().collect();
+    rows.sort_by_key(|(key, _)| **key);
+    for (key, cell) in rows {
+        let s = step_columns(steps, key.step, fallback_phase);
+        let b = &mut out.rows;
+        b.step.append_option(s.step);
+        b.phase.append_option(s.phase);
+        b.bsz.append_option(s.bsz);
+        b.seq.append_option(s.seq);
+        b.iter.append_option(s.iter);
+        b.device.append_value(key.device);
+        b.category.append_value(key.category);
+        b.name_category.append_value(key.name_category);
+        b.category_source.append_value(key.source);
+        b.launch
+            .append_value(if key.graph { "graph" } else { "kernel" });
+        b.kernels.append_value(cell.kernels);
+        b.gpu_ns.append_value(cell.gpu_ns);
+        b.module_ns.append_value(cell.module_ns);
+        out.row_done()?;
+    }
+    out.finish().map(|_| ())
 }
 
 /// One row per (step, device it ran kernels on); a step without kernels gets one

@@ -12,6 +12,7 @@ mod pin;
 pub mod reader;
 mod register;
 pub mod session;
+mod summaries;
 
 use std::path::PathBuf;
 

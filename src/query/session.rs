@@ -6,8 +6,15 @@
 //! across runs); a table with no data yet is registered empty with its schema, so
 //! every shipped query plans on any dataset. How one table is registered (and its
 //! part files checked) is in the sibling `register` module.
+//!
+//! Tables are registered when a statement first names them, not when the session
+//! opens: a question about `step_categories` over 10,000 runs never lists, pins or
+//! checks the other tables' 60,000 part files. The pin still resolves each run's
+//! generation once, on first use, for every table of that run.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan};
@@ -27,8 +34,12 @@ pub struct Session {
     ctx: SessionContext,
     tables: Vec<String>,
     root: PathBuf,
+    run: Option<String>,
+    place: Where,
     /// The generations this (local) session reads; removed with the session.
-    _pin: Option<Pin>,
+    pin: Mutex<Option<Pin>>,
+    /// Tables registered so far.
+    registered: Mutex<HashSet<String>>,
 }
 
 /// Opens `root` in a local session; with `run`, every table shows only that run.
@@ -104,18 +115,18 @@ pub async fn open_in(
     }
     names.sort();
     // A cluster's executors cannot see a local pin: they list the dataset itself.
-    let mut pin = match place {
+    let pin = match place {
         Where::Local => Some(Pin::new()?),
         Where::Cluster => None,
     };
-    for name in &names {
-        register(&ctx, root, name, run, place, pin.as_mut()).await?;
-    }
     Ok(Session {
         ctx,
         tables: names,
         root: root.to_path_buf(),
-        _pin: pin,
+        run: run.map(str::to_string),
+        place,
+        pin: Mutex::new(pin),
+        registered: Mutex::new(HashSet::new()),
     })
 }
 
@@ -130,6 +141,73 @@ pub enum Writes {
 }
 
 impl Session {
+    /// Registers the dataset tables `sql` names (all of them when it asks the
+    /// information schema, or cannot be parsed here: planning then says why).
+    async fn register_named(&self, sql: &str) -> Result<()> {
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let named: Option<Vec<String>> = state
+            .sql_to_statement(sql, &dialect)
+            .and_then(|statement| state.resolve_table_references(&statement))
+            .ok()
+            .map(|refs| {
+                refs.iter()
+                    .map(|r| r.table().trim_start_matches("__all_").to_string())
+                    .collect()
+            });
+        let wanted: Vec<String> = match named {
+            Some(names) if !names.iter().any(|n| n == "tables" || n == "columns") => names,
+            _ => self.tables.clone(),
+        };
+        self.register_tables(&wanted).await
+    }
+
+    /// Registers `names` (those the dataset has and the session has not registered).
+    async fn register_tables(&self, names: &[String]) -> Result<()> {
+        let mut todo: Vec<&String> = {
+            let done = self.registered.lock().map_err(|_| poisoned())?;
+            names
+                .iter()
+                .filter(|n| self.tables.contains(n) && !done.contains(*n))
+                .collect()
+        };
+        todo.sort();
+        todo.dedup();
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let summaries = todo.iter().any(|n| n.as_str() == "step_categories");
+        // The pin is taken out while tables register (no lock held across awaits).
+        let mut pin = self.pin.lock().map_err(|_| poisoned())?.take();
+        let mut outcome = Ok(());
+        for name in &todo {
+            outcome = register(
+                &self.ctx,
+                &self.root,
+                name,
+                self.run.as_deref(),
+                self.place,
+                pin.as_mut(),
+            )
+            .await;
+            if outcome.is_err() {
+                break;
+            }
+            self.registered
+                .lock()
+                .map_err(|_| poisoned())?
+                .insert(name.to_string());
+        }
+        *self.pin.lock().map_err(|_| poisoned())? = pin;
+        outcome?;
+        if summaries && !super::summaries::missing(&self.root, self.run.as_deref()).is_empty() {
+            // Runs without summaries read them as a grouping of `kernels`.
+            Box::pin(self.register_tables(&["kernels".to_string()])).await?;
+            super::summaries::cover_missing(&self.ctx, &self.root, self.run.as_deref()).await?;
+        }
+        Ok(())
+    }
+
     /// Plans and runs a read-only `sql`; errors name `origin` and list the tables
     /// and columns.
     pub async fn run(&self, sql: &str, origin: &str) -> Result<QueryResult> {
@@ -138,6 +216,7 @@ impl Session {
 
     /// Like [`Session::run`], allowing `writes`.
     pub async fn run_with(&self, sql: &str, origin: &str, writes: Writes) -> Result<QueryResult> {
+        self.register_named(sql).await?;
         let read_only = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -211,6 +290,7 @@ impl Session {
 
     /// "available tables: name(col, …)" for error messages.
     pub async fn describe_tables(&self) -> String {
+        let _ = self.register_tables(&self.tables).await;
         let mut lines = vec!["available tables:".to_string()];
         for name in &self.tables {
             if let Ok(table) = self.ctx.table(name.as_str()).await {
@@ -224,6 +304,13 @@ impl Session {
             }
         }
         lines.join("\n")
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Query {
+        context: "query session".into(),
+        reason: "a previous query panicked while registering tables".into(),
     }
 }
 

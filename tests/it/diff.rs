@@ -63,6 +63,40 @@ fn scale_category(batch: &RecordBatch, category: &str, factor: f64) -> RecordBat
     RecordBatch::try_new(schema, columns).unwrap()
 }
 
+/// `step_categories` rows of `category` with their time × `factor` (as
+/// [`scale_category`] scales each kernel, up to its per-kernel rounding).
+fn scale_summary(batch: &RecordBatch, category: &str, factor: f64) -> RecordBatch {
+    let cats = batch.column_by_name("category").unwrap().as_string::<i32>();
+    let scaled = |name: &str| -> Arc<dyn Array> {
+        let ns = batch
+            .column_by_name(name)
+            .unwrap()
+            .as_primitive::<Int64Type>();
+        Arc::new(
+            (0..batch.num_rows())
+                .map(|i| {
+                    Some(if cats.value(i) == category {
+                        (ns.value(i) as f64 * factor).round() as i64
+                    } else {
+                        ns.value(i)
+                    })
+                })
+                .collect::<Int64Array>(),
+        )
+    };
+    let schema = batch.schema();
+    let columns = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| match f.name().as_str() {
+            "gpu_ns" | "module_ns" => scaled(f.name()),
+            _ => batch.column(i).clone(),
+        })
+        .collect();
+    RecordBatch::try_new(schema, columns).unwrap()
+}
+
 /// A copy of the fixture dataset plus `<run>.slow`: `run` with `category` × `factor`.
 fn dataset_with_slow_copy(run: &str, category: &str, factor: f64) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -89,7 +123,8 @@ fn dataset_with_slow_copy(run: &str, category: &str, factor: f64) -> PathBuf {
         for (i, target) in targets.iter().enumerate() {
             std::fs::create_dir_all(target.parent().unwrap()).unwrap();
             let is_slow_kernels = i == 1 && rel.starts_with("kernels");
-            if !is_slow_kernels {
+            let is_slow_summary = i == 1 && rel.starts_with("step_categories");
+            if !is_slow_kernels && !is_slow_summary {
                 std::fs::copy(&file, target).unwrap();
                 continue;
             }
@@ -102,9 +137,13 @@ fn dataset_with_slow_copy(run: &str, category: &str, factor: f64) -> PathBuf {
             let mut writer =
                 ArrowWriter::try_new(std::fs::File::create(target).unwrap(), schema, None).unwrap();
             for batch in reader {
-                writer
-                    .write(&scale_category(&batch.unwrap(), category, factor))
-                    .unwrap();
+                let batch = batch.unwrap();
+                let slow = if is_slow_summary {
+                    scale_summary(&batch, category, factor)
+                } else {
+                    scale_category(&batch, category, factor)
+                };
+                writer.write(&slow).unwrap();
             }
             writer.close().unwrap();
         }

@@ -38,3 +38,4 @@ mod schema_doc;
 mod schema_versions;
 mod sglang_capture;
 mod skew;
+mod summaries;
