@@ -291,7 +291,9 @@ fn ingest_input(
 
     tables::write_steps(staging, part_name, &steps, &kernels, &memop_steps)?;
     let fallback_phase = passes::fallback_phase(importer, &steps);
+    let summarised = std::time::Instant::now();
     tables::write_step_categories(staging, part_name, &steps, &kernels, fallback_phase)?;
+    stage_timing::report(&input, "step_categories: write", summarised.elapsed());
     let mut facts = importer.facts(&kernels.devices)?;
     if importer.format() == "kineto" && cfg.inputs.len() == 1 {
         facts.rank = facts.rank.or(cfg.meta.rank);
