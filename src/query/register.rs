@@ -174,63 +174,75 @@ fn sql_type(data_type: &DataType) -> &'static str {
 /// Refuses part files a query would misread: empty files, files that are not
 /// Parquet, and files whose columns differ from the table's schema (a listing
 /// table would fill missing columns with nulls and drop extra ones silently).
+/// Footers are read on every core (a fleet's table has one part per run, or more).
 fn check_parts(dir: &Path, schema: &Schema) -> Result<()> {
+    use rayon::prelude::*;
     let partitions = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut files = Vec::new();
     for partition in partitions.flatten() {
         let name = partition.file_name().to_string_lossy().to_string();
         if !name.starts_with("run=") {
             continue;
         }
-        let Ok(files) = std::fs::read_dir(partition.path()) else {
+        let Ok(entries) = std::fs::read_dir(partition.path()) else {
             continue;
         };
-        for file in files.flatten() {
-            let path = file.path();
-            if path.extension().is_none_or(|e| e != "parquet") {
-                continue;
-            }
-            let bad = |reason: String| {
-                Err(Error::input(
-                    &path,
-                    format!("{reason}; this part was not written by `trace ingest` — re-ingest the run or remove the file"),
-                ))
-            };
-            let handle = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-            if handle.metadata().map_err(|e| Error::io(&path, e))?.len() == 0 {
-                return bad("empty part file (0 bytes)".into());
-            }
-            let found = match ParquetRecordBatchReaderBuilder::try_new(handle) {
-                Ok(reader) => reader.schema().clone(),
-                Err(e) => return bad(format!("not a readable Parquet file ({e})")),
-            };
-            let names = |s: &Schema| -> Vec<(String, DataType)> {
-                s.fields()
-                    .iter()
-                    .map(|f| (f.name().clone(), f.data_type().clone()))
-                    .collect()
-            };
-            let (want, have) = (names(schema), names(&found));
-            if want != have {
-                let missing: Vec<&str> = want
-                    .iter()
-                    .filter(|w| !have.contains(w))
-                    .map(|(n, _)| n.as_str())
-                    .collect();
-                let extra: Vec<&str> = have
-                    .iter()
-                    .filter(|h| !want.contains(h))
-                    .map(|(n, _)| n.as_str())
-                    .collect();
-                return bad(format!(
-                    "columns differ from table {}: missing or retyped [{}], unexpected [{}]",
-                    dir.file_name()
-                        .map(|n| n.to_string_lossy().to_string())
-                        .unwrap_or_default(),
-                    missing.join(", "),
-                    extra.join(", ")
-                ));
-            }
-        }
+        files.extend(
+            entries
+                .flatten()
+                .map(|f| f.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "parquet")),
+        );
+    }
+    files.sort();
+    let table = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    files
+        .par_iter()
+        .try_for_each(|path| check_part(path, schema, &table))
+}
+
+/// One part file against `schema` of `table`.
+fn check_part(path: &Path, schema: &Schema, table: &str) -> Result<()> {
+    let bad = |reason: String| {
+        Err(Error::input(
+            path,
+            format!("{reason}; this part was not written by `trace ingest` — re-ingest the run or remove the file"),
+        ))
+    };
+    let handle = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    if handle.metadata().map_err(|e| Error::io(path, e))?.len() == 0 {
+        return bad("empty part file (0 bytes)".into());
+    }
+    let found = match ParquetRecordBatchReaderBuilder::try_new(handle) {
+        Ok(reader) => reader.schema().clone(),
+        Err(e) => return bad(format!("not a readable Parquet file ({e})")),
+    };
+    let names = |s: &Schema| -> Vec<(String, DataType)> {
+        s.fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect()
+    };
+    let (want, have) = (names(schema), names(&found));
+    if want != have {
+        let missing: Vec<&str> = want
+            .iter()
+            .filter(|w| !have.contains(w))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let extra: Vec<&str> = have
+            .iter()
+            .filter(|h| !want.contains(h))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        return bad(format!(
+            "columns differ from table {table}: missing or retyped [{}], unexpected [{}]",
+            missing.join(", "),
+            extra.join(", ")
+        ));
     }
     Ok(())
 }
