@@ -2,7 +2,8 @@
 # Ingest of a report's parquetdir export against ingest of its SQLite export, on both
 # trace families, in one invocation (so the ratios are comparable):
 #
-#   bench/parquetdir.sh [REPS]          (default 5; TRACE_BIN: a release binary)
+#   bench/parquetdir.sh [REPS]          (default 5; TRACE_BIN: a release binary;
+#                                        PAIRS="a/b …": more pairs a/b.sqlite + a/b.parquetdir)
 #
 # Inputs, made once under bench/out/parquetdir/ (replicas of real captures, as
 # bench/ingest.sh makes them; scale_trace.py from ../shared/tools or $SCALE_TRACE):
@@ -44,9 +45,10 @@ timed() {
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 printf '%-26s %10s %10s %10s %12s %12s %8s\n' input sqlite_MB sqlite_s parquet_s sqlite_MiB parquet_MiB ratio
-for name in mini_x200 hf_capture_x140 pairs/h200_pq_eager pairs/h200_pq_graph; do
+for name in mini_x200 hf_capture_x140 pairs/h200_pq_eager pairs/h200_pq_graph ${PAIRS:-}; do
   case "$name" in
     pairs/*) sqlite="fixtures/nsys-${name}.sqlite"; dir="fixtures/nsys-${name}.parquetdir" ;;
+    /*) sqlite="$name.sqlite"; dir="$name.parquetdir" ;;
     *) sqlite="$work/$name.sqlite"; dir="$work/$name.parquetdir" ;;
   esac
   : > "$work/a.txt"; : > "$work/b.txt"
