@@ -16,7 +16,7 @@ mod store;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 pub use store::ParquetDir;
 use store::{at, text_at, Batch};
@@ -43,12 +43,26 @@ const ROWS_PER_RANGE: i64 = 256 * 1024;
 /// Fewest rows per kernel chunk.
 const MIN_CHUNK_ROWS: i64 = 1024;
 
+/// One row group's kernel rows, decoded: each row's cells, or the column whose
+/// value is impossible.
+type GroupCells = Arc<Vec<std::result::Result<Cells, &'static str>>>;
+
 /// An opened parquetdir export, its strings and its API-call indexes.
 #[derive(Debug)]
 pub struct ParquetDirImporter {
     dir: ParquetDir,
     strings: HashMap<i64, Arc<str>>,
     launches: Launches,
+    /// The row group the kernel chunks are reading now, decoded once for all of
+    /// them (chunks come in order, so a group is decoded once; at most the group
+    /// being finished and the next one are held).
+    decoded: Mutex<Option<(usize, GroupCells)>>,
+}
+
+impl std::fmt::Debug for Cells {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cells({}..{})", self.start, self.end)
+    }
 }
 
 /// `StringIds` read whole, with API names stripped of their version on demand.
@@ -98,7 +112,37 @@ impl ParquetDirImporter {
             dir,
             strings,
             launches: Launches::default(),
+            decoded: Mutex::new(None),
         })
+    }
+
+    /// Row group `group` of the kernel table, decoded (shared with the other chunks
+    /// of that group).
+    fn group_cells(&self, group: usize, (first, rows): (i64, i64)) -> Result<GroupCells> {
+        let mut decoded = self.decoded.lock().map_err(|_| {
+            self.dir
+                .schema_error(KERNEL, "a reader thread panicked".into())
+        })?;
+        if let Some((at, cells)) = decoded.as_ref() {
+            if *at == group {
+                return Ok(Arc::clone(cells));
+            }
+        }
+        let mut cells = Vec::with_capacity(rows.max(0) as usize);
+        let columns = KERNEL_COLUMNS;
+        self.dir.scan(
+            KERNEL,
+            &columns,
+            Some((first, first + rows - 1)),
+            &mut |b| {
+                let c = KernelColumns::of(b)?;
+                cells.extend((0..b.rows()).map(|i| kernel_cells(&c, i)));
+                Ok(true)
+            },
+        )?;
+        let cells = Arc::new(cells);
+        *decoded = Some((group, Arc::clone(&cells)));
+        Ok(cells)
     }
 
     fn names(&self) -> StringTable<'_> {
@@ -267,7 +311,8 @@ struct KernelColumns {
     shared_dynamic: Option<datafusion::arrow::array::Int64Array>,
 }
 
-const KERNEL_COLUMNS: [&str; 17] = [
+/// Every kernel column the importer reads.
+const KERNEL_COLUMNS: [&str; 18] = [
     "start",
     "end",
     "deviceId",
@@ -285,6 +330,7 @@ const KERNEL_COLUMNS: [&str; 17] = [
     "blockZ",
     "registersPerThread",
     "staticSharedMemory",
+    "dynamicSharedMemory",
 ];
 
 impl KernelColumns {
@@ -428,8 +474,7 @@ impl Importer for ParquetDirImporter {
         };
         let mut names = self.names();
         let mut cursor = Cursor::default();
-        let mut columns = KERNEL_COLUMNS.to_vec();
-        columns.push("dynamicSharedMemory");
+        let columns = KERNEL_COLUMNS;
         let read = |b: &Batch,
                     each: &mut dyn FnMut(Cells, &mut Survey) -> Result<bool>,
                     survey: &mut Survey|
@@ -469,12 +514,34 @@ impl Importer for ParquetDirImporter {
             }
             return Ok(());
         }
-        let mut emit = |cells: Cells, survey: &mut Survey| -> Result<bool> {
-            sink(joined.record(&cells, &mut cursor, &mut names, survey)?)
+        let Some((first, last)) = chunk.rows else {
+            return Ok(());
         };
-        self.dir.scan(KERNEL, &columns, chunk.rows, &mut |b| {
-            read(b, &mut emit, survey)
-        })
+        let groups = self.dir.row_groups(KERNEL);
+        let Some(group) = groups
+            .iter()
+            .position(|&(start, rows)| start <= first && last < start + rows)
+        else {
+            return Err(self.dir.schema_error(
+                KERNEL,
+                format!("rows {first}..={last} are not inside one row group"),
+            ));
+        };
+        let cells = self.group_cells(group, groups[group])?;
+        let offset = groups[group].0;
+        for row in &cells[(first - offset) as usize..=(last - offset) as usize] {
+            match row {
+                Ok(cells) => {
+                    if !sink(joined.record(cells, &mut cursor, &mut names, survey)?)? {
+                        break;
+                    }
+                }
+                Err(column) => survey.skip(&format!(
+                    "kernel row with a value out of range or of the wrong type in column {column} (skipped)"
+                )),
+            }
+        }
+        Ok(())
     }
 
     fn memops(&self, survey: &mut Survey, sink: Sink<MemopRecord>) -> Result<()> {
