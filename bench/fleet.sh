@@ -7,7 +7,7 @@
 #   bench/fleet.sh [RUNS] [REPS]        (default 10000 runs, 3 reps; TRACE_BIN: release)
 #
 #   mini        fixtures/nsys/mini.sqlite ×20 (97,760 kernels; CUDA-graph decode)
-#   hf_capture  fixtures/nsys/hf_capture.sqlite ×8 (eager HF decode)
+#   hf_capture  fixtures/nsys/hf_capture.sqlite ×14 (100,632 kernels; eager HF decode)
 # Also prints what the summaries cost at ingest: the bytes of `step_categories` next
 # to `kernels`, and the stage's time (TRACE_TIMING=1). Needs python3 with duckdb
 # ($PYTHON) and ../shared/tools/scale_trace.py ($SCALE_TRACE).
@@ -28,7 +28,7 @@ fi
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 printf '%-12s %-22s %8s %10s %10s %8s\n' family query runs trace_s duckdb_s ratio
-for family in mini:20 hf_capture:8; do
+for family in mini:20 hf_capture:14; do
   name="${family%%:*}"; factor="${family##*:}"
   src="$work/$name.sqlite"; one="$work/$name.one"; fleet="$work/$name.fleet$runs"
   [ -f "$src" ] || python3 "$scale" "fixtures/nsys/$name.sqlite" "$src" "$factor" > /dev/null
