@@ -74,19 +74,9 @@ pub async fn open_in(
     if let Some(run) = run {
         let runs_dir = root.join("runs");
         if !runs_dir.join(format!("run={run}")).is_dir() {
-            let mut known: Vec<String> = std::fs::read_dir(&runs_dir)
-                .map(|d| {
-                    d.filter_map(|e| e.ok())
-                        .filter_map(|e| {
-                            e.file_name()
-                                .to_string_lossy()
-                                .strip_prefix("run=")
-                                .map(String::from)
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            known.sort();
+            let known: Vec<String> = super::summaries::runs_in(root, "runs")
+                .into_iter()
+                .collect();
             return Err(Error::Usage(format!(
                 "no run {run:?} in {}; runs: {}",
                 root.display(),

@@ -22,8 +22,8 @@ const FROM_KERNELS: &str = "CREATE VIEW step_categories AS \
     FROM kernels \
     GROUP BY run, step, phase, bsz, seq, iter, device, category, name_category, category_source, launch";
 
-/// The `run=` partitions under `<root>/<table>`.
-fn runs_in(root: &Path, table: &str) -> BTreeSet<String> {
+/// The `run=` partitions under `<root>/<table>`, sorted.
+pub(super) fn runs_in(root: &Path, table: &str) -> BTreeSet<String> {
     std::fs::read_dir(root.join(table))
         .map(|d| {
             d.filter_map(|e| e.ok())
