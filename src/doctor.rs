@@ -58,7 +58,7 @@ pub fn checks(opts: &Options) -> Vec<Check> {
     let mut out = vec![
         ok(
             "trace",
-            crate::cli::version_text().to_string(),
+            crate::build_info::version_text().to_string(),
             Purpose::Analysis,
         ),
         shipped_files(),

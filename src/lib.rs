@@ -26,6 +26,7 @@
 
 pub mod arch;
 pub mod attribute;
+pub mod build_info;
 pub mod capture;
 pub mod cli;
 pub mod cluster;

@@ -14,10 +14,10 @@ mod setup;
 
 use clap::{Parser, Subcommand};
 
+pub use crate::build_info::version_text;
 pub use ingest::IngestArgs;
 pub use outcome::Outcome;
 pub use query::QueryArgs;
-pub use setup::version_text;
 
 /// Where does the forward pass spend its GPU time? Ingest Nsight Systems traces of
 /// LLM inference into Parquet and ask with SQL.

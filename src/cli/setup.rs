@@ -1,28 +1,14 @@
 //! Set-up commands: `trace init` (editable copies of the shipped files), `trace
-//! doctor`, `trace completions`, `trace man`, and the `--version` text.
+//! doctor`, `trace completions` and `trace man`.
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::LazyLock;
 
 use clap::CommandFactory;
 
 use super::{Cli, Outcome};
-use crate::dataset::schema::DATASET_SCHEMA_VERSION;
 use crate::doctor::{self, Purpose};
 use crate::shipped;
-
-/// `0.1.0 (commit 0123abcd4567, dataset schema 1)`.
-pub fn version_text() -> &'static str {
-    static TEXT: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "{} (commit {}, dataset schema {DATASET_SCHEMA_VERSION})",
-            env!("CARGO_PKG_VERSION"),
-            env!("TRACE_COMMIT")
-        )
-    });
-    TEXT.as_str()
-}
 
 /// Arguments of `trace init`.
 #[derive(Debug, clap::Args)]
