@@ -190,10 +190,13 @@ impl Session {
         }
         *self.pin.lock().map_err(|_| poisoned())? = pin;
         outcome?;
-        if summaries && !super::summaries::missing(&self.root, self.run.as_deref()).is_empty() {
-            // Runs without summaries read them as a grouping of `kernels`.
-            Box::pin(self.register_tables(&["kernels".to_string()])).await?;
-            super::summaries::cover_missing(&self.ctx, &self.root, self.run.as_deref()).await?;
+        if summaries {
+            let missing = super::summaries::missing(&self.root, self.run.as_deref());
+            if !missing.is_empty() {
+                // Runs without summaries read them as a grouping of `kernels`.
+                Box::pin(self.register_tables(&["kernels".to_string()])).await?;
+                super::summaries::cover_missing(&self.ctx, &missing).await?;
+            }
         }
         Ok(())
     }

@@ -48,15 +48,10 @@ pub(super) fn missing(root: &Path, run: Option<&str>) -> Vec<String> {
 }
 
 /// Replaces the session's `step_categories` with the grouping of `kernels` (which
-/// must be registered) when a run lacks it; returns the runs that do.
-pub(super) async fn cover_missing(
-    ctx: &SessionContext,
-    root: &Path,
-    run: Option<&str>,
-) -> Result<Vec<String>> {
-    let missing = missing(root, run);
+/// must be registered) for `missing`, the runs without it (see [`missing`]).
+pub(super) async fn cover_missing(ctx: &SessionContext, missing: &[String]) -> Result<()> {
     if missing.is_empty() {
-        return Ok(missing);
+        return Ok(());
     }
     let error = |e: &dyn std::fmt::Display| Error::Query {
         context: "step_categories from kernels".into(),
@@ -70,5 +65,5 @@ pub(super) async fn cover_missing(
         missing.len(),
         missing.join(", ")
     );
-    Ok(missing)
+    Ok(())
 }

@@ -113,9 +113,8 @@ pub fn read(
             Err(e) => match bad_cell(&e) {
                 // One row's impossible value costs that row, named, not the file.
                 Some(index) => {
-                    survey.skip(&format!(
-                        "kernel row with a value out of range or of the wrong type in column {} (skipped)",
-                        columns.get(index).map_or("?", String::as_str)
+                    survey.skip(&bad_cell_reason(
+                        columns.get(index).map_or("?", String::as_str),
                     ));
                     continue;
                 }
@@ -128,6 +127,13 @@ pub fn read(
         }
     }
     Ok(())
+}
+
+/// The survey reason for a kernel row skipped for an impossible value in `column`.
+pub fn bad_cell_reason(column: &str) -> String {
+    format!(
+        "kernel row with a value out of range or of the wrong type in column {column} (skipped)"
+    )
 }
 
 /// The survey reason for a kernel whose correlation id several API calls share.
@@ -186,6 +192,7 @@ impl Joined<'_> {
 }
 
 /// The cells of one kernel row, as read (missing launch-geometry columns read 0).
+#[derive(Debug)]
 pub struct Cells {
     pub correlation_id: Option<i64>,
     pub global_pid: Option<i64>,

@@ -30,6 +30,9 @@ fn copy_kind(id: i64) -> (&'static str, &'static str) {
     }
 }
 
+/// Columns every memcpy and memset table must have.
+pub const REQUIRED: &[&str] = &["start", "end", "deviceId", "streamId", "bytes"];
+
 /// One memop row as stored (both stores).
 pub struct Stored {
     pub is_memcpy: bool,
@@ -45,7 +48,7 @@ pub struct Stored {
 }
 
 fn read_table(export: &NsysExport, table: &str, out: &mut Vec<Stored>) -> Result<()> {
-    export.require_columns(table, &["start", "end", "deviceId", "streamId", "bytes"])?;
+    export.require_columns(table, REQUIRED)?;
     let mut select = Select::default();
     let start = select.column("m", "start");
     let end = select.column("m", "end");

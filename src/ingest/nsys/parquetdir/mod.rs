@@ -24,7 +24,7 @@ use store::{at, text_at, Batch};
 use super::export::{KERNEL, MEMCPY, MEMSET, NVTX, RUNTIME, STRINGS};
 use super::ids::{pid_of, tid_of};
 use super::joins::{self, Launches, Tables};
-use super::kernels::{self, Cells, Joined, KERNEL_DUPLICATE};
+use super::kernels::{self, bad_cell_reason, Cells, Joined, KERNEL_DUPLICATE};
 use super::launches::{ApiCall, Cursor, LaunchIndex, Scanned};
 use super::memops::{self, Stored};
 use super::meta::{self, FactSource, Gpu};
@@ -57,12 +57,6 @@ pub struct ParquetDirImporter {
     /// them (chunks come in order, so a group is decoded once; at most the group
     /// being finished and the next one are held).
     decoded: Mutex<Option<(usize, GroupCells)>>,
-}
-
-impl std::fmt::Debug for Cells {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Cells({}..{})", self.start, self.end)
-    }
 }
 
 /// `StringIds` read whole, with API names stripped of their version on demand.
@@ -185,8 +179,7 @@ impl ParquetDirImporter {
 
     /// The memop rows of `table` in start order (stable: stored order among equals).
     fn memop_rows(&self, table: &str, out: &mut Vec<Stored>) -> Result<()> {
-        self.dir
-            .require_columns(table, &["start", "end", "deviceId", "streamId", "bytes"])?;
+        self.dir.require_columns(table, memops::REQUIRED)?;
         let columns = [
             "start",
             "end",
@@ -487,9 +480,7 @@ impl Importer for ParquetDirImporter {
                             return Ok(false);
                         }
                     }
-                    Err(column) => survey.skip(&format!(
-                        "kernel row with a value out of range or of the wrong type in column {column} (skipped)"
-                    )),
+                    Err(column) => survey.skip(&bad_cell_reason(column)),
                 }
             }
             Ok(true)
@@ -536,9 +527,7 @@ impl Importer for ParquetDirImporter {
                         break;
                     }
                 }
-                Err(column) => survey.skip(&format!(
-                    "kernel row with a value out of range or of the wrong type in column {column} (skipped)"
-                )),
+                Err(column) => survey.skip(&bad_cell_reason(column)),
             }
         }
         Ok(())
