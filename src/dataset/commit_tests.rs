@@ -203,3 +203,27 @@ fn staging_killed_during_set_up_is_hidden_and_removed_when_old() {
     );
     drop(next);
 }
+
+/// A sweep killed while removing a dead ingest's staging has already disowned it
+/// (renamed to `.removing-…`, perhaps with its `.owner` deleted): the next sweep
+/// removes it at once, however young.
+#[test]
+fn a_removal_killed_halfway_is_finished_by_the_next_sweep() {
+    let root = tempfile::tempdir().unwrap();
+    let run_dir = root.path().join(".runs").join("r");
+    let halfway = run_dir.join(".removing-staging-999999-1-0");
+    std::fs::create_dir_all(halfway.join("kernels")).unwrap();
+    std::fs::write(halfway.join("kernels/part.parquet"), "x").unwrap();
+    let next = Staging::begin(root.path(), "r").unwrap();
+    assert_eq!(next.stale_removed(), 1);
+    assert!(!halfway.exists());
+    drop(next);
+    let left: Vec<String> = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "dropping staging removes it whole: {left:?}"
+    );
+}

@@ -13,7 +13,10 @@
 //! only the former. A `staging-…` directory is named only once that lock is held (it
 //! is set up as `.init-staging-…` and renamed), so the sweep never meets one without
 //! its owner; an `.init-…` leftover of a writer killed during set-up is removed once
-//! a minute old. Readers never list staging: it sits under the hidden `.runs/`.
+//! a minute old. Staging is removed by renaming it to `.removing-…` first, so a
+//! removal killed halfway (its `.owner` already deleted) leaves a name nobody owns,
+//! which the next sweep removes at once. Readers never list staging: it sits under
+//! the hidden `.runs/`.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -34,6 +37,9 @@ const STAGING_PREFIX: &str = "staging-";
 
 /// A staging directory being set up (hidden until its owner lock is held).
 const INIT_PREFIX: &str = ".init-";
+
+/// A staging directory being removed: owned by nobody, removed by whoever sees it.
+const REMOVING_PREFIX: &str = ".removing-";
 
 /// Staging without an `.owner` file older than this is a leftover (the window
 /// between creating the directory and its owner file is microseconds).
@@ -179,7 +185,7 @@ impl Drop for Staging {
     fn drop(&mut self) {
         if !self.committed {
             // Best effort: the next ingest removes it otherwise.
-            let _ = std::fs::remove_dir_all(&self.dir);
+            discard(&self.run_dir, &self.dir);
         }
     }
 }
@@ -197,6 +203,13 @@ fn remove_stale_staging(root: &Path) -> usize {
         };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with(REMOVING_PREFIX) {
+                // A removal killed halfway; nobody owns it.
+                if std::fs::remove_dir_all(entry.path()).is_ok() {
+                    removed += 1;
+                }
+                continue;
+            }
             let staging = name.starts_with(STAGING_PREFIX)
                 || name
                     .strip_prefix(INIT_PREFIX)
@@ -210,7 +223,7 @@ fn remove_stale_staging(root: &Path) -> usize {
             } else {
                 is_abandoned(&dir)
             };
-            if dead && std::fs::remove_dir_all(&dir).is_ok() {
+            if dead && discard(&run.path(), &dir) {
                 removed += 1;
             }
         }
@@ -232,6 +245,20 @@ fn remove_stale_staging(root: &Path) -> usize {
         }
     }
     removed
+}
+
+/// Removes staging directory `dir` of `run_dir`: renamed to `.removing-…` first (one
+/// atomic step that disowns it), then deleted. True when it is gone.
+fn discard(run_dir: &Path, dir: &Path) -> bool {
+    let Some(name) = dir.file_name() else {
+        return false;
+    };
+    let doomed = run_dir.join(format!("{REMOVING_PREFIX}{}", name.to_string_lossy()));
+    if std::fs::rename(dir, &doomed).is_err() {
+        // Another sweep took it first, or it cannot be moved: leave it to that one.
+        return false;
+    }
+    std::fs::remove_dir_all(&doomed).is_ok()
 }
 
 /// True when no live process holds the staging directory's owner lock.
