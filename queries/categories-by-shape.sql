@@ -3,12 +3,12 @@
 -- by = block: the block each kernel ran in (`category`); by = name: the kind of work its name says (`name_category`)
 -- param: by = block {block, name}
 WITH k AS (
-  SELECT run, phase, bsz, seq, CASE ${by} WHEN 'name' THEN name_category ELSE category END AS category, gpu_ns AS dur_ns, step, device
-  FROM step_categories WHERE step IS NOT NULL
+  SELECT run, phase, bsz, seq, CASE ${by} WHEN 'name' THEN name_category ELSE category END AS category, gpu_ns AS dur_ns, steps
+  FROM shape_categories WHERE in_steps
 ),
 shape AS (
   SELECT run, phase, bsz, seq,
-         count(DISTINCT step) AS steps,
+         max(steps) AS steps,
          sum(dur_ns) AS total_ns,
          sum(CASE WHEN category = 'attention' THEN dur_ns ELSE 0 END) AS attention_ns,
          sum(CASE WHEN category = 'moe' THEN dur_ns ELSE 0 END) AS moe_ns,

@@ -4,9 +4,9 @@
 -- name: no module rule applied, conf/kernels.yaml decided; none: neither (the kernel is 'other'). graph_by_name_pct: CUDA-graph kernels
 -- categorised by name, a share of the scope's GPU time (no node-creation events, or captured outside any module).
 WITH k AS (
-  SELECT run, 'all' AS scope, category, category_source, module_ns, launch, kernels, gpu_ns AS dur_ns FROM step_categories
+  SELECT run, 'all' AS scope, category, category_source, module_ns, launch, kernels, gpu_ns AS dur_ns FROM shape_categories
   UNION ALL
-  SELECT run, 'steps' AS scope, category, category_source, module_ns, launch, kernels, gpu_ns AS dur_ns FROM step_categories WHERE step IS NOT NULL
+  SELECT run, 'steps' AS scope, category, category_source, module_ns, launch, kernels, gpu_ns AS dur_ns FROM shape_categories WHERE in_steps
 )
 SELECT run, scope,
        sum(kernels) AS kernels,

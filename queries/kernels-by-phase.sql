@@ -3,7 +3,7 @@
 -- param: by = block {block, name}
 WITH k AS (
   SELECT run, coalesce(phase, '(unlabelled)') AS phase, CASE ${by} WHEN 'name' THEN name_category ELSE category END AS category, kernels, gpu_ns AS dur_ns
-  FROM step_categories
+  FROM shape_categories
 )
 SELECT run, phase, category,
        sum(kernels) AS kernels,

@@ -146,5 +146,32 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
         "{}",
         summary.to_string().trim_end_matches('\n')
     ));
+    compact_after_ingest(&config.out_dir);
     Ok(())
+}
+
+/// Runs not yet in the dataset's compacted summaries after which an ingest compacts
+/// them (`TRACE_COMPACT_AFTER`; 0: never).
+const COMPACT_AFTER: usize = 32;
+
+/// Compacts the dataset's summaries once enough runs are not in them (see
+/// [`crate::query::rollup`]). The ingest has committed: a failure here only costs
+/// queries speed, so it is a warning.
+fn compact_after_ingest(root: &std::path::Path) {
+    let threshold = std::env::var("TRACE_COMPACT_AFTER")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(COMPACT_AFTER);
+    if threshold == 0 {
+        return;
+    }
+    let outcome = crate::query::runtime()
+        .and_then(|rt| rt.block_on(crate::query::rollup::compact(root, Some(threshold))));
+    match outcome {
+        Ok(Some(done)) => crate::console::say_line(format_args!("{done}")),
+        Ok(None) => {}
+        Err(e) => crate::console::say_line(format_args!(
+            "warning: compacting the summaries failed ({e}); queries read each run's files until `trace compact` succeeds"
+        )),
+    }
 }

@@ -46,6 +46,9 @@ pub enum Command {
     Diff(diff::DiffArgs),
     /// Remove one run from the dataset (a run not wanted, or damaged).
     Remove(RemoveArgs),
+    /// Compact every run's per-shape summaries into one file, so the shipped queries
+    /// over thousands of runs open one file (ingest does it every 32 new runs).
+    Compact(CompactArgs),
     /// Ingest the shipped fixture traces and print kernels-by-phase (the README demo).
     Demo(DemoArgs),
     /// Write editable copies of the shipped conf/, model_conf/, queries/ and demo traces.
@@ -69,6 +72,14 @@ pub struct RemoveArgs {
     /// The run to remove (its id, or its partition key).
     #[arg(long)]
     pub run: String,
+    /// Dataset root.
+    #[arg(long, env = "TRACE_DATA", default_value = "results/parquet")]
+    pub data: std::path::PathBuf,
+}
+
+/// Arguments of `trace compact`.
+#[derive(Debug, clap::Args)]
+pub struct CompactArgs {
     /// Dataset root.
     #[arg(long, env = "TRACE_DATA", default_value = "results/parquet")]
     pub data: std::path::PathBuf,
@@ -111,6 +122,17 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 args.data.display(),
                 removed.tables.join(", ")
             );
+            Ok(Outcome::Success)
+        }
+        Command::Compact(args) => {
+            let runtime = crate::query::runtime()?;
+            match runtime.block_on(crate::query::rollup::compact(&args.data, None))? {
+                Some(done) => crate::say!("{done}"),
+                None => crate::say!(
+                    "{}: the compacted summaries are up to date (or another process is writing them)",
+                    args.data.display()
+                ),
+            }
             Ok(Outcome::Success)
         }
         Command::Model(command) => done(model::run(command)),

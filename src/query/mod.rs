@@ -11,6 +11,7 @@ pub mod internal;
 mod pin;
 pub mod reader;
 mod register;
+pub mod rollup;
 pub mod session;
 mod summaries;
 

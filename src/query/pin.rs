@@ -51,11 +51,9 @@ impl Pin {
     /// Pins table `name` of `root` (only run `run` when given): returns the pinned
     /// table directory, or `None` when the table has no run.
     pub fn table(&mut self, root: &Path, name: &str, run: Option<&str>) -> Result<Option<PathBuf>> {
-        let source = root.join(name);
-        let pinned = self.dir.path().join(name);
-        let entries: Vec<std::ffi::OsString> = match run {
+        let entries: Vec<OsString> = match run {
             Some(key) => vec![format!("run={key}").into()],
-            None => match std::fs::read_dir(&source) {
+            None => match std::fs::read_dir(root.join(name)) {
                 Ok(entries) => entries
                     .filter_map(|e| e.ok())
                     .map(|e| e.file_name())
@@ -64,10 +62,65 @@ impl Pin {
                 Err(_) => return Ok(None),
             },
         };
+        self.link_runs(root, name, &entries, name)
+    }
+
+    /// Pins only runs `keys` of table `name`, as table directory `pinned_as` (a name
+    /// of its own, beside the whole table's); `None` when none of them has the table.
+    pub fn table_of(
+        &mut self,
+        root: &Path,
+        name: &str,
+        keys: &[String],
+        pinned_as: &str,
+    ) -> Result<Option<PathBuf>> {
+        let entries: Vec<OsString> = keys.iter().map(|k| format!("run={k}").into()).collect();
+        self.link_runs(root, name, &entries, pinned_as)
+    }
+
+    /// The identities of runs `keys`' pinned generations (see
+    /// [`crate::dataset::compact::generation_of`]), resolving those not yet pinned
+    /// now, on every core (a fleet has 10,000 runs).
+    pub fn generation_ids(&mut self, root: &Path, keys: &[String]) -> Vec<Option<String>> {
+        use rayon::prelude::*;
+        let entries: Vec<OsString> = keys.iter().map(|k| format!("run={k}").into()).collect();
+        let unresolved: Vec<&OsString> = entries
+            .iter()
+            .filter(|e| !self.generations.contains_key(*e))
+            .collect();
+        let resolved: Vec<Option<PathBuf>> = unresolved
+            .par_iter()
+            .map(|entry| {
+                let key = entry.to_string_lossy();
+                let key = key.strip_prefix("run=").unwrap_or(&key);
+                resolve_current(&root.join(RUNS_DIR).join(key))
+            })
+            .collect();
+        for (entry, generation) in unresolved.into_iter().zip(resolved) {
+            self.generations.insert(entry.clone(), generation);
+        }
+        entries
+            .par_iter()
+            .map(|entry| {
+                let generation = self.generations.get(entry)?.as_ref()?;
+                crate::dataset::compact::generation_at(generation)
+            })
+            .collect()
+    }
+
+    fn link_runs(
+        &mut self,
+        root: &Path,
+        name: &str,
+        entries: &[OsString],
+        pinned_as: &str,
+    ) -> Result<Option<PathBuf>> {
+        let source = root.join(name);
+        let pinned = self.dir.path().join(pinned_as);
         let mut any = false;
         for entry in entries {
-            let from = source.join(&entry);
-            let generation = self.generation(root, &entry).map(|g| g.join(name));
+            let from = source.join(entry);
+            let generation = self.generation(root, entry).map(|g| g.join(name));
             let Some(generation) = generation.or_else(|| std::fs::canonicalize(&from).ok()) else {
                 if std::fs::symlink_metadata(&from).is_ok() {
                     self.unresolved
@@ -82,7 +135,7 @@ impl Pin {
                 std::fs::create_dir_all(&pinned).map_err(|e| Error::io(&pinned, e))?;
                 any = true;
             }
-            let link = pinned.join(&entry);
+            let link = pinned.join(entry);
             link_dir(&generation, &link)?;
         }
         Ok(any.then_some(pinned))
@@ -97,10 +150,22 @@ impl Pin {
         let key = entry.to_string_lossy().strip_prefix("run=")?.to_string();
         self.generations
             .entry(entry.to_os_string())
-            .or_insert_with(|| {
-                std::fs::canonicalize(root.join(RUNS_DIR).join(&key).join(CURRENT)).ok()
-            })
+            .or_insert_with(|| resolve_current(&root.join(RUNS_DIR).join(&key)))
             .clone()
+    }
+}
+
+/// `run_dir`'s `current` as an absolute path: the link's target joined to the run
+/// directory when it is a sibling name (as commits write it; one `readlink`, which
+/// matters over 10,000 runs), else the link resolved whole.
+fn resolve_current(run_dir: &Path) -> Option<PathBuf> {
+    let current = run_dir.join(CURRENT);
+    match std::fs::read_link(&current) {
+        Ok(target) if target.components().count() == 1 && target.is_relative() => {
+            let generation = std::path::absolute(run_dir.join(target)).ok()?;
+            generation.is_dir().then_some(generation)
+        }
+        _ => std::fs::canonicalize(current).ok(),
     }
 }
 

@@ -95,33 +95,7 @@ pub(super) async fn register(
         return Ok(());
     }
     if has_data {
-        let url = ListingTableUrl::parse(format!("{}/", dir.display()))
-            .map_err(|e| query_error(format!("table {name}"), e))?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet")
-            .with_table_partition_cols(vec![("run".to_string(), DataType::Utf8)]);
-        let schema = match known {
-            Some(schema) => {
-                check_parts(&dir, &schema)?;
-                match place {
-                    Where::Local => schema,
-                    // Ballista's shuffles mishandle dictionary columns: executors read
-                    // them as plain strings (the Parquet reader casts).
-                    Where::Cluster => plain_strings(&schema),
-                }
-            }
-            None => options
-                .infer_schema(&ctx.state(), &url)
-                .await
-                .map_err(|e| query_error(format!("reading the schema of {}", dir.display()), e))?,
-        };
-        let config = ListingTableConfig::new(url)
-            .with_listing_options(options)
-            .with_schema(schema);
-        let table =
-            ListingTable::try_new(config).map_err(|e| query_error(format!("table {name}"), e))?;
-        ctx.register_table(internal.as_str(), Arc::new(table))
-            .map_err(|e| query_error(format!("table {name}"), e))?;
+        register_listing(ctx, &dir, &internal, known, place).await?;
     } else if let Some(schema) = known {
         let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
         fields.push(Field::new("run", DataType::Utf8, false));
@@ -142,6 +116,49 @@ pub(super) async fn register(
     ))
     .await
     .map_err(|e| query_error(format!("table {name}"), e))?;
+    Ok(())
+}
+
+/// Registers `dir` (`run=<key>/*.parquet` below it) as listing table `internal`,
+/// partitioned by `run`: with `known`, its part files are checked against that schema
+/// first; without, the schema is inferred.
+pub(super) async fn register_listing(
+    ctx: &SessionContext,
+    dir: &Path,
+    internal: &str,
+    known: Option<Arc<Schema>>,
+    place: Where,
+) -> Result<()> {
+    let name = internal
+        .trim_start_matches("__all_")
+        .trim_start_matches("__stale_");
+    let url = ListingTableUrl::parse(format!("{}/", dir.display()))
+        .map_err(|e| query_error(format!("table {name}"), e))?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![("run".to_string(), DataType::Utf8)]);
+    let schema = match known {
+        Some(schema) => {
+            check_parts(dir, &schema, name)?;
+            match place {
+                Where::Local => schema,
+                // Ballista's shuffles mishandle dictionary columns: executors read
+                // them as plain strings (the Parquet reader casts).
+                Where::Cluster => plain_strings(&schema),
+            }
+        }
+        None => options
+            .infer_schema(&ctx.state(), &url)
+            .await
+            .map_err(|e| query_error(format!("reading the schema of {}", dir.display()), e))?,
+    };
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema);
+    let table =
+        ListingTable::try_new(config).map_err(|e| query_error(format!("table {name}"), e))?;
+    ctx.register_table(internal, Arc::new(table))
+        .map_err(|e| query_error(format!("table {name}"), e))?;
     Ok(())
 }
 
@@ -175,7 +192,7 @@ fn sql_type(data_type: &DataType) -> &'static str {
 /// Parquet, and files whose columns differ from the table's schema (a listing
 /// table would fill missing columns with nulls and drop extra ones silently).
 /// Footers are read on every core (a fleet's table has one part per run, or more).
-fn check_parts(dir: &Path, schema: &Schema) -> Result<()> {
+fn check_parts(dir: &Path, schema: &Schema, table: &str) -> Result<()> {
     use rayon::prelude::*;
     let partitions = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut files = Vec::new();
@@ -195,13 +212,9 @@ fn check_parts(dir: &Path, schema: &Schema) -> Result<()> {
         );
     }
     files.sort();
-    let table = dir
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
     files
         .par_iter()
-        .try_for_each(|path| check_part(path, schema, &table))
+        .try_for_each(|path| check_part(path, schema, table))
 }
 
 /// One part file against `schema` of `table`.

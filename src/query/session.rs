@@ -26,20 +26,25 @@ use datafusion::arrow::record_batch::RecordBatch;
 use super::pin::Pin;
 use super::register::register;
 pub use super::register::Where;
+use super::rollup::ROLLUP_TABLE;
+use crate::dataset::compact::Generations;
 use crate::dataset::schema::{INGEST_TABLES, LATENCY_TABLE, MODEL_FLOPS_TABLE};
 use crate::error::{Error, Result};
 
 /// A session with the dataset's tables registered.
 pub struct Session {
-    ctx: SessionContext,
+    pub(super) ctx: SessionContext,
     tables: Vec<String>,
-    root: PathBuf,
-    run: Option<String>,
-    place: Where,
+    pub(super) root: PathBuf,
+    pub(super) run: Option<String>,
+    pub(super) place: Where,
     /// The generations this (local) session reads; removed with the session.
-    pin: Mutex<Option<Pin>>,
+    pub(super) pin: Mutex<Option<Pin>>,
     /// Tables registered so far.
     registered: Mutex<HashSet<String>>,
+    /// The runs `shape_categories` holds and their generations, once registered
+    /// run by run (see [`super::rollup`]).
+    rollup: Mutex<Option<Generations>>,
 }
 
 /// Opens `root` in a local session; with `run`, every table shows only that run.
@@ -91,6 +96,7 @@ pub async fn open_in(
     let mut names: Vec<String> = INGEST_TABLES.iter().map(|t| t.to_string()).collect();
     names.push(LATENCY_TABLE.to_string());
     names.push(MODEL_FLOPS_TABLE.to_string());
+    names.push(ROLLUP_TABLE.to_string());
     if let Ok(entries) = std::fs::read_dir(root) {
         for entry in entries.filter_map(|e| e.ok()) {
             let name = entry.file_name().to_string_lossy().to_string();
@@ -117,6 +123,7 @@ pub async fn open_in(
         place,
         pin: Mutex::new(pin),
         registered: Mutex::new(HashSet::new()),
+        rollup: Mutex::new(None),
     })
 }
 
@@ -153,7 +160,7 @@ impl Session {
     }
 
     /// Registers `names` (those the dataset has and the session has not registered).
-    async fn register_tables(&self, names: &[String]) -> Result<()> {
+    pub(super) async fn register_tables(&self, names: &[String]) -> Result<()> {
         let mut todo: Vec<&String> = {
             let done = self.registered.lock().map_err(|_| poisoned())?;
             names
@@ -166,6 +173,9 @@ impl Session {
         if todo.is_empty() {
             return Ok(());
         }
+        // The rollup is a view, registered after the tables it may read.
+        let rollup = todo.iter().any(|n| n.as_str() == ROLLUP_TABLE);
+        todo.retain(|n| n.as_str() != ROLLUP_TABLE);
         let summaries = todo.iter().any(|n| n.as_str() == "step_categories");
         // The pin is taken out while tables register (no lock held across awaits).
         let mut pin = self.pin.lock().map_err(|_| poisoned())?.take();
@@ -198,7 +208,21 @@ impl Session {
                 super::summaries::cover_missing(&self.ctx, &missing).await?;
             }
         }
+        if rollup {
+            let generations = super::rollup::register(self).await?;
+            *self.rollup.lock().map_err(|_| poisoned())? = generations;
+            self.registered
+                .lock()
+                .map_err(|_| poisoned())?
+                .insert(ROLLUP_TABLE.to_string());
+        }
         Ok(())
+    }
+
+    /// The runs `shape_categories` held in this session and the generations they
+    /// were read from; `None` when it was the rollup of `step_categories` whole.
+    pub fn rollup_generations(&self) -> Result<Option<Generations>> {
+        Ok(self.rollup.lock().map_err(|_| poisoned())?.clone())
     }
 
     /// Plans and runs a read-only `sql`; errors name `origin` and list the tables

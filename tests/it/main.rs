@@ -12,6 +12,7 @@ mod capture;
 mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
+mod compact;
 mod diff;
 mod engine_traces;
 mod exactness;
