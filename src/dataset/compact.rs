@@ -33,7 +33,7 @@ use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 
-use crate::dataset::layout::{CURRENT, RUNS_DIR};
+use crate::dataset::layout::{older_than, CURRENT, RUNS_DIR};
 use crate::error::{Error, Result};
 
 /// Hidden directory of compacted summaries under the dataset root.
@@ -243,12 +243,4 @@ fn prune(root: &Path) {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-}
-
-fn older_than(path: &Path, age: Duration) -> bool {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|elapsed| elapsed > age)
 }

@@ -18,6 +18,7 @@
 //! `trace ingest` writes under the root ([`refuse_output_inside`] guards the rest).
 
 use std::path::Path;
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 
@@ -32,6 +33,15 @@ pub const PARTS_DIR: &str = ".parts";
 
 /// File name of a run-level table (written by the merge, one per run).
 pub const RUN_FILE: &str = "run.parquet";
+
+/// Whether `path` was last modified more than `age` ago (by this host's clock).
+pub fn older_than(path: &Path, age: Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|elapsed| elapsed > age)
+}
 
 /// True when `location` (a path or `file://` URL) lies under `root`, judged on
 /// canonical paths (links followed) of the longest existing ancestor.

@@ -30,7 +30,7 @@ use crate::dataset::parts::{self, PartRecord};
 use crate::dataset::run_key::partition_key;
 use crate::error::{Error, Result};
 
-use crate::dataset::layout::RUNS_DIR;
+use crate::dataset::layout::{older_than, RUNS_DIR};
 
 /// Names of writers' staging directories in a run's directory.
 const STAGING_PREFIX: &str = "staging-";
@@ -271,15 +271,6 @@ fn is_abandoned(dir: &Path) -> bool {
         },
         Err(_) => older_than(dir, OWNERLESS_GRACE),
     }
-}
-
-/// Whether `path` was last modified more than `age` ago (by this host's clock).
-fn older_than(path: &Path, age: Duration) -> bool {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|elapsed| elapsed > age)
 }
 
 fn unwritable(root: &Path, e: std::io::Error) -> Error {
