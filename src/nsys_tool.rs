@@ -140,8 +140,43 @@ pub fn preferred_export(nsys: &Path) -> ExportKind {
     }
 }
 
-/// `nsys export --type <kind> -o <out> <report.nsys-rep>`.
+/// The tables of an export that ingest reads (the importers' `has_table` checks);
+/// `nsys export --tables` writes only these, which is most of an export's time saved
+/// on a large report (docs/PERFORMANCE.md).
+pub const EXPORT_TABLES: &[&str] = &[
+    "StringIds",
+    "META_DATA_EXPORT",
+    "EXPORT_META_DATA",
+    "META_DATA_CAPTURE",
+    "TARGET_INFO_GPU",
+    "TARGET_INFO_SYSTEM_ENV",
+    "CUPTI_ACTIVITY_KIND_KERNEL",
+    "CUPTI_ACTIVITY_KIND_RUNTIME",
+    "CUPTI_ACTIVITY_KIND_MEMCPY",
+    "CUPTI_ACTIVITY_KIND_MEMSET",
+    "NVTX_EVENTS",
+    "CUDA_GRAPH_EVENTS",
+    "CUDA_GRAPH_NODE_EVENTS",
+];
+
+/// `--tables` for [`EXPORT_TABLES`]: POSIX regexes, anchored, comma-separated.
+fn tables_filter() -> String {
+    EXPORT_TABLES
+        .iter()
+        .map(|t| format!("^{t}$"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `nsys export --type <kind> --tables <what ingest reads> -o <out> <report.nsys-rep>`.
 pub fn nsys_export_argv(nsys: &Path, report: &Path, out: &Path, kind: ExportKind) -> Vec<String> {
+    let mut argv = nsys_export_all_argv(nsys, report, out, kind);
+    argv.splice(4..4, ["--tables".to_string(), tables_filter()]);
+    argv
+}
+
+/// `nsys export` of every table (for an nsys that does not know `--tables`).
+fn nsys_export_all_argv(nsys: &Path, report: &Path, out: &Path, kind: ExportKind) -> Vec<String> {
     vec![
         nsys.display().to_string(),
         "export".into(),
@@ -169,16 +204,26 @@ pub fn export_report(report: &Path, explicit: Option<&Path>) -> Result<(PathBuf,
 /// success (nothing half-written is left at `target`).
 pub fn export_to(nsys: &Path, report: &Path, target: &Path, kind: ExportKind) -> Result<()> {
     let partial = target.with_extension(format!("partial.{}", kind.name()));
-    remove_any(&partial);
-    let argv = nsys_export_argv(nsys, report, &partial, kind);
-    let output = Command::new(&argv[0])
-        .args(&argv[1..])
-        .output()
-        .map_err(|e| Error::Tool(format!("running {}: {e}", nsys.display())))?;
-    let written = match kind {
-        ExportKind::Sqlite => partial.is_file(),
-        ExportKind::ParquetDir => partial.join("StringIds.parquet").is_file(),
+    let attempt = |argv: Vec<String>| {
+        remove_any(&partial);
+        let output = Command::new(&argv[0])
+            .args(&argv[1..])
+            .output()
+            .map_err(|e| Error::Tool(format!("running {}: {e}", nsys.display())))?;
+        let written = match kind {
+            ExportKind::Sqlite => partial.is_file(),
+            ExportKind::ParquetDir => partial.join("StringIds.parquet").is_file(),
+        };
+        Ok::<_, Error>((output, written))
     };
+    let (mut output, mut written) = attempt(nsys_export_argv(nsys, report, &partial, kind))?;
+    if !output.status.success() || !written {
+        // An nsys without `--tables`: every table, as before.
+        let all = attempt(nsys_export_all_argv(nsys, report, &partial, kind))?;
+        if all.0.status.success() && all.1 {
+            (output, written) = all;
+        }
+    }
     if !output.status.success() || !written {
         remove_any(&partial);
         return Err(Error::Tool(format!(
@@ -247,4 +292,45 @@ pub fn finish_report(nsys: &Path, base: &Path) -> Result<PathBuf> {
         )));
     }
     Ok(rep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EXPORT_TABLES;
+
+    /// Every table an importer asks for by name is exported; a table added to an
+    /// importer without being added here would be silently missing from exports.
+    #[test]
+    fn the_export_keeps_every_table_ingest_reads() {
+        assert!(EXPORT_TABLES.contains(&"StringIds"));
+        let mut seen = 0;
+        let sources = [
+            include_str!("ingest/nsys/meta.rs"),
+            include_str!("ingest/nsys/modules.rs"),
+            include_str!("ingest/nsys/export.rs"),
+            include_str!("ingest/nsys/memops.rs"),
+            include_str!("ingest/nsys/nvtx.rs"),
+        ];
+        for source in sources {
+            for quoted in source.split('"').skip(1).step_by(2) {
+                let is_table = quoted.len() > 4
+                    && quoted.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                    && [
+                        "META_DATA",
+                        "TARGET_INFO",
+                        "CUPTI_",
+                        "CUDA_GRAPH",
+                        "NVTX_",
+                        "EXPORT_META",
+                    ]
+                    .iter()
+                    .any(|p| quoted.starts_with(p));
+                if is_table && !quoted.ends_with('_') {
+                    assert!(EXPORT_TABLES.contains(&quoted), "{quoted}");
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen >= 10, "the scan found {seen} table names");
+    }
 }

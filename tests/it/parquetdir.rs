@@ -275,22 +275,26 @@ fn a_folder_that_is_not_an_export_says_how_to_make_one() {
 }
 
 /// A stand-in `nsys` of `version` whose `export` copies the real parquetdir export
-/// (or an SQLite fixture) to `-o`, recording the `--type` it was asked for.
+/// (or an SQLite fixture) to `-o`, recording the `--type` it was asked for and
+/// whether `--tables` was given; before 2023 it refuses `--tables` (stands for an
+/// nsys without the option).
 fn fake_nsys(dir: &Path, version: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let script = dir.join("nsys");
     let text = format!(
         r#"#!/bin/sh
 if [ "$1" = "--version" ]; then echo "NVIDIA Nsight Systems version {version}"; exit 0; fi
-kind=""; out=""
+kind=""; out=""; tables=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --type) kind="$2"; shift ;;
+    --tables) tables=" tables"; case "$2" in *'^CUPTI_ACTIVITY_KIND_KERNEL$'*) ;; *) exit 3 ;; esac; shift ;;
     -o) out="$2"; shift ;;
   esac
   shift
 done
-echo "$kind" >> "{log}"
+echo "$kind$tables" >> "{log}"
+case "{version}" in 2022*) [ -n "$tables" ] && {{ echo "unrecognised option --tables" >&2; exit 1; }} ;; esac
 case "$kind" in
   parquetdir) cp -r "{real}" "$out" ;;
   sqlite) cp "{sqlite}" "$out" ;;
@@ -307,10 +311,32 @@ esac
 
 #[test]
 fn a_report_is_exported_as_parquetdir_when_nsys_can() {
-    for (version, kind, kernels) in [
-        ("2025.3.1.90-253135822126v0", "parquetdir", 15_702),
-        ("2024.6.2.225-246235244400v0", "parquetdir", 15_702),
-        ("2024.5.1.113-245134619542v0", "sqlite", 4_888),
+    for (version, kind, kernels, expected_asks) in [
+        (
+            "2025.3.1.90-253135822126v0",
+            "parquetdir",
+            15_702,
+            "parquetdir tables",
+        ),
+        (
+            "2024.6.2.225-246235244400v0",
+            "parquetdir",
+            15_702,
+            "parquetdir tables",
+        ),
+        (
+            "2024.5.1.113-245134619542v0",
+            "sqlite",
+            4_888,
+            "sqlite tables",
+        ),
+        // Without `--tables`: asked again for every table.
+        (
+            "2022.4.2.1-df9881f",
+            "sqlite",
+            4_888,
+            "sqlite tables\nsqlite",
+        ),
     ] {
         let work = tempfile::tempdir().unwrap();
         let nsys = fake_nsys(work.path(), version);
@@ -321,7 +347,7 @@ fn a_report_is_exported_as_parquetdir_when_nsys_can() {
         let summary = sgl_trace::ingest::run(&config).unwrap();
         assert_eq!(summary.kernels, kernels, "{version}");
         let asked = std::fs::read_to_string(work.path().join("asked")).unwrap();
-        assert_eq!(asked.trim(), kind, "{version}");
+        assert_eq!(asked.trim(), expected_asks, "{version}");
         assert!(
             work.path().join(format!("cap.{kind}")).exists(),
             "{version}"
