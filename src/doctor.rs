@@ -131,10 +131,16 @@ fn dataset(root: &Path) -> Check {
         .map(|d| d.filter_map(|e| e.ok()).count())
         .unwrap_or(0);
     let writable = tempfile::tempfile_in(root).is_ok();
+    let behind = crate::query::rollup::not_covered(root);
+    let compacted = if behind >= crate::query::rollup::COMPACT_AFTER {
+        format!("; {behind} run(s) outside the compacted summaries (fleet queries read their files: `trace compact`)")
+    } else {
+        String::new()
+    };
     if writable {
         ok(
             "dataset",
-            format!("{}: {runs} run(s)", root.display()),
+            format!("{}: {runs} run(s){compacted}", root.display()),
             Purpose::Analysis,
         )
     } else {

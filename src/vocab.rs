@@ -72,15 +72,15 @@ pub const CATEGORIES: &[&str] = &[
 /// `text` with control characters other than `keep` written as escapes
 /// (`\u{1b}`), so data never drives the terminal.
 pub fn without_controls(text: &str, keep: &[char]) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && !keep.contains(&c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !keep.contains(&c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A name as a message shows it: control characters escaped, at most `max` chars

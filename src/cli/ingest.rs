@@ -150,18 +150,15 @@ pub fn run(args: IngestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs not yet in the dataset's compacted summaries after which an ingest compacts
-/// them (`TRACE_COMPACT_AFTER`; 0: never).
-const COMPACT_AFTER: usize = 32;
-
-/// Compacts the dataset's summaries once enough runs are not in them (see
-/// [`crate::query::rollup`]). The ingest has committed: a failure here only costs
-/// queries speed, so it is a warning.
+/// Compacts the dataset's summaries once enough runs are not in them
+/// ([`crate::query::rollup::COMPACT_AFTER`], or `TRACE_COMPACT_AFTER`; 0: never).
+/// The ingest has committed: a failure here only costs queries speed, so it is a
+/// warning.
 fn compact_after_ingest(root: &std::path::Path) {
     let threshold = std::env::var("TRACE_COMPACT_AFTER")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(COMPACT_AFTER);
+        .unwrap_or(crate::query::rollup::COMPACT_AFTER);
     if threshold == 0 {
         return;
     }

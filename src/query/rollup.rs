@@ -38,6 +38,9 @@ pub const ROLLUP_TABLE: &str = COMPACT_TABLE;
 /// another version is not used (its runs are rolled up again).
 const ROLLUP_VERSION: u32 = 1;
 
+/// Runs outside the newest compacted file after which `trace ingest` compacts.
+pub const COMPACT_AFTER: usize = 32;
+
 /// The internal table of the runs read from their own files.
 const STALE: &str = "__stale_step_categories";
 
