@@ -33,7 +33,7 @@ use datafusion::parquet::file::metadata::KeyValue;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 
-use crate::dataset::layout::{older_than, CURRENT, RUNS_DIR};
+use crate::dataset::layout::{current_generation, older_than, RUNS_DIR};
 use crate::error::{Error, Result};
 
 /// Hidden directory of compacted summaries under the dataset root.
@@ -65,30 +65,23 @@ pub struct Compacted {
 /// Names run `key`'s current generation: `gen-<n>:<inode>:<ctime ns>`; `None` for a
 /// run without generations (written before them) or one removed meanwhile.
 pub fn generation_of(root: &Path, key: &str) -> Option<String> {
-    let run_dir = root.join(RUNS_DIR).join(key);
-    let target = std::fs::read_link(run_dir.join(CURRENT)).ok()?;
-    let name = target.file_name()?.to_string_lossy().to_string();
-    identity(&run_dir.join(&name), &name)
+    generation_at(&current_generation(&root.join(RUNS_DIR).join(key))?)
 }
 
 /// [`generation_of`] for a generation directory already resolved (a reader's pin).
-pub fn generation_at(dir: &Path) -> Option<String> {
-    let name = dir.file_name()?.to_string_lossy().to_string();
-    identity(dir, &name)
-}
-
 #[cfg(unix)]
-fn identity(dir: &Path, name: &str) -> Option<String> {
+pub fn generation_at(dir: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
+    let name = dir.file_name()?.to_string_lossy();
     let meta = std::fs::metadata(dir).ok()?;
     let ctime = meta.ctime() as i128 * 1_000_000_000 + i128::from(meta.ctime_nsec());
     Some(format!("{name}:{}:{ctime}", meta.ino()))
 }
 
+/// Without inodes a generation cannot be told from a later one of the same name:
+/// nothing is ever judged fresh, so compact files are never used.
 #[cfg(not(unix))]
-fn identity(_dir: &Path, _name: &str) -> Option<String> {
-    // Without inodes a generation cannot be told from a later one of the same name:
-    // nothing is ever judged fresh, so compact files are never used.
+pub fn generation_at(_dir: &Path) -> Option<String> {
     None
 }
 

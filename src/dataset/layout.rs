@@ -17,7 +17,7 @@
 //! DuckDB and Spark skip those), so only `<table>/run=<key>` is visible; and only
 //! `trace ingest` writes under the root ([`refuse_output_inside`] guards the rest).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -33,6 +33,21 @@ pub const PARTS_DIR: &str = ".parts";
 
 /// File name of a run-level table (written by the merge, one per run).
 pub const RUN_FILE: &str = "run.parquet";
+
+/// `run_dir`'s `current` as an absolute path: the link's target joined to the run
+/// directory when it is a sibling name (as commits write it; one `readlink`, which
+/// matters over 10,000 runs), else the link resolved whole; `None` when it does not
+/// resolve to a directory (a run without generations, or removed meanwhile).
+pub fn current_generation(run_dir: &Path) -> Option<PathBuf> {
+    let current = run_dir.join(CURRENT);
+    match std::fs::read_link(&current) {
+        Ok(target) if target.components().count() == 1 && target.is_relative() => {
+            let generation = std::path::absolute(run_dir.join(target)).ok()?;
+            generation.is_dir().then_some(generation)
+        }
+        _ => std::fs::canonicalize(current).ok(),
+    }
+}
 
 /// Whether `path` was last modified more than `age` ago (by this host's clock).
 pub fn older_than(path: &Path, age: Duration) -> bool {

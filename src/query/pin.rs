@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
-use crate::dataset::layout::{CURRENT, RUNS_DIR};
+use crate::dataset::layout::{current_generation, RUNS_DIR};
 use crate::error::{Error, Result};
 
 /// The private link directory of one session.
@@ -84,20 +84,13 @@ impl Pin {
     pub fn generation_ids(&mut self, root: &Path, keys: &[String]) -> Vec<Option<String>> {
         use rayon::prelude::*;
         let entries: Vec<OsString> = keys.iter().map(|k| format!("run={k}").into()).collect();
-        let unresolved: Vec<&OsString> = entries
-            .iter()
-            .filter(|e| !self.generations.contains_key(*e))
+        let resolved: Vec<(usize, Option<PathBuf>)> = (0..keys.len())
+            .into_par_iter()
+            .filter(|&i| !self.generations.contains_key(&entries[i]))
+            .map(|i| (i, current_generation(&root.join(RUNS_DIR).join(&keys[i]))))
             .collect();
-        let resolved: Vec<Option<PathBuf>> = unresolved
-            .par_iter()
-            .map(|entry| {
-                let key = entry.to_string_lossy();
-                let key = key.strip_prefix("run=").unwrap_or(&key);
-                resolve_current(&root.join(RUNS_DIR).join(key))
-            })
-            .collect();
-        for (entry, generation) in unresolved.into_iter().zip(resolved) {
-            self.generations.insert(entry.clone(), generation);
+        for (i, generation) in resolved {
+            self.generations.insert(entries[i].clone(), generation);
         }
         entries
             .par_iter()
@@ -150,22 +143,8 @@ impl Pin {
         let key = entry.to_string_lossy().strip_prefix("run=")?.to_string();
         self.generations
             .entry(entry.to_os_string())
-            .or_insert_with(|| resolve_current(&root.join(RUNS_DIR).join(&key)))
+            .or_insert_with(|| current_generation(&root.join(RUNS_DIR).join(&key)))
             .clone()
-    }
-}
-
-/// `run_dir`'s `current` as an absolute path: the link's target joined to the run
-/// directory when it is a sibling name (as commits write it; one `readlink`, which
-/// matters over 10,000 runs), else the link resolved whole.
-fn resolve_current(run_dir: &Path) -> Option<PathBuf> {
-    let current = run_dir.join(CURRENT);
-    match std::fs::read_link(&current) {
-        Ok(target) if target.components().count() == 1 && target.is_relative() => {
-            let generation = std::path::absolute(run_dir.join(target)).ok()?;
-            generation.is_dir().then_some(generation)
-        }
-        _ => std::fs::canonicalize(current).ok(),
     }
 }
 
