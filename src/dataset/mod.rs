@@ -13,6 +13,7 @@ pub mod commit;
 #[cfg(test)]
 mod commit_tests;
 pub mod compact;
+pub mod encode;
 pub mod layout;
 pub mod lock;
 pub mod parts;

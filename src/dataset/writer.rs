@@ -1,7 +1,7 @@
 //! Streaming Parquet writer for one table part: rows go into the typed builder;
-//! each full batch is handed to a writer thread that encodes and compresses it while
-//! the importer reads the next rows, so memory stays at a few batches per table and
-//! reading and encoding overlap.
+//! each full batch is handed to a writer thread that encodes and compresses it (its
+//! columns in parallel: [`super::encode`]) while the importer reads the next rows,
+//! so memory stays at a few batches per table and reading and encoding overlap.
 //!
 //! Batches are written in the order they were made, so the file does not depend on
 //! scheduling. The file is always written, even with zero rows, so every table of a
@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::thread::JoinHandle;
 
+use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::schema::types::ColumnPath;
 
+use crate::dataset::encode::RowGroupEncoder;
 use crate::dataset::schema::TableBuilder;
 use crate::error::{Error, Result};
 
@@ -53,14 +54,20 @@ impl<B: TableBuilder> TableWriter<B> {
         // Timestamps, durations and correlation ids are (nearly) all distinct: a
         // dictionary only costs hashing before Parquet falls back to plain.
         for field in B::schema().fields() {
+            let column = || ColumnPath::from(field.name().as_str());
             if DISTINCT_VALUED.contains(&field.name().as_str()) {
-                props = props
-                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+                props = props.set_column_dictionary_enabled(column(), false);
+            }
+            // Kernel names, NVTX text: long, sharing long prefixes, interleaved in
+            // every row group. Their min/max prunes nothing and costs two string
+            // comparisons per row.
+            if matches!(field.data_type(), DataType::Dictionary(..)) {
+                props = props.set_column_statistics_enabled(column(), EnabledStatistics::None);
             }
         }
         let props = props.build();
-        let mut writer = ArrowWriter::try_new(file, B::schema(), Some(props))
-            .map_err(|e| parquet_error(path, e))?;
+        let mut writer =
+            RowGroupEncoder::new(file, B::schema(), props).map_err(|e| parquet_error(path, e))?;
         let (sender, receiver) = sync_channel::<RecordBatch>(QUEUE);
         let thread_path = path.to_path_buf();
         let encoder = std::thread::Builder::new()
