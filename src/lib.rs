@@ -35,6 +35,7 @@ pub mod dataset;
 pub mod diff;
 pub mod doctor;
 pub mod error;
+pub mod fast_hash;
 pub mod ingest;
 pub mod nsys_tool;
 pub mod query;

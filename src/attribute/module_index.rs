@@ -20,6 +20,8 @@
 
 use std::collections::HashMap;
 
+use crate::fast_hash::FastMap;
+
 use super::modules::{ModuleCategory, ModuleRules, ModuleText};
 use super::ThreadRanges;
 use crate::vocab::process_of;
@@ -141,9 +143,9 @@ const MAX_CLONE_DEPTH: usize = 64;
 #[derive(Debug, Default)]
 pub struct Modules {
     infos: Vec<ModuleInfo>,
-    by_thread: HashMap<i64, ThreadRanges>,
+    by_thread: FastMap<i64, ThreadRanges>,
     /// `None`: the input has no node-creation events.
-    graph_nodes: Option<HashMap<NodeKey, Result<u32, GraphMiss>>>,
+    graph_nodes: Option<FastMap<NodeKey, Result<u32, GraphMiss>>>,
 }
 
 impl Modules {
@@ -215,7 +217,7 @@ impl Modules {
     fn map_graph_nodes(
         &self,
         events: &[GraphNodeEvent],
-    ) -> HashMap<NodeKey, Result<u32, GraphMiss>> {
+    ) -> FastMap<NodeKey, Result<u32, GraphMiss>> {
         let mut original: HashMap<NodeKey, i64> = HashMap::new();
         let mut created: HashMap<NodeKey, (i64, i64)> = HashMap::new();
         for e in events {

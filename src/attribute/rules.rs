@@ -10,10 +10,11 @@
 //! bytes, then of the module rules' bytes) is stored per run so results can be
 //! traced back to the rules that made them.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
+
+use crate::fast_hash::FastMap;
 use serde::Deserialize;
 
 use super::modules::{ModuleRules, DEFAULT_MODULES_YAML};
@@ -136,7 +137,7 @@ impl Rules {
 /// Memoises [`Rules::classify`] per (short, demangled) string-id pair.
 #[derive(Debug, Default)]
 pub struct CategoryCache {
-    by_ids: HashMap<(i64, i64), &'static str>,
+    by_ids: FastMap<(i64, i64), &'static str>,
 }
 
 impl CategoryCache {

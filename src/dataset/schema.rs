@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use std::collections::HashMap;
+use crate::fast_hash::FastMap;
 
 use datafusion::arrow::array::{
     ArrayBuilder, ArrayRef, DictionaryArray, Float64Builder, Int32Builder, Int64Builder,
@@ -83,9 +83,9 @@ pub struct NameBuilder {
     keys: Int32Builder,
     values: StringBuilder,
     /// Importer id → dictionary key, for [`NameBuilder::append_keyed`].
-    by_id: HashMap<i64, i32>,
+    by_id: FastMap<i64, i32>,
     /// Text → dictionary key, for [`NameBuilder::append_value`].
-    by_text: HashMap<Box<str>, i32>,
+    by_text: FastMap<Box<str>, i32>,
 }
 
 impl NameBuilder {

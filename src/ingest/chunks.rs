@@ -135,12 +135,14 @@ fn decide_one(
         };
         let categorized = categorize(modules, site, by_name, &mut done.stats.fallbacks);
         let category = categorized.category;
-        done.stats
-            .record(category, step, k.device, (k.start, k.end), k.from_graph);
-        done.stats
-            .record_source(categorized.source, category, k.end - k.start, || {
-                k.name.to_string()
-            });
+        let dur = k.end - k.start;
+        if let Some(step) = step {
+            done.stats
+                .record_step(step, k.device, (k.start, k.end), category, k.from_graph);
+        }
+        if category == "other" {
+            done.stats.record_other(&k.name, dur);
+        }
         let key = SummaryKey {
             step,
             device: k.device,
@@ -150,7 +152,7 @@ fn decide_one(
             graph: k.from_graph,
         };
         let in_module = categorized.module.and_then(|id| modules.info(id)).is_some();
-        done.stats.summarize(key, k.end - k.start, in_module);
+        done.stats.summarize(key, dur, in_module);
         let row = KernelRow {
             record: k,
             categorized,

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::attribute::intervals::{GpuTime, GpuTimePart};
-use crate::attribute::modules::Source;
+use crate::fast_hash::FastMap;
 use crate::ingest::categorize::Fallbacks;
 use crate::vocab::COMMUNICATION;
 
@@ -31,17 +31,17 @@ pub struct KernelTally<T> {
     /// Category → (count, summed ns).
     pub by_category: BTreeMap<&'static str, (u64, i64)>,
     pub devices: BTreeSet<i32>,
-    pub per_step: HashMap<(i64, i32), StepGpu<T>>,
+    pub per_step: FastMap<(i64, i32), StepGpu<T>>,
     /// `category_source` → (count, summed ns).
     pub by_source: BTreeMap<&'static str, (u64, i64)>,
     /// Kernel name → summed ns, for kernels left `other`.
-    pub other_by_name: HashMap<String, i64>,
+    pub other_by_name: FastMap<String, i64>,
     /// CUDA-graph kernels categorised by name instead of module, by reason.
     pub fallbacks: Fallbacks,
     /// Module ranges the input had (set once per input, not per chunk).
     pub module_ranges: u64,
     /// The `step_categories` rows: per [`SummaryKey`], kernels and their time.
-    pub summary: HashMap<SummaryKey, SummaryCell>,
+    pub summary: FastMap<SummaryKey, SummaryCell>,
 }
 
 /// One `step_categories` row's key: the step (none: unlabelled), the device, both
@@ -83,35 +83,24 @@ pub type ChunkStats = KernelTally<GpuTimePart>;
 pub type MemopStats = HashMap<i64, i64>;
 
 impl ChunkStats {
-    /// Counts one kernel `[start, end)` of `category` on `device`, in `step` if labelled.
-    pub fn record(
+    /// Counts one kernel `[start, end)` of `category`, labelled `step`, on `device`
+    /// into that step's GPU time. Everything else a chunk counts is derived from its
+    /// [`ChunkStats::summarize`] cells when it is absorbed.
+    pub fn record_step(
         &mut self,
-        category: &'static str,
-        step: Option<i64>,
+        step: i64,
         device: i32,
         span: (i64, i64),
+        category: &str,
         graph: bool,
     ) {
-        let (start, end) = span;
-        let dur = end - start;
-        self.kernels += 1;
-        self.kernel_ns += dur;
-        let entry = self.by_category.entry(category).or_default();
-        entry.0 += 1;
-        entry.1 += dur;
-        self.devices.insert(device);
-        if let Some(step) = step {
-            self.labelled += 1;
-            self.labelled_ns += dur;
-            let group = self.per_step.entry((step, device)).or_default();
-            group.time.push(start, end, category == COMMUNICATION);
-            group.graph_kernels += i64::from(graph);
-        }
+        let group = self.per_step.entry((step, device)).or_default();
+        group.time.push(span.0, span.1, category == COMMUNICATION);
+        group.graph_kernels += i64::from(graph);
     }
-}
 
-impl ChunkStats {
-    /// Adds one kernel of `dur` ns to its `step_categories` row.
+    /// Adds one kernel of `dur` ns to its `step_categories` row: the one count
+    /// per kernel the totals, categories, sources and devices are derived from.
     pub fn summarize(&mut self, key: SummaryKey, dur: i64, in_module: bool) {
         self.summary.entry(key).or_default().add(SummaryCell {
             kernels: 1,
@@ -120,49 +109,42 @@ impl ChunkStats {
         });
     }
 
-    /// Counts where one kernel's category came from; `name` is asked for only
-    /// when the kernel is `other`.
-    pub fn record_source(
-        &mut self,
-        source: Source,
-        category: &str,
-        dur: i64,
-        name: impl FnOnce() -> String,
-    ) {
-        let entry = self.by_source.entry(source.as_str()).or_default();
-        entry.0 += 1;
-        entry.1 += dur;
-        if category == "other" {
-            *self.other_by_name.entry(name()).or_default() += dur;
+    /// Adds `dur` ns to a kernel left `other`, by name (for the ingest warning).
+    pub fn record_other(&mut self, name: &str, dur: i64) {
+        match self.other_by_name.get_mut(name) {
+            Some(ns) => *ns += dur,
+            None => {
+                self.other_by_name.insert(name.to_string(), dur);
+            }
         }
     }
 }
 
 impl KernelStats {
-    /// Adds the next chunk (its kernels start at or after every kernel so far).
+    /// Adds the next chunk (its kernels start at or after every kernel so far); its
+    /// totals come from its summary cells.
     pub fn absorb(&mut self, chunk: ChunkStats) {
-        for (source, (n, ns)) in chunk.by_source {
-            let entry = self.by_source.entry(source).or_default();
-            entry.0 += n;
-            entry.1 += ns;
-        }
         for (name, ns) in chunk.other_by_name {
             *self.other_by_name.entry(name).or_default() += ns;
         }
         for (reason, n) in chunk.fallbacks {
             *self.fallbacks.entry(reason).or_default() += n;
         }
-        self.kernels += chunk.kernels;
-        self.labelled += chunk.labelled;
-        self.kernel_ns += chunk.kernel_ns;
-        self.labelled_ns += chunk.labelled_ns;
-        for (category, (n, ns)) in chunk.by_category {
-            let entry = self.by_category.entry(category).or_default();
+        for (key, cell) in chunk.summary {
+            let (n, ns) = (cell.kernels as u64, cell.gpu_ns);
+            self.kernels += n;
+            self.kernel_ns += ns;
+            if key.step.is_some() {
+                self.labelled += n;
+                self.labelled_ns += ns;
+            }
+            let entry = self.by_category.entry(key.category).or_default();
             entry.0 += n;
             entry.1 += ns;
-        }
-        self.devices.extend(chunk.devices);
-        for (key, cell) in chunk.summary {
+            let entry = self.by_source.entry(key.source).or_default();
+            entry.0 += n;
+            entry.1 += ns;
+            self.devices.insert(key.device);
             self.summary.entry(key).or_default().add(cell);
         }
         for (key, part) in chunk.per_step {

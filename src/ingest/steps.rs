@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use crate::fast_hash::FastMap;
+
 use crate::attribute::{Label, ThreadRanges};
 
 /// One labelled step range (a CPU-side NVTX range).
@@ -28,7 +30,7 @@ pub struct Steps {
     /// Step id of `ranges[0]`; ids are `base + index`.
     pub base: i64,
     pub ranges: Vec<StepRange>,
-    by_thread: HashMap<i64, ThreadRanges>,
+    by_thread: FastMap<i64, ThreadRanges>,
 }
 
 impl Steps {

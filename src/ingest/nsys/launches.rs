@@ -16,15 +16,13 @@
 //! ids); ~150 MB for 4.7 M calls. Keys that do not pack (a correlation id beyond 32
 //! bits, more than 2^31 processes) go to a plain map beside it.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use rayon::slice::ParallelSliceMut;
 
 use super::export::{NsysExport, RUNTIME};
 use super::ids::PROCESS_MASK;
 use super::strings::Names;
 use crate::error::Result;
+use crate::fast_hash::FastMap;
 use crate::ingest::importer::Launch;
 use crate::ingest::ordered::map_in_order;
 use crate::ingest::survey::Survey;
@@ -41,34 +39,6 @@ pub struct ApiCall {
     /// `StringIds` id of the API name.
     pub name_id: Option<i64>,
 }
-
-/// A multiply-xor hasher for the integer keys of the index's side maps (SipHash
-/// costs more than the rest of the lookup; a hostile export can only slow its own
-/// ingest down).
-#[derive(Default)]
-pub struct IntHasher(u64);
-
-impl Hasher for IntHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn write_i64(&mut self, n: i64) {
-        self.write_u64(n as u64);
-    }
-}
-
-type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
 
 /// Stands for a null column in an [`Entry`] (no real value is `i64::MIN`).
 const NULL: i64 = i64::MIN;
@@ -116,9 +86,9 @@ pub struct LaunchIndex {
     /// Sorted by key; the first of equal keys only.
     entries: Vec<Entry>,
     /// Calls whose key does not pack, first one per key.
-    wide: IntMap<(i64, i64), ApiCall>,
+    wide: FastMap<(i64, i64), ApiCall>,
     /// Extra calls per key beyond the first (rare).
-    repeats: IntMap<(i64, i64), u32>,
+    repeats: FastMap<(i64, i64), u32>,
     /// Process slots, in order of first appearance (few: one per rank).
     processes: Vec<i64>,
 }

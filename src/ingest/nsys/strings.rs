@@ -3,7 +3,7 @@
 //! primary key; the parquetdir store reads the table whole (it is small). Values are
 //! shared (`Arc<str>`), so a record carries its name for the cost of a reference count.
 
-use std::collections::HashMap;
+use crate::fast_hash::FastMap;
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Statement};
@@ -30,9 +30,9 @@ pub fn stored_or_unknown(id: i64, value: Option<String>) -> Arc<str> {
 pub struct StringCache<'c> {
     export: &'c NsysExport,
     stmt: Statement<'c>,
-    values: HashMap<i64, Arc<str>>,
+    values: FastMap<i64, Arc<str>>,
     /// API names with their CUPTI version suffix stripped, by string id.
-    apis: HashMap<i64, Arc<str>>,
+    apis: FastMap<i64, Arc<str>>,
 }
 
 impl<'c> StringCache<'c> {
@@ -43,8 +43,8 @@ impl<'c> StringCache<'c> {
         Ok(StringCache {
             export,
             stmt,
-            values: HashMap::new(),
-            apis: HashMap::new(),
+            values: FastMap::default(),
+            apis: FastMap::default(),
         })
     }
 
