@@ -3,7 +3,9 @@
 # trace families, in one invocation (so the ratios are comparable):
 #
 #   bench/parquetdir.sh [REPS]          (default 5; TRACE_BIN: a release binary;
-#                                        PAIRS="a/b …": more pairs a/b.sqlite + a/b.parquetdir)
+#                                        PAIRS="a/b …": more pairs a/b.sqlite + a/b.parquetdir;
+#                                        MINI_X, HF_X: replica factors, default 200 and 140;
+#                                        CPUS="0,1": run every ingest under taskset on those)
 #
 # Inputs, made once under bench/out/parquetdir/ (replicas of real captures, as
 # bench/ingest.sh makes them; scale_trace.py from ../shared/tools or $SCALE_TRACE):
@@ -31,21 +33,24 @@ make_pair() { # name source factor
   [ -f "$sqlite" ] || python3 "$scale" "$2" "$sqlite" "$3" > /dev/null
   [ -d "$dir" ] || "$python" bench/parquetdir_of.py "$sqlite" "$dir"
 }
-make_pair mini_x200 fixtures/nsys/mini.sqlite 200
-make_pair hf_capture_x140 fixtures/nsys/hf_capture.sqlite 140
+mini="mini_x${MINI_X:-200}"; hf="hf_capture_x${HF_X:-140}"
+make_pair "$mini" fixtures/nsys/mini.sqlite "${MINI_X:-200}"
+make_pair "$hf" fixtures/nsys/hf_capture.sqlite "${HF_X:-140}"
+pin=()
+[ -z "${CPUS:-}" ] || pin=(taskset -c "$CPUS")
 
 # One timed ingest: prints "seconds peak_kib".
 timed() {
   local out="$work/ds"
   rm -rf "$out"
-  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$bin" ingest --quiet --out "$out" --run-id r "$1" > /dev/null 2>&1
+  /usr/bin/time -f "%e %M" -o "$work/time.txt" "${pin[@]}" "$bin" ingest --quiet --out "$out" --run-id r "$1" > /dev/null 2>&1
   cat "$work/time.txt"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 printf '%-26s %10s %10s %10s %12s %12s %8s\n' input sqlite_MB sqlite_s parquet_s sqlite_MiB parquet_MiB ratio
-for name in mini_x200 hf_capture_x140 pairs/h200_pq_eager pairs/h200_pq_graph ${PAIRS:-}; do
+for name in "$mini" "$hf" pairs/h200_pq_eager pairs/h200_pq_graph ${PAIRS:-}; do
   case "$name" in
     pairs/*) sqlite="fixtures/nsys-${name}.sqlite"; dir="fixtures/nsys-${name}.parquetdir" ;;
     /*) sqlite="$name.sqlite"; dir="$name.parquetdir" ;;

@@ -120,8 +120,9 @@ impl ParquetDirImporter {
     }
 
     /// Row group `group` of the kernel table, decoded (shared with the other chunks
-    /// of that group). Only the Parquet decoding happens under the lock; turning
-    /// rows into cells is each chunk's own work, in parallel.
+    /// of that group), a thread per column. Only the Parquet decoding happens under
+    /// the lock (the other readers wait for it); turning rows into cells is each
+    /// chunk's own work, in parallel.
     fn group_columns(&self, group: usize, (first, rows): (i64, i64)) -> Result<GroupColumns> {
         let mut decoded = self.decoded.lock().map_err(|_| {
             self.dir
@@ -136,7 +137,7 @@ impl ParquetDirImporter {
         *decoded = None;
         let mut batches = Vec::new();
         let mut offset = 0;
-        self.dir.scan(
+        self.dir.scan_columns_in_parallel(
             KERNEL,
             &KERNEL_COLUMNS,
             Some((first, first + rows - 1)),

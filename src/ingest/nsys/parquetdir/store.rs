@@ -11,10 +11,11 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Int64Type, UInt64Type};
+use datafusion::arrow::datatypes::{DataType, Int64Type, Schema, UInt64Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
@@ -189,6 +190,71 @@ impl ParquetDir {
     }
 
     /// The row groups holding rows `first..=last`, and the rows to skip in the first.
+    /// [`ParquetDir::scan`] with every column decoded on its own thread (a row
+    /// group's columns are independent chunks), the batches then put back together
+    /// in column order: the same batches, in the wall time of the slowest column.
+    pub fn scan_columns_in_parallel(
+        &self,
+        table: &str,
+        columns: &[&str],
+        rows: Option<(i64, i64)>,
+        each: &mut dyn FnMut(&Batch) -> Result<bool>,
+    ) -> Result<()> {
+        let present: Vec<&str> = columns
+            .iter()
+            .copied()
+            .filter(|c| self.has_column(table, c))
+            .collect();
+        let decoded: Vec<Result<Vec<RecordBatch>>> = std::thread::scope(|scope| {
+            let threads: Vec<_> = present
+                .iter()
+                .map(|&column| {
+                    scope.spawn(move || {
+                        let mut batches = Vec::new();
+                        self.scan(table, &[column], rows, &mut |b| {
+                            batches.push(b.batch.clone());
+                            Ok(true)
+                        })?;
+                        Ok(batches)
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| {
+                    t.join().unwrap_or_else(|_| {
+                        Err(self.schema_error(table, "a column decoder panicked".into()))
+                    })
+                })
+                .collect()
+        });
+        let decoded = decoded.into_iter().collect::<Result<Vec<_>>>()?;
+        let batches = decoded.first().map_or(0, Vec::len);
+        for i in 0..batches {
+            let mut fields = Vec::with_capacity(decoded.len());
+            let mut arrays = Vec::with_capacity(decoded.len());
+            for column in &decoded {
+                let Some(part) = column.get(i) else {
+                    return Err(self
+                        .schema_error(table, "columns decoded to different batch counts".into()));
+                };
+                fields.push(part.schema().field(0).clone());
+                arrays.push(Arc::clone(part.column(0)));
+            }
+            let schema = Arc::new(Schema::new(fields));
+            let batch = RecordBatch::try_new(schema, arrays)
+                .map_err(|e| self.schema_error(table, format!("columns of unequal length: {e}")))?;
+            if !each(&Batch {
+                dir: self,
+                table,
+                batch,
+            })? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn groups_covering(&self, table: &str, first: i64, last: i64) -> (Vec<usize>, i64) {
         let mut groups = Vec::new();
         let mut skip = 0;
