@@ -189,7 +189,6 @@ impl ParquetDir {
         Ok(())
     }
 
-    /// The row groups holding rows `first..=last`, and the rows to skip in the first.
     /// [`ParquetDir::scan`] with every column decoded on its own thread (a row
     /// group's columns are independent chunks), the batches then put back together
     /// in column order: the same batches, in the wall time of the slowest column.
@@ -255,6 +254,7 @@ impl ParquetDir {
         Ok(())
     }
 
+    /// The row groups holding rows `first..=last`, and the rows to skip in the first.
     fn groups_covering(&self, table: &str, first: i64, last: i64) -> (Vec<usize>, i64) {
         let mut groups = Vec::new();
         let mut skip = 0;
