@@ -20,10 +20,9 @@
 
 use std::collections::HashMap;
 
-use crate::fast_hash::FastMap;
-
 use super::modules::{ModuleCategory, ModuleRules, ModuleText};
 use super::ThreadRanges;
+use crate::fast_hash::FastMap;
 use crate::vocab::process_of;
 
 /// One module range as an importer read it.

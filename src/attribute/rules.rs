@@ -13,12 +13,11 @@
 use std::path::{Path, PathBuf};
 
 use regex::Regex;
-
-use crate::fast_hash::FastMap;
 use serde::Deserialize;
 
 use super::modules::{ModuleRules, DEFAULT_MODULES_YAML};
 use crate::error::{Error, Result};
+use crate::fast_hash::FastMap;
 use crate::vocab::{fnv1a_hex, CATEGORIES};
 
 /// The rules shipped in `conf/kernels.yaml`, compiled into the binary as the default.

@@ -14,8 +14,6 @@
 
 use std::sync::Arc;
 
-use crate::fast_hash::FastMap;
-
 use datafusion::arrow::array::{
     ArrayBuilder, ArrayRef, DictionaryArray, Float64Builder, Int32Builder, Int64Builder,
     StringBuilder,
@@ -24,6 +22,8 @@ use datafusion::arrow::datatypes::Int32Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::fast_hash::FastMap;
 
 /// Common interface of the generated builders.
 pub trait TableBuilder: Default + Send {

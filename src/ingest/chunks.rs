@@ -23,6 +23,7 @@ use crate::attribute::Rules;
 use crate::dataset::schema::{KernelsBuilder, TableBuilder};
 use crate::error::{Error, Result};
 use crate::stage_timing::Busy;
+use crate::vocab::OTHER;
 
 /// One chunk of kernels, read, attributed, categorised and built into a batch.
 pub struct ChunkDone {
@@ -140,7 +141,7 @@ fn decide_one(
             done.stats
                 .record_step(step, k.device, (k.start, k.end), category, k.from_graph);
         }
-        if category == "other" {
+        if category == OTHER {
             done.stats.record_other(&k.name, dur);
         }
         let key = SummaryKey {

@@ -21,7 +21,9 @@ pub struct StepGpu<T> {
 }
 
 /// Kernel counts and GPU time of an input (`T = GpuTime`) or of one chunk of it
-/// (`T = GpuTimePart`).
+/// (`T = GpuTimePart`). A chunk fills only `per_step`, `other_by_name`, `fallbacks`
+/// and `summary`; the totals, `by_category`, `by_source` and `devices` stay empty
+/// there and are derived from its summary cells by [`KernelStats::absorb`].
 #[derive(Debug, Default)]
 pub struct KernelTally<T> {
     pub kernels: u64,

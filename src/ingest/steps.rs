@@ -7,9 +7,8 @@
 
 use std::collections::HashMap;
 
-use crate::fast_hash::FastMap;
-
 use crate::attribute::{Label, ThreadRanges};
+use crate::fast_hash::FastMap;
 
 /// One labelled step range (a CPU-side NVTX range).
 #[derive(Debug, Clone)]

@@ -3,13 +3,13 @@
 //! primary key; the parquetdir store reads the table whole (it is small). Values are
 //! shared (`Arc<str>`), so a record carries its name for the cost of a reference count.
 
-use crate::fast_hash::FastMap;
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, Statement};
 
 use super::export::{NsysExport, STRINGS};
 use crate::error::Result;
+use crate::fast_hash::FastMap;
 
 /// Strings by `StringIds` id, whatever the store.
 pub trait Names {
