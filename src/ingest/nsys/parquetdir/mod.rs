@@ -37,6 +37,7 @@ use crate::ingest::importer::{
     Chunk, Importer, KernelOrder, KernelRecord, MemopRecord, NvtxRecord, RunFacts, Sink,
 };
 use crate::ingest::survey::Survey;
+use crate::stage_timing;
 
 /// Rows per scan range of the API table.
 const ROWS_PER_RANGE: i64 = 256 * 1024;
@@ -48,16 +49,22 @@ const MIN_CHUNK_ROWS: i64 = 1024;
 /// first row's index within the group). Chunks read their rows' cells from them.
 type GroupColumns = Arc<Vec<(usize, KernelColumns)>>;
 
+/// One row group's columns once decoded (empty while the first reader decodes them,
+/// or after a failed decode, which the next reader tries again).
+type GroupSlot = Arc<Mutex<Option<GroupColumns>>>;
+
 /// An opened parquetdir export, its strings and its API-call indexes.
 #[derive(Debug)]
 pub struct ParquetDirImporter {
     dir: ParquetDir,
     strings: FastMap<i64, Arc<str>>,
     launches: Launches,
-    /// The row group the kernel chunks are reading now, decoded once for all of
-    /// them (chunks come in order, so a group is decoded once; at most the group
-    /// being finished and the next one are held).
-    decoded: Mutex<Option<(usize, GroupColumns)>>,
+    /// The row groups the kernel chunks are reading now, each decoded once for
+    /// all of them, under its own lock: readers of a decoded group never wait for
+    /// the next one being decoded. Chunks come in order, so a group two behind the
+    /// one asked for is finished and dropped (a chunk still on it holds its own
+    /// reference).
+    decoded: Mutex<Vec<(usize, GroupSlot)>>,
 }
 
 /// `StringIds` read whole, with API names stripped of their version on demand.
@@ -115,26 +122,36 @@ impl ParquetDirImporter {
             dir,
             strings,
             launches: Launches::default(),
-            decoded: Mutex::new(None),
+            decoded: Mutex::new(Vec::new()),
         })
     }
 
     /// Row group `group` of the kernel table, decoded (shared with the other chunks
     /// of that group), a thread per column. Only the Parquet decoding happens under
-    /// the lock (the other readers wait for it); turning rows into cells is each
-    /// chunk's own work, in parallel.
+    /// the group's lock (its other readers wait for it); turning rows into cells is
+    /// each chunk's own work, in parallel.
     fn group_columns(&self, group: usize, (first, rows): (i64, i64)) -> Result<GroupColumns> {
-        let mut decoded = self.decoded.lock().map_err(|_| {
+        let poisoned = || {
             self.dir
                 .schema_error(KERNEL, "a reader thread panicked".into())
-        })?;
-        if let Some((at, columns)) = decoded.as_ref() {
-            if *at == group {
-                return Ok(Arc::clone(columns));
+        };
+        let slot = {
+            let mut slots = self.decoded.lock().map_err(|_| poisoned())?;
+            slots.retain(|(at, _)| at + 1 >= group);
+            match slots.iter().find(|(at, _)| *at == group) {
+                Some((_, slot)) => Arc::clone(slot),
+                None => {
+                    let slot = GroupSlot::default();
+                    slots.push((group, Arc::clone(&slot)));
+                    slot
+                }
             }
+        };
+        let mut decoded = slot.lock().map_err(|_| poisoned())?;
+        if let Some(columns) = decoded.as_ref() {
+            return Ok(Arc::clone(columns));
         }
-        // The previous group is dropped before this one is decoded.
-        *decoded = None;
+        let started = std::time::Instant::now();
         let mut batches = Vec::new();
         let mut offset = 0;
         self.dir.scan_columns_in_parallel(
@@ -147,8 +164,13 @@ impl ParquetDirImporter {
                 Ok(true)
             },
         )?;
+        stage_timing::report(
+            &self.dir.path.display().to_string(),
+            &format!("kernels: row group {group} decoded ({rows} rows)"),
+            started.elapsed(),
+        );
         let columns = Arc::new(batches);
-        *decoded = Some((group, Arc::clone(&columns)));
+        *decoded = Some(Arc::clone(&columns));
         Ok(columns)
     }
 
