@@ -12,7 +12,7 @@
 #   mini        fixtures/nsys/mini.sqlite ×200 (CUDA-graph decode)
 #   hf_capture  fixtures/nsys/hf_capture.sqlite ×140 (eager HF decode, API-heavy)
 # each written as parquetdir by bench/parquetdir_of.py (the real export's column types,
-# 1 Mi-row groups), and the real H200 pairs in fixtures/nsys-pairs/ (small). Prints the
+# row groups of 256 Ki rows, one per batch it fetches), and the real H200 pairs in fixtures/nsys-pairs/ (small). Prints the
 # median wall time of each over REPS alternating runs, the ratio parquetdir / SQLite,
 # and peak RSS. Needs python3 with pyarrow for the conversion ($PYTHON).
 set -euo pipefail

@@ -88,6 +88,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src")
     parser.add_argument("dst")
+    # Row groups never exceed one fetched batch (BATCH rows): a smaller value cuts
+    # each batch into several groups.
     parser.add_argument("--row-group", type=int, default=1 << 20)
     args = parser.parse_args()
     if os.path.exists(args.dst):
