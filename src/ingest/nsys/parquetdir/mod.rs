@@ -4,7 +4,8 @@
 //! (only the columns it needs, no row-by-row SQL decoding), and hands the rows to the
 //! code the SQLite importer uses from there on: the launch index
 //! ([`LaunchIndex::assemble`]), the kernel join ([`Joined`]), the memop join
-//! ([`memops::emit`]) and the run facts ([`meta::facts`]).
+//! ([`memops::emit`]) and the run facts ([`meta::facts`]). The files and their
+//! scans are in `store`, the kernel columns and their cells in `columns`.
 //!
 //! Invariants: the records equal the SQLite importer's for the same report, row for
 //! row and in the same order (NVTX by `(globalTid, start, end desc)` with nulls where
@@ -12,12 +13,14 @@
 //! table); a kernel row with an impossible cell is skipped and counted under the same
 //! reason; kernel chunks never span a row group.
 
+mod columns;
 mod store;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use columns::{kernel_cells, KernelColumns, KERNEL_COLUMNS};
 pub use store::ParquetDir;
 use store::{at, text_at, Batch};
 
@@ -286,105 +289,6 @@ fn split(groups: &[(i64, i64)], most: i64) -> Vec<(i64, i64)> {
         }
     }
     ranges
-}
-
-/// One kernel row's cells, or the column whose value is impossible.
-fn kernel_cells(c: &KernelColumns, i: usize) -> std::result::Result<Cells, &'static str> {
-    let need = |col: &Option<_>, name: &'static str| at(col, i).ok_or(name);
-    let small = |col: &Option<_>, name: &'static str| match at(col, i) {
-        None => Ok(0),
-        Some(v) => i32::try_from(v).map_err(|_| name),
-    };
-    let device = need(&c.device, "deviceId")?;
-    Ok(Cells {
-        correlation_id: at(&c.correlation, i),
-        global_pid: at(&c.global_pid, i),
-        short_id: need(&c.short, "shortName")?,
-        demangled_id: need(&c.demangled, "demangledName")?,
-        graph_node_id: at(&c.graph_node, i),
-        device: i32::try_from(device).map_err(|_| "deviceId")?,
-        stream: need(&c.stream, "streamId")?,
-        start: need(&c.start, "start")?,
-        end: need(&c.end, "end")?,
-        grid: [
-            small(&c.grid[0], "gridX")?,
-            small(&c.grid[1], "gridY")?,
-            small(&c.grid[2], "gridZ")?,
-        ],
-        block: [
-            small(&c.block[0], "blockX")?,
-            small(&c.block[1], "blockY")?,
-            small(&c.block[2], "blockZ")?,
-        ],
-        registers: small(&c.registers, "registersPerThread")?,
-        shared_static: small(&c.shared_static, "staticSharedMemory")?,
-        shared_dynamic: small(&c.shared_dynamic, "dynamicSharedMemory")?,
-    })
-}
-
-/// The kernel columns of one batch.
-#[derive(Debug)]
-struct KernelColumns {
-    rows: usize,
-    start: Option<datafusion::arrow::array::Int64Array>,
-    end: Option<datafusion::arrow::array::Int64Array>,
-    device: Option<datafusion::arrow::array::Int64Array>,
-    stream: Option<datafusion::arrow::array::Int64Array>,
-    correlation: Option<datafusion::arrow::array::Int64Array>,
-    global_pid: Option<datafusion::arrow::array::Int64Array>,
-    short: Option<datafusion::arrow::array::Int64Array>,
-    demangled: Option<datafusion::arrow::array::Int64Array>,
-    graph_node: Option<datafusion::arrow::array::Int64Array>,
-    grid: [Option<datafusion::arrow::array::Int64Array>; 3],
-    block: [Option<datafusion::arrow::array::Int64Array>; 3],
-    registers: Option<datafusion::arrow::array::Int64Array>,
-    shared_static: Option<datafusion::arrow::array::Int64Array>,
-    shared_dynamic: Option<datafusion::arrow::array::Int64Array>,
-}
-
-/// Every kernel column the importer reads.
-const KERNEL_COLUMNS: [&str; 18] = [
-    "start",
-    "end",
-    "deviceId",
-    "streamId",
-    "correlationId",
-    "globalPid",
-    "shortName",
-    "demangledName",
-    "graphNodeId",
-    "gridX",
-    "gridY",
-    "gridZ",
-    "blockX",
-    "blockY",
-    "blockZ",
-    "registersPerThread",
-    "staticSharedMemory",
-    "dynamicSharedMemory",
-];
-
-impl KernelColumns {
-    fn of(b: &Batch) -> Result<KernelColumns> {
-        let c = |name| b.ints(name);
-        Ok(KernelColumns {
-            rows: b.rows(),
-            start: c("start")?,
-            end: c("end")?,
-            device: c("deviceId")?,
-            stream: c("streamId")?,
-            correlation: c("correlationId")?,
-            global_pid: c("globalPid")?,
-            short: c("shortName")?,
-            demangled: c("demangledName")?,
-            graph_node: c("graphNodeId")?,
-            grid: [c("gridX")?, c("gridY")?, c("gridZ")?],
-            block: [c("blockX")?, c("blockY")?, c("blockZ")?],
-            registers: c("registersPerThread")?,
-            shared_static: c("staticSharedMemory")?,
-            shared_dynamic: c("dynamicSharedMemory")?,
-        })
-    }
 }
 
 impl Importer for ParquetDirImporter {
