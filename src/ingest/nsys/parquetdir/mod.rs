@@ -372,8 +372,20 @@ impl Importer for ParquetDirImporter {
         Ok(())
     }
 
+    /// The launch index, with the first kernel row group decoded beside it (every
+    /// kernel chunk would wait for that group otherwise). A failed decode is left
+    /// for the kernel pass to retry and report.
     fn prepare(&self, survey: &mut Survey) -> Result<()> {
-        joins::prepare(&self.dir, survey, |by| self.launches(by))
+        let first_group = self
+            .dir
+            .require_columns(KERNEL, kernels::REQUIRED)
+            .ok()
+            .and_then(|()| self.dir.row_groups(KERNEL).first().copied());
+        let (prepared, _) = rayon::join(
+            || joins::prepare(&self.dir, survey, |by| self.launches(by)),
+            || first_group.map(|group| self.group_columns(0, group).is_ok()),
+        );
+        prepared
     }
 
     fn kernel_chunks(&self, order: KernelOrder, wanted: i64, max_rows: i64) -> Result<Vec<Chunk>> {
